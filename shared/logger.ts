@@ -1,0 +1,25 @@
+/**
+ * The narrow logging interface domain services see. Fields are structured; messages never carry
+ * secrets (connection strings and keys are redacted at the edges, see redactSecrets).
+ */
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+const SECRET_PATTERNS: RegExp[] = [
+  /(SharedAccessKey|AccountKey|SharedAccessSignature|sig)=([^;&\s"']+)/gi,
+  /(SharedAccessSignature\s+)([^\s"']+)/g,
+];
+
+/** Removes key material from text (error messages from SDKs sometimes echo connection strings). */
+export function redactSecrets(text: string): string {
+  let out = text;
+  for (const pattern of SECRET_PATTERNS) out = out.replace(pattern, (_m, name: string) => `${name}${name.endsWith(' ') ? '' : '='}***`);
+  return out;
+}
+
+export const silentLogger: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
