@@ -1,0 +1,159 @@
+/**
+ * The IoT Hub emulator ("Azurite for IoT Hub"): registry REST endpoint + Event Hub-compatible endpoint +
+ * simulated devices and security agents + fault injection, started in-process in milliseconds.
+ * See emulator/README.md for what it does and does not emulate.
+ */
+import { randomBytes } from 'node:crypto';
+import { DeviceSide, SecurityAgentSimulator, type AgentMode } from './device-side';
+import { EventHubEndpoint } from './eventhub/endpoint';
+import { FaultInjector, type ThrottleConfig } from './faults';
+import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
+import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
+import { loadState, saveState } from './persistence';
+import { HubRegistry } from './registry';
+import { seedRegistry, type SeedOptions, type SeedSummary } from './seed';
+
+export { HubRegistry, HubError } from './registry';
+export { FaultInjector } from './faults';
+export { DeviceSide, SecurityAgentSimulator } from './device-side';
+export type { AgentMode } from './device-side';
+export type { SeedOptions } from './seed';
+export type { OperationClass, ThrottleConfig } from './faults';
+
+export interface EmulatorOptions {
+  /** Default 'twinguard-emulator'; the host name is `${hubName}.azure-devices.net`. */
+  hubName?: string;
+  /** Interface for both endpoints; default 127.0.0.1. */
+  host?: string;
+  /** Registry REST port; 0 (default) lets the OS choose. */
+  httpPort?: number;
+  /** AMQP port of the Event Hub-compatible endpoint; 0 (default) lets the OS choose. */
+  amqpPort?: number;
+  /** Default 4 (IoT Hub's default). */
+  partitionCount?: number;
+  /** Default ['$Default']. */
+  consumerGroups?: string[];
+  /** Routing sources delivered to the built-in endpoint; default DeviceMessages, lifecycle and twin changes. */
+  routes?: RouteSource[];
+  /** State file: loaded on start when it exists, written by save() and by the CLI on exit. */
+  dataFile?: string;
+  seed?: SeedOptions;
+  agent?: { defaultMode?: AgentMode; reportDelayMs?: number; moduleIds?: string[] };
+  /** Throttling from the start (off by default); change later through `faults`. */
+  throttle?: ThrottleConfig;
+}
+
+/** A running emulated hub. Create with {@link IotHubEmulator.start}; always {@link IotHubEmulator.stop}. */
+export class IotHubEmulator {
+  readonly hostName: string;
+  readonly serviceConnectionString: string;
+  readonly eventHubName: string;
+  /** What seeding wrote (zeros when not seeded). */
+  readonly seeded: SeedSummary;
+
+  private constructor(
+    readonly hubName: string,
+    private readonly policies: SharedAccessPolicy[],
+    readonly registry: HubRegistry,
+    readonly devices: DeviceSide,
+    readonly agents: SecurityAgentSimulator,
+    readonly faults: FaultInjector,
+    readonly events: EventHubEndpoint,
+    private readonly http: RegistryHttpServer,
+    private readonly dataFile: string | undefined,
+    private readonly detach: () => void,
+    seeded: SeedSummary,
+  ) {
+    this.hostName = `${hubName}.azure-devices.net`;
+    const owner = policies.find((p) => p.keyName === 'iothubowner') as SharedAccessPolicy;
+    this.serviceConnectionString = `HostName=${this.hostName};SharedAccessKeyName=iothubowner;SharedAccessKey=${owner.primaryKey}`;
+    this.eventHubName = eventHubNameFor(hubName);
+    this.seeded = seeded;
+  }
+
+  /** `http://host:port`: the value for IOTHUB_SERVICE_ENDPOINT / createRegistryClient's serviceEndpoint. */
+  get registryUrl(): string {
+    return this.http.url;
+  }
+
+  get eventHubConnectionString(): string {
+    return this.events.connectionString();
+  }
+
+  /** Connection string of another built-in policy (service, registryRead, registryReadWrite, device). */
+  connectionStringFor(policyName: string): string {
+    const policy = this.policies.find((p) => p.keyName === policyName);
+    if (!policy) throw new Error(`no policy ${policyName}`);
+    return `HostName=${this.hostName};SharedAccessKeyName=${policy.keyName};SharedAccessKey=${policy.primaryKey}`;
+  }
+
+  /** Starts both endpoints, loads `dataFile` if present, then seeds. */
+  static async start(options: EmulatorOptions = {}): Promise<IotHubEmulator> {
+    let hubName = options.hubName ?? 'twinguard-emulator';
+    const registry = new HubRegistry();
+    let policies = defaultPolicies();
+    if (options.dataFile) {
+      const header = await loadState(options.dataFile, registry);
+      if (header) {
+        hubName = header.hubName;
+        policies = policies.map((policy) => {
+          const saved = header.policies.find((p) => p.keyName === policy.keyName);
+          return saved ? { ...policy, primaryKey: saved.primaryKey, secondaryKey: saved.secondaryKey } : policy;
+        });
+      }
+    }
+    const faults = new FaultInjector();
+    if (options.throttle) faults.configureThrottling(options.throttle);
+    const owner = policies.find((p) => p.keyName === 'iothubowner') as SharedAccessPolicy;
+    const events = new EventHubEndpoint({
+      hubName,
+      eventHubName: eventHubNameFor(hubName),
+      partitionCount: options.partitionCount ?? 4,
+      consumerGroups: options.consumerGroups ?? ['$Default'],
+      sharedAccessKeyName: 'iothubowner',
+      sharedAccessKey: owner.primaryKey,
+      routes: options.routes ?? DEFAULT_ROUTES,
+      host: options.host,
+      port: options.amqpPort ?? 0,
+    });
+    const http = new RegistryHttpServer({ registry, faults, hostName: `${hubName}.azure-devices.net`, policies, host: options.host, port: options.httpPort ?? 0 });
+    const detach = registry.onChange((change) => events.publishChange(change));
+    const agents = new SecurityAgentSimulator(registry, options.agent);
+    try {
+      await Promise.all([http.start(), events.start()]);
+      const seeded = options.seed ? await seedRegistry(registry, options.seed) : { devices: 0, modules: 0, edge: 0, disabled: 0 };
+      return new IotHubEmulator(hubName, policies, registry, new DeviceSide(registry), agents, faults, events, http, options.dataFile, detach, seeded);
+    } catch (error) {
+      agents.stop();
+      detach();
+      await Promise.allSettled([http.stop(), events.stop()]);
+      throw error;
+    }
+  }
+
+  /** Writes state to `file` (default: the dataFile option) atomically. */
+  async save(file?: string): Promise<void> {
+    const target = file ?? this.dataFile;
+    if (!target) throw new Error('save() needs a file (no dataFile option was given)');
+    await saveState(target, { hubName: this.hubName, policies: this.policies.map(({ keyName, primaryKey, secondaryKey }) => ({ keyName, primaryKey, secondaryKey })) }, this.registry);
+  }
+
+  /** Stops both endpoints and the agent simulator; closes every socket and timer. */
+  async stop(): Promise<void> {
+    this.agents.stop();
+    this.detach();
+    await Promise.all([this.http.stop(), this.events.stop()]);
+  }
+}
+
+/** IoT Hub names its built-in endpoint `iothub-ehub-<hub prefix>-<id>-<hash>`; the emulator mimics the shape. */
+function eventHubNameFor(hubName: string): string {
+  const prefix = hubName.replace(/[^a-z0-9-]/gi, '').slice(0, 10).toLowerCase() || 'hub';
+  const suffix = Buffer.from(hubName).reduce((hash, byte) => (hash * 31 + byte) >>> 0, 7).toString(16).padStart(8, '0').slice(0, 7);
+  return `iothub-ehub-${prefix}-${suffix}`;
+}
+
+/** Random base64 key, for callers that need one (e.g. test helpers). */
+export function randomKey(): string {
+  return randomBytes(32).toString('base64');
+}

@@ -1,0 +1,52 @@
+import { app, type EventHubFunctionOptions, type InvocationContext } from '@azure/functions';
+import { getServices, type EventServices } from '../shared/container';
+import { decodeBatch } from '../shared/domain/decode-events';
+import { loggerFor } from '../shared/host/invocation-logger';
+import { processEventBatch, type BatchReport } from '../shared/services/process-event-batch';
+
+export const IOTHUB_EVENTS_FUNCTION = 'iothub-events';
+
+/**
+ * Builds the batch handler. Functions registers it with the container's services; tests and the
+ * standalone host pass their own.
+ */
+export function makeIotHubEventsHandler(services: () => Promise<EventServices>) {
+  return async function handleIotHubEvents(messages: unknown, context: InvocationContext): Promise<BatchReport> {
+    const deps = await services();
+    const events = decodeBatch(messages, context.triggerMetadata);
+    const partitionId = events[0]?.position.partitionId;
+    const logger = loggerFor(context, { invocationId: context.invocationId, partitionId });
+    const report = await processEventBatch(events, { ...deps, logger });
+    logger.info('batch processed', { ...report });
+    return report;
+  };
+}
+
+export const handleIotHubEvents = makeIotHubEventsHandler(getServices);
+
+/**
+ * Trigger options, exported so registration can be checked without the Functions host.
+ * - `dataType: 'string'`: the endpoint carries arbitrary telemetry; with the default JSON binding a
+ *   single non-JSON body fails the whole batch at binding time. The v4 types lack the option, but
+ *   unknown keys are passed through to the binding.
+ * - `retry`: the Event Hubs trigger checkpoints after an invocation even when it failed; a retry
+ *   policy holds the checkpoint until the retries finish. Only transient failures throw (poison
+ *   events are dead-lettered), so retrying without limit stalls a partition during an outage
+ *   instead of skipping events.
+ */
+export const iothubEventsOptions: EventHubFunctionOptions & { dataType: 'string' } = {
+  connection: 'IOTHUB_EVENTS_CONNECTION',
+  eventHubName: '%IOTHUB_EVENTS_NAME%',
+  consumerGroup: '%IOTHUB_EVENTS_CONSUMER_GROUP%',
+  cardinality: 'many',
+  dataType: 'string',
+  retry: {
+    strategy: 'exponentialBackoff',
+    maxRetryCount: -1,
+    minimumInterval: { seconds: 5 },
+    maximumInterval: { minutes: 5 },
+  },
+  handler: handleIotHubEvents,
+};
+
+app.eventHub(IOTHUB_EVENTS_FUNCTION, iothubEventsOptions);

@@ -1,0 +1,148 @@
+/**
+ * Builds what the Azure Functions host hands a Node v4 Event Hub handler (cardinality 'many',
+ * dataType 'string') from events received with @azure/event-hubs, so the standalone host runs the
+ * very same handler on the very same input shape:
+ * - `messages[i]`: the body as UTF-8 text, JSON-parsed when it parses (the worker does that for
+ *   dataType 'string'), otherwise the string itself;
+ * - `triggerMetadata`: the binding data of the Event Hubs extension, keys with their first letter
+ *   lower-cased by the worker, .NET DateTime values without a zone suffix, AMQP property names in
+ *   their wire spelling (`content-type`, `correlation-id`, …) as EventData.SystemProperties has them.
+ */
+
+/** The subset of @azure/event-hubs ReceivedEventData this adapter reads (kept structural for tests). */
+export interface ReceivedEventLike {
+  body: unknown;
+  properties?: Record<string, unknown>;
+  systemProperties?: Record<string, unknown>;
+  sequenceNumber: number;
+  offset: string | number;
+  enqueuedTimeUtc: Date;
+  partitionKey: string | null;
+  contentType?: string;
+  correlationId?: unknown;
+  messageId?: unknown;
+}
+
+export interface PartitionContextLike {
+  fullyQualifiedNamespace: string;
+  eventHubName: string;
+  consumerGroup: string;
+  partitionId: string;
+}
+
+export interface HostShapedBatch {
+  messages: unknown[];
+  triggerMetadata: Record<string, unknown>;
+}
+
+/** SDK camel-case names of AMQP message properties → the names .NET's EventData.SystemProperties uses. */
+const AMQP_PROPERTY_NAMES: Record<string, string> = {
+  messageId: 'message-id',
+  userId: 'user-id',
+  to: 'to',
+  subject: 'subject',
+  replyTo: 'reply-to',
+  correlationId: 'correlation-id',
+  contentType: 'content-type',
+  contentEncoding: 'content-encoding',
+  absoluteExpiryTime: 'absolute-expiry-time',
+  creationTime: 'creation-time',
+  groupId: 'group-id',
+  groupSequence: 'group-sequence',
+  replyToGroupId: 'reply-to-group-id',
+};
+
+/** Annotations that the SDK delivers as epoch numbers but .NET surfaces as UTC DateTime values. */
+const DATE_ANNOTATIONS = new Set(['iothub-enqueuedtime', 'x-opt-enqueued-time', 'absolute-expiry-time', 'creation-time']);
+
+/**
+ * .NET `DateTime` (Kind Unspecified) as Json.NET writes it: up to 7 fraction digits with trailing
+ * zeros trimmed, and no zone suffix even though the value is UTC.
+ */
+export function dotNetUnspecifiedDateTime(at: Date): string {
+  const iso = at.toISOString(); // 2022-05-27T18:49:38.640Z
+  const [seconds, fraction = ''] = iso.slice(0, -1).split('.');
+  const trimmed = fraction.replace(/0+$/, '');
+  return trimmed ? `${seconds}.${trimmed}` : `${seconds}`;
+}
+
+/** .NET `DateTime` (Kind Utc) as Json.NET writes it: like the above, with `Z`. */
+export function dotNetUtcDateTime(at: Date): string {
+  return `${dotNetUnspecifiedDateTime(at)}Z`;
+}
+
+function bodyAsHostString(body: unknown): string {
+  if (Buffer.isBuffer(body)) return body.toString('utf8');
+  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
+  if (typeof body === 'string') return body;
+  return JSON.stringify(body);
+}
+
+/** The Node worker's handling of a `string` typed datum: JSON if it parses, the text otherwise. */
+function workerValueOf(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return text;
+  }
+}
+
+function lowerFirst(key: string): string {
+  return key.length > 0 ? key.charAt(0).toLowerCase() + key.slice(1) : key;
+}
+
+function toDotNetSystemValue(key: string, value: unknown): unknown {
+  if (Buffer.isBuffer(value)) return value.toString('base64'); // Json.NET writes byte arrays as base64
+  if (DATE_ANNOTATIONS.has(key)) {
+    if (typeof value === 'number') return dotNetUtcDateTime(new Date(value));
+    if (value instanceof Date) return dotNetUtcDateTime(value);
+  }
+  return value;
+}
+
+function systemPropertiesOf(event: ReceivedEventLike): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event.systemProperties ?? {})) {
+    const name = AMQP_PROPERTY_NAMES[key] ?? key;
+    out[lowerFirst(name)] = toDotNetSystemValue(name, value);
+  }
+  const offsetString = String(event.offset);
+  const offsetNumber = Number(offsetString);
+  out['x-opt-sequence-number'] = event.sequenceNumber;
+  out['x-opt-offset'] = offsetString;
+  out['x-opt-enqueued-time'] = dotNetUtcDateTime(event.enqueuedTimeUtc);
+  if (event.partitionKey !== null && event.partitionKey !== undefined) out['x-opt-partition-key'] = event.partitionKey;
+  // Added by the extension (PascalCase in .NET, first letter lower-cased by the worker).
+  out['sequenceNumber'] = event.sequenceNumber;
+  out['offset'] = Number.isSafeInteger(offsetNumber) ? offsetNumber : -1;
+  out['offsetString'] = offsetString;
+  out['partitionKey'] = event.partitionKey ?? null;
+  out['enqueuedTimeUtc'] = dotNetUnspecifiedDateTime(event.enqueuedTimeUtc);
+  return out;
+}
+
+function applicationPropertiesOf(event: ReceivedEventLike): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(event.properties ?? {})) out[lowerFirst(key)] = value;
+  return out;
+}
+
+/** One invocation's input for the events of one partition, in stream order. */
+export function toHostShapedBatch(events: readonly ReceivedEventLike[], partition: PartitionContextLike): HostShapedBatch {
+  const partitionContext = { ...partition };
+  const offsets = events.map((e) => String(e.offset));
+  return {
+    messages: events.map((e) => workerValueOf(bodyAsHostString(e.body))),
+    triggerMetadata: {
+      triggerPartitionContext: partitionContext,
+      partitionContext,
+      partitionKeyArray: events.map((e) => e.partitionKey ?? null),
+      offsetArray: offsets,
+      offsetStringArray: offsets,
+      sequenceNumberArray: events.map((e) => e.sequenceNumber),
+      enqueuedTimeUtcArray: events.map((e) => dotNetUnspecifiedDateTime(e.enqueuedTimeUtc)),
+      propertiesArray: events.map(applicationPropertiesOf),
+      systemPropertiesArray: events.map(systemPropertiesOf),
+    },
+  };
+}

@@ -1,0 +1,154 @@
+/** Construction of @azure/data-tables clients from settings; the only place that decides transport security. */
+import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
+
+export interface TableClientSettings {
+  /** Storage connection string (shared key or SAS), including `UseDevelopmentStorage=true`. */
+  connectionString?: string;
+  /** Account table endpoint, e.g. `https://acct.table.core.windows.net`; used with `credential` (managed identity). */
+  endpoint?: string;
+  credential?: TokenCredential;
+}
+
+function targetsPlainHttp(settings: TableClientSettings): boolean {
+  if (settings.endpoint !== undefined) return settings.endpoint.trim().toLowerCase().startsWith('http://');
+  const connectionString = settings.connectionString ?? '';
+  return /(^|;)\s*(UseDevelopmentStorage=true|DefaultEndpointsProtocol=http|TableEndpoint=http:\/\/)/i.test(connectionString);
+}
+
+/**
+ * Creates a client for one table. Plain http is allowed only when the endpoint itself is http
+ * (Azurite); production endpoints stay https-only. A connection string wins over endpoint+credential.
+ * Throws (without echoing settings, which may carry keys) when neither is configured.
+ */
+export function createTableClient(settings: TableClientSettings, tableName: string): TableClient {
+  const options: TableServiceClientOptions = { allowInsecureConnection: targetsPlainHttp(settings) };
+  if (settings.connectionString) return TableClient.fromConnectionString(settings.connectionString, tableName, options);
+  if (settings.endpoint) {
+    const endpoint = settings.endpoint.replace(/\/+$/, '');
+    return settings.credential ? new TableClient(endpoint, tableName, settings.credential, options) : new TableClient(endpoint, tableName, options);
+  }
+  throw new Error(`Table storage for table "${tableName}" is not configured: give a connection string, or an endpoint with a credential`);
+}
+
+/** Creates the tables if missing. Idempotent: the SDK treats 409 TableAlreadyExists as success. */
+export async function ensureTables(clients: TableClient[]): Promise<void> {
+  await Promise.all(clients.map((client) => client.createTable()));
+}
+
+/**
+ * Largest string property we write, in UTF-16 code units. The service limit is 64 KiB per String
+ * property, i.e. 32,768 code units; the margin keeps clear of it.
+ */
+export const MAX_STRING_PROPERTY_CHARS = 32_000;
+
+/**
+ * Splits `value` into columns `name`, `name1`, `name2`, … of at most {@link MAX_STRING_PROPERTY_CHARS}
+ * each (never between the halves of a surrogate pair, which would corrupt both parts). Returns
+ * undefined when it would need more than `maxParts` columns, so the caller decides how to degrade.
+ */
+export function splitStringProperty(name: string, value: string, maxParts: number): Record<string, string> | undefined {
+  const columns: Record<string, string> = {};
+  let start = 0;
+  for (let part = 0; start < value.length || part === 0; part += 1) {
+    if (part >= maxParts) return undefined;
+    let end = Math.min(value.length, start + MAX_STRING_PROPERTY_CHARS);
+    if (end < value.length && isHighSurrogate(value.charCodeAt(end - 1))) end -= 1;
+    columns[part === 0 ? name : `${name}${part}`] = value.slice(start, end);
+    start = end;
+  }
+  return columns;
+}
+
+/** Reassembles columns written by {@link splitStringProperty}; undefined when `name` is absent. */
+export function joinStringProperty(entity: Record<string, unknown>, name: string): string | undefined {
+  const first = entity[name];
+  if (typeof first !== 'string') return undefined;
+  let joined = first;
+  for (let part = 1; ; part += 1) {
+    const next = entity[`${name}${part}`];
+    if (typeof next !== 'string') return joined;
+    joined += next;
+  }
+}
+
+/** Cuts `value` to at most `maxChars` UTF-16 code units without splitting a surrogate pair. */
+export function truncateString(value: string, maxChars: number): string {
+  if (value.length <= maxChars) return value;
+  const end = isHighSurrogate(value.charCodeAt(maxChars - 1)) ? maxChars - 1 : maxChars;
+  return value.slice(0, end);
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
+}
+
+/**
+ * Rough wire size of an entity in a batch body (UTF-8 JSON), used to keep a transaction under the
+ * service's 4 MiB payload limit. Strings are measured as JSON-escaped UTF-8; everything else as a
+ * small constant, which over-estimates and is therefore safe.
+ */
+export function estimateEntityWireBytes(entity: Record<string, unknown>): number {
+  let bytes = 256;
+  for (const [key, value] of Object.entries(entity)) {
+    bytes += key.length * 2 + 48;
+    if (typeof value === 'string') bytes += Buffer.byteLength(JSON.stringify(value), 'utf8');
+    else bytes += 40;
+  }
+  return bytes;
+}
+
+/** Entity-group transaction limits: ≤100 actions and <4 MiB, one PartitionKey (the service rejects otherwise). */
+export const MAX_TRANSACTION_ACTIONS = 100;
+export const MAX_TRANSACTION_BYTES = 3.5 * 1024 * 1024;
+
+/**
+ * Groups entities into valid transactions: one PartitionKey each, each RowKey at most once (the last
+ * occurrence wins, as it would for sequential upserts), ≤100 entities and under the payload limit.
+ */
+export function planUpsertTransactions<E extends { partitionKey: string; rowKey: string }>(entities: readonly E[]): E[][] {
+  const byPartition = new Map<string, Map<string, E>>();
+  for (const entity of entities) {
+    let rows = byPartition.get(entity.partitionKey);
+    if (!rows) byPartition.set(entity.partitionKey, (rows = new Map()));
+    rows.delete(entity.rowKey);
+    rows.set(entity.rowKey, entity);
+  }
+  const transactions: E[][] = [];
+  for (const rows of byPartition.values()) {
+    let current: E[] = [];
+    let currentBytes = 0;
+    for (const entity of rows.values()) {
+      const bytes = estimateEntityWireBytes(entity);
+      if (current.length > 0 && (current.length >= MAX_TRANSACTION_ACTIONS || currentBytes + bytes > MAX_TRANSACTION_BYTES)) {
+        transactions.push(current);
+        current = [];
+        currentBytes = 0;
+      }
+      current.push(entity);
+      currentBytes += bytes;
+    }
+    if (current.length > 0) transactions.push(current);
+  }
+  return transactions;
+}
+
+/** Drops undefined-valued properties, which the service would otherwise receive as nulls or omit inconsistently. */
+export function withoutUndefined<T extends Record<string, unknown>>(entity: T): T {
+  for (const key of Object.keys(entity)) if (entity[key] === undefined) delete entity[key];
+  return entity;
+}
+
+/** Reads an integer column written as Int32 (number) or Int64 (bigint). */
+export function readInteger(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value === 'string' && /^-?\d+$/.test(value)) return Number(value);
+  return undefined;
+}
+
+/** An integer for an Int32 column when it fits, otherwise Int64, so large values are not stored as Double. */
+export function tableInteger(value: number | undefined): number | bigint | undefined {
+  if (value === undefined) return undefined;
+  return Number.isInteger(value) && value >= -2147483648 && value <= 2147483647 ? value : BigInt(Math.trunc(value));
+}

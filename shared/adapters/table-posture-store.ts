@@ -1,0 +1,299 @@
+/**
+ * PostureStore on Azure Table storage: one "latest" row per device and an append-only history.
+ * Operators query both tables directly, so columns are readable and typed.
+ *
+ * Latest table — PartitionKey = encodeKeySegment(deviceId), RowKey = `latest`:
+ * | column | EDM type | meaning |
+ * |---|---|---|
+ * | DeviceId | String | raw device ID (the PartitionKey is escaped) |
+ * | ModuleId | String | security module ID |
+ * | ModulePresent, DeviceDeleted | Boolean | |
+ * | AuthType | String | `sas` / `selfSigned` / `certificateAuthority` / `none` (absent when unknown) |
+ * | TwinVersion, DesiredVersion, ReportedVersion | Int32 (Int64 beyond 2^31) | |
+ * | ReportedLastUpdated | DateTime | reported `$metadata.$lastUpdated` (read back at millisecond precision) |
+ * | ConfigurationState | String | `inSync` / `drifted` / `pending` / `unknown` |
+ * | DriftedKeys, InvalidFields | String | JSON array, e.g. `["hub_resource_id"]` (keys may contain commas) |
+ * | AgentState | String | micro agent `latest_state` |
+ * | Provisioning | String | last provisioning outcome |
+ * | UpdatedAt | DateTime | time of the newest event applied |
+ * | DesiredJson, ReportedJson | String | JSON of the sections; beyond 32,000 characters continued in DesiredJson1, DesiredJson2, … (at most 8 columns each) |
+ * | SchemaVersion | Int32 | 1 |
+ *
+ * History table — PartitionKey = encodeKeySegment(deviceId), RowKey = historyRowKey(at, partitionId,
+ * sequenceNumber) (inverted ticks first, so newest first; deterministic, so a replay overwrites):
+ * | column | EDM type | meaning |
+ * |---|---|---|
+ * | DeviceId, ModuleId | String | raw IDs |
+ * | At | DateTime | event time |
+ * | Kind | String | HistoryKind |
+ * | Summary | String | human-readable |
+ * | PartitionId | String | Event Hubs partition |
+ * | SequenceNumber | Int64 | query as `SequenceNumber ge 42L` |
+ * | TwinVersion, ReportedVersion, DesiredVersion | Int32 (Int64 beyond 2^31) | |
+ * | ChangeJson | String | the change as JSON (continued in ChangeJson1, … like DesiredJson) |
+ * | ModulePresent | Boolean | posture after the entry |
+ * | ConfigurationState, AgentState, AuthType | String | posture after the entry |
+ * | DriftedKeys, InvalidFields | String | JSON arrays, posture after the entry |
+ * | SchemaVersion | Int32 | 1 |
+ */
+import { odata, TableClient, type TableEntity, type TableEntityResult } from '@azure/data-tables';
+
+import { mapWithConcurrency } from '../concurrency';
+import { classifyServiceError, PermanentError } from '../errors';
+import { silentLogger, type Logger } from '../logger';
+import { retryTransient } from '../retry';
+import { encodeKeySegment, historyRowKey, invertedTicks, LATEST_ROW_KEY } from '../domain/table-keys';
+import type { AuthenticationType, ConfigurationState, HistoryEntry, HistoryKind, JsonObject, LatestPosture, ProvisioningStatus } from '../domain/types';
+import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureStore, StoredLatest } from '../ports';
+import {
+  createTableClient,
+  joinStringProperty,
+  planUpsertTransactions,
+  readInteger,
+  splitStringProperty,
+  tableInteger,
+  withoutUndefined,
+  type TableClientSettings,
+} from './table-clients';
+
+export const POSTURE_SCHEMA_VERSION = 1;
+/** Columns per JSON section: 8 × 32,000 characters ≈ 500 KB as UTF-16, inside the 1 MiB entity limit. */
+const MAX_JSON_PARTS = 8;
+const MAX_HISTORY_PAGE_SIZE = 1000;
+
+type Entity = TableEntity<Record<string, unknown>>;
+
+export interface TablePostureStoreOptions {
+  /** Time budget per storage call for retrying 429/5xx/timeouts. */
+  retryBudgetMs: number;
+  /** Transactions in flight at once during appendHistory. Default 4. */
+  historyConcurrency?: number;
+  logger?: Logger;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+}
+
+function isoOrUndefined(value: unknown): string | undefined {
+  return value instanceof Date && !Number.isNaN(value.getTime()) ? value.toISOString() : undefined;
+}
+
+function dateColumn(iso: string | undefined): Date | undefined {
+  if (iso === undefined) return undefined;
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+function stringColumn(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+function stringArrayColumn(value: unknown): string[] {
+  if (typeof value !== 'string' || value === '') return [];
+  const parsed: unknown = JSON.parse(value);
+  return Array.isArray(parsed) ? parsed.filter((item): item is string => typeof item === 'string') : [];
+}
+
+function jsonColumns(name: string, value: JsonObject | undefined, deviceId: string): Record<string, string> {
+  if (value === undefined) return {};
+  const columns = splitStringProperty(name, JSON.stringify(value), MAX_JSON_PARTS);
+  if (!columns) throw new PermanentError(`${name} for device ${deviceId} exceeds ${MAX_JSON_PARTS} columns of 32,000 characters`);
+  return columns;
+}
+
+function parseJsonObject(text: string | undefined): JsonObject | undefined {
+  if (text === undefined) return undefined;
+  const parsed: unknown = JSON.parse(text);
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as JsonObject) : undefined;
+}
+
+/** Builds the latest-table entity for a posture (see the schema at the top of this file). */
+export function toLatestEntity(posture: LatestPosture): Entity {
+  return withoutUndefined<Entity>({
+    partitionKey: encodeKeySegment(posture.deviceId),
+    rowKey: LATEST_ROW_KEY,
+    DeviceId: posture.deviceId,
+    ModuleId: posture.moduleId,
+    ModulePresent: posture.modulePresent,
+    DeviceDeleted: posture.deviceDeleted,
+    AuthType: posture.authType,
+    TwinVersion: tableInteger(posture.twinVersion),
+    DesiredVersion: tableInteger(posture.desiredVersion),
+    ReportedVersion: tableInteger(posture.reportedVersion),
+    ReportedLastUpdated: dateColumn(posture.reportedLastUpdated),
+    ConfigurationState: posture.configurationState,
+    DriftedKeys: JSON.stringify(posture.driftedKeys),
+    AgentState: posture.agentState,
+    InvalidFields: JSON.stringify(posture.invalidFields),
+    Provisioning: posture.provisioning,
+    UpdatedAt: dateColumn(posture.updatedAt),
+    ...jsonColumns('DesiredJson', posture.desired, posture.deviceId),
+    ...jsonColumns('ReportedJson', posture.reported, posture.deviceId),
+    SchemaVersion: POSTURE_SCHEMA_VERSION,
+  });
+}
+
+/** Inverse of {@link toLatestEntity}. Dates come back at millisecond precision. */
+export function fromLatestEntity(entity: Record<string, unknown>): LatestPosture {
+  const posture: LatestPosture = {
+    deviceId: stringColumn(entity.DeviceId) ?? '',
+    moduleId: stringColumn(entity.ModuleId) ?? '',
+    modulePresent: entity.ModulePresent === true,
+    deviceDeleted: entity.DeviceDeleted === true,
+    authType: stringColumn(entity.AuthType) as AuthenticationType | undefined,
+    twinVersion: readInteger(entity.TwinVersion),
+    desired: parseJsonObject(joinStringProperty(entity, 'DesiredJson')),
+    desiredVersion: readInteger(entity.DesiredVersion),
+    reported: parseJsonObject(joinStringProperty(entity, 'ReportedJson')),
+    reportedVersion: readInteger(entity.ReportedVersion),
+    reportedLastUpdated: isoOrUndefined(entity.ReportedLastUpdated),
+    configurationState: (stringColumn(entity.ConfigurationState) ?? 'unknown') as ConfigurationState,
+    driftedKeys: stringArrayColumn(entity.DriftedKeys),
+    agentState: stringColumn(entity.AgentState),
+    invalidFields: stringArrayColumn(entity.InvalidFields),
+    provisioning: stringColumn(entity.Provisioning) as ProvisioningStatus | undefined,
+    updatedAt: isoOrUndefined(entity.UpdatedAt) ?? '',
+  };
+  return withoutUndefined(posture as unknown as Record<string, unknown>) as unknown as LatestPosture;
+}
+
+/** Builds the history-table entity for an entry (see the schema at the top of this file). */
+export function toHistoryEntity(entry: HistoryEntry): Entity {
+  return withoutUndefined<Entity>({
+    partitionKey: encodeKeySegment(entry.deviceId),
+    rowKey: historyRowKey(entry.at, entry.partitionId, entry.sequenceNumber),
+    DeviceId: entry.deviceId,
+    At: entry.at,
+    Kind: entry.kind,
+    ModuleId: entry.moduleId,
+    Summary: entry.summary,
+    PartitionId: entry.partitionId,
+    SequenceNumber: BigInt(entry.sequenceNumber),
+    TwinVersion: tableInteger(entry.twinVersion),
+    ReportedVersion: tableInteger(entry.reportedVersion),
+    DesiredVersion: tableInteger(entry.desiredVersion),
+    ...jsonColumns('ChangeJson', entry.change, entry.deviceId),
+    ModulePresent: entry.posture.modulePresent,
+    ConfigurationState: entry.posture.configurationState,
+    DriftedKeys: JSON.stringify(entry.posture.driftedKeys),
+    AgentState: entry.posture.agentState,
+    InvalidFields: JSON.stringify(entry.posture.invalidFields),
+    AuthType: entry.posture.authType,
+    SchemaVersion: POSTURE_SCHEMA_VERSION,
+  });
+}
+
+/** Inverse of {@link toHistoryEntity}. */
+export function fromHistoryEntity(entity: Record<string, unknown>): HistoryEntry {
+  const entry: HistoryEntry = {
+    deviceId: stringColumn(entity.DeviceId) ?? '',
+    at: entity.At instanceof Date ? entity.At : new Date(NaN),
+    partitionId: stringColumn(entity.PartitionId) ?? '',
+    sequenceNumber: readInteger(entity.SequenceNumber) ?? -1,
+    kind: (stringColumn(entity.Kind) ?? 'resynced') as HistoryKind,
+    moduleId: stringColumn(entity.ModuleId) ?? '',
+    summary: stringColumn(entity.Summary) ?? '',
+    twinVersion: readInteger(entity.TwinVersion),
+    reportedVersion: readInteger(entity.ReportedVersion),
+    desiredVersion: readInteger(entity.DesiredVersion),
+    change: parseJsonObject(joinStringProperty(entity, 'ChangeJson')),
+    posture: withoutUndefined({
+      modulePresent: entity.ModulePresent === true,
+      configurationState: (stringColumn(entity.ConfigurationState) ?? 'unknown') as ConfigurationState,
+      driftedKeys: stringArrayColumn(entity.DriftedKeys),
+      agentState: stringColumn(entity.AgentState),
+      invalidFields: stringArrayColumn(entity.InvalidFields),
+      authType: stringColumn(entity.AuthType) as AuthenticationType | undefined,
+    }),
+  };
+  return withoutUndefined(entry as unknown as Record<string, unknown>) as unknown as HistoryEntry;
+}
+
+/**
+ * RowKey bounds for a time window. `to` (newest) gives the lower bound because keys are inverted;
+ * `from` (oldest, inclusive) gives an exclusive upper bound one millisecond earlier, which sorts after
+ * every key at `from` whatever follows the fixed-width tick prefix.
+ */
+function historyRowKeyFilter(partitionKey: string, from: Date | undefined, to: Date | undefined): string {
+  if (from && to) return odata`PartitionKey eq ${partitionKey} and RowKey ge ${invertedTicks(to)} and RowKey lt ${invertedTicks(new Date(from.getTime() - 1))}`;
+  if (to) return odata`PartitionKey eq ${partitionKey} and RowKey ge ${invertedTicks(to)}`;
+  if (from) return odata`PartitionKey eq ${partitionKey} and RowKey lt ${invertedTicks(new Date(from.getTime() - 1))}`;
+  return odata`PartitionKey eq ${partitionKey}`;
+}
+
+/** PostureStore over two tables (latest, history). Every call retries 429/5xx/timeouts within `retryBudgetMs`. */
+export class TablePostureStore implements PostureStore {
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly latestTable: TableClient,
+    private readonly historyTable: TableClient,
+    private readonly options: TablePostureStoreOptions,
+  ) {
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Builds the store from storage settings; the tables must exist (see ensureTables). */
+  static fromSettings(settings: TableClientSettings, tableNames: { latest: string; history: string }, options: TablePostureStoreOptions): TablePostureStore {
+    return new TablePostureStore(createTableClient(settings, tableNames.latest), createTableClient(settings, tableNames.history), options);
+  }
+
+  async getLatest(deviceId: string): Promise<StoredLatest | undefined> {
+    const partitionKey = encodeKeySegment(deviceId);
+    try {
+      const entity = await this.retry('getLatest', deviceId, () => this.latestTable.getEntity<Record<string, unknown>>(partitionKey, LATEST_ROW_KEY));
+      return { posture: fromLatestEntity(entity), etag: entity.etag };
+    } catch (err) {
+      if (classifyServiceError(err).kind === 'notFound') return undefined;
+      throw err;
+    }
+  }
+
+  async writeLatest(posture: LatestPosture, etag: string | undefined): Promise<LatestWriteResult> {
+    const entity = toLatestEntity(posture);
+    try {
+      if (etag === undefined) await this.retry('createLatest', posture.deviceId, () => this.latestTable.createEntity(entity));
+      else await this.retry('replaceLatest', posture.deviceId, () => this.latestTable.updateEntity(entity, 'Replace', { etag }));
+      return 'written';
+    } catch (err) {
+      // 404 on replace: the row was deleted after we read it; re-reading leads to a create.
+      const kind = classifyServiceError(err).kind;
+      if (kind === 'conflict' || kind === 'preconditionFailed' || (kind === 'notFound' && etag !== undefined)) return 'conflict';
+      throw err;
+    }
+  }
+
+  async appendHistory(entries: HistoryEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const transactions = planUpsertTransactions(entries.map(toHistoryEntity));
+    await mapWithConcurrency(transactions, this.options.historyConcurrency ?? 4, async (entities) => {
+      const deviceId = stringColumn(entities[0]?.DeviceId) ?? '';
+      await this.retry('appendHistory', deviceId, () => this.historyTable.submitTransaction(entities.map((entity) => ['upsert', entity, 'Replace'])));
+    });
+  }
+
+  async listHistory(deviceId: string, query: HistoryQuery): Promise<HistoryPage> {
+    if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_HISTORY_PAGE_SIZE) {
+      throw new RangeError(`limit must be an integer between 1 and ${MAX_HISTORY_PAGE_SIZE}, got ${query.limit}`);
+    }
+    const filter = historyRowKeyFilter(encodeKeySegment(deviceId), query.from, query.to);
+    const page = await this.retry('listHistory', deviceId, async () => {
+      const pages = this.historyTable
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+        .byPage({ maxPageSize: query.limit, continuationToken: query.continuationToken });
+      const first = await pages.next();
+      return first.done ? undefined : first.value;
+    });
+    const entries = (page ?? []).map((entity: TableEntityResult<Record<string, unknown>>) => fromHistoryEntity(entity));
+    return page?.continuationToken ? { entries, continuationToken: page.continuationToken } : { entries };
+  }
+
+  private retry<T>(operation: string, deviceId: string, call: () => Promise<T>): Promise<T> {
+    return retryTransient(call, {
+      budgetMs: this.options.retryBudgetMs,
+      operationName: `${operation}(${deviceId})`,
+      sleep: this.options.sleep,
+      random: this.options.random,
+      onRetry: (info) => this.logger.warn('table storage call retried', { operation, deviceId, ...info }),
+    });
+  }
+}

@@ -1,0 +1,209 @@
+/**
+ * PartitionKey / RowKey construction for the posture tables.
+ *
+ * Device IDs may legally contain `#`, `?` and `%` (IoT Hub identifier rules), but Table storage
+ * rejects `/ \ # ?` and control characters in key fields. Every key derived from an identifier
+ * therefore goes through {@link encodeKeySegment}, and every key is checked by
+ * {@link assertValidKey} before it reaches the service, so a bad key fails here with a precise
+ * message instead of as an opaque 400 from the Tables endpoint.
+ */
+import type { EventPosition } from './types';
+
+/** Table storage limit for PartitionKey and RowKey, in characters. */
+export const MAX_KEY_LENGTH = 1024;
+
+/** RowKey of the single "latest posture" entity in a device's partition of the latest table. */
+export const LATEST_ROW_KEY = 'latest';
+
+/** `DateTime.MaxValue.Ticks` in .NET: the log-tail pattern subtracts from it so newer sorts first. */
+const DOTNET_MAX_TICKS = 3155378975999999999n;
+/** .NET ticks (100 ns since 0001-01-01) at the Unix epoch. */
+const DOTNET_TICKS_AT_UNIX_EPOCH = 621355968000000000n;
+const TICKS_PER_MILLISECOND = 10000n;
+const EARLIEST_DOTNET_TIME_MS = -62135596800000;
+const LATEST_DOTNET_TIME_MS = 253402300799999;
+
+const INVERTED_TICKS_DIGITS = 19;
+const PARTITION_DIGITS = 3;
+const SEQUENCE_DIGITS = 20;
+const HISTORY_ROW_KEY = /^(\d{19})_(\d{3,})_(\d{20})$/;
+
+/** Thrown when a key would be rejected by Table storage. */
+export class InvalidTableKeyError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InvalidTableKeyError';
+  }
+}
+
+const PERCENT = 0x25;
+const HEX_ESCAPE = /^[0-9A-F]{2}$/;
+
+/** Table storage forbids `/ \ # ?`, U+0000–U+001F and U+007F–U+009F in key fields. */
+function isForbiddenInKey(code: number): boolean {
+  return code <= 0x1f || (code >= 0x7f && code <= 0x9f) || code === 0x23 || code === 0x3f || code === 0x2f || code === 0x5c;
+}
+
+function mustEscape(code: number): boolean {
+  return code === PERCENT || isForbiddenInKey(code);
+}
+
+function codePointLabel(code: number): string {
+  return `U+${code.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/**
+ * Makes an identifier safe for a key field, reversibly: `%`, `#`, `?`, `/`, `\` and control
+ * characters become `%XX` (upper-case hex); everything else is kept so keys stay readable in
+ * Storage Explorer. The output is at most 3× the input length (a 128-char device ID stays ≤ 384).
+ */
+export function encodeKeySegment(id: string): string {
+  let encoded = '';
+  let copiedUpTo = 0;
+  for (let index = 0; index < id.length; index++) {
+    const code = id.charCodeAt(index);
+    if (mustEscape(code)) {
+      encoded += `${id.slice(copiedUpTo, index)}%${code.toString(16).toUpperCase().padStart(2, '0')}`;
+      copiedUpTo = index + 1;
+    }
+  }
+  return copiedUpTo === 0 ? id : encoded + id.slice(copiedUpTo);
+}
+
+/**
+ * Inverse of {@link encodeKeySegment}. Only accepts what the encoder can produce (every `%` starts an
+ * upper-case escape of a character the encoder escapes), so each identifier has exactly one encoded
+ * form and two different keys can never decode to the same device.
+ */
+export function decodeKeySegment(segment: string): string {
+  let decoded = '';
+  let copiedUpTo = 0;
+  let percentAt = segment.indexOf('%');
+  while (percentAt !== -1) {
+    const hex = segment.slice(percentAt + 1, percentAt + 3);
+    if (!HEX_ESCAPE.test(hex)) {
+      throw new InvalidTableKeyError(`Key segment ${JSON.stringify(segment)} has a '%' at index ${percentAt} that does not start a %XX escape`);
+    }
+    const code = parseInt(hex, 16);
+    if (!mustEscape(code)) {
+      throw new InvalidTableKeyError(`Key segment ${JSON.stringify(segment)} escapes ${codePointLabel(code)}, which encodeKeySegment never escapes`);
+    }
+    decoded += segment.slice(copiedUpTo, percentAt) + String.fromCharCode(code);
+    copiedUpTo = percentAt + 3;
+    percentAt = segment.indexOf('%', copiedUpTo);
+  }
+  const rest = segment.slice(copiedUpTo);
+  for (let index = 0; index < rest.length; index++) {
+    if (isForbiddenInKey(rest.charCodeAt(index))) {
+      throw new InvalidTableKeyError(`Key segment ${JSON.stringify(segment)} contains unescaped ${codePointLabel(rest.charCodeAt(index))}`);
+    }
+  }
+  return decoded + rest;
+}
+
+/**
+ * Throws {@link InvalidTableKeyError} if Table storage would reject `key` as a PartitionKey or
+ * RowKey: longer than 1024 characters, or containing `/ \ # ?`, U+0000–U+001F or U+007F–U+009F.
+ */
+export function assertValidKey(key: string): void {
+  if (key.length > MAX_KEY_LENGTH) {
+    throw new InvalidTableKeyError(`Table key is ${key.length} characters long; the limit is ${MAX_KEY_LENGTH}`);
+  }
+  for (let index = 0; index < key.length; index++) {
+    const code = key.charCodeAt(index);
+    if (isForbiddenInKey(code)) {
+      throw new InvalidTableKeyError(`Table key ${JSON.stringify(key)} contains forbidden character ${codePointLabel(code)} at index ${index}`);
+    }
+  }
+}
+
+/**
+ * `DateTime.MaxValue.Ticks − ticks(at)`, zero-padded to 19 digits, so that string order of row keys
+ * is newest-first (the log-tail pattern). Millisecond precision: that is all a JS Date holds.
+ * Throws RangeError for an invalid Date or one outside .NET's DateTime range (years 1–9999).
+ */
+export function invertedTicks(at: Date): string {
+  const ms = at.getTime();
+  if (!Number.isFinite(ms) || ms < EARLIEST_DOTNET_TIME_MS || ms > LATEST_DOTNET_TIME_MS) {
+    throw new RangeError(`Cannot compute inverted ticks for ${Number.isFinite(ms) ? at.toISOString() : 'an invalid Date'}: outside 0001-01-01..9999-12-31`);
+  }
+  const ticks = BigInt(ms) * TICKS_PER_MILLISECOND + DOTNET_TICKS_AT_UNIX_EPOCH;
+  return (DOTNET_MAX_TICKS - ticks).toString().padStart(INVERTED_TICKS_DIGITS, '0');
+}
+
+function timeFromInvertedTicks(digits: string): Date {
+  const ticks = DOTNET_MAX_TICKS - BigInt(digits);
+  return new Date(Number((ticks - DOTNET_TICKS_AT_UNIX_EPOCH) / TICKS_PER_MILLISECOND));
+}
+
+function formatPartition(partitionId: string): string {
+  if (!/^\d+$/.test(partitionId)) {
+    throw new InvalidTableKeyError(`Partition id "${partitionId}" is not numeric; history row keys need an Event Hubs partition number`);
+  }
+  return partitionId.padStart(PARTITION_DIGITS, '0');
+}
+
+function formatSequenceNumber(sequenceNumber: number): string {
+  if (!Number.isSafeInteger(sequenceNumber) || sequenceNumber < 0) {
+    throw new InvalidTableKeyError(`Sequence number ${sequenceNumber} is not a non-negative integer`);
+  }
+  return String(sequenceNumber).padStart(SEQUENCE_DIGITS, '0');
+}
+
+/**
+ * History RowKey: `<invertedTicks(at)>_<partition, 3+ digits>_<sequenceNumber, 20 digits>`.
+ * Newest first within a device partition; deterministic, so a replayed event overwrites its own row;
+ * unique per event because (partition, sequence number) is unique in the stream.
+ */
+export function historyRowKey(at: Date, partitionId: string, sequenceNumber: number): string {
+  return `${invertedTicks(at)}_${formatPartition(partitionId)}_${formatSequenceNumber(sequenceNumber)}`;
+}
+
+/** The parts of a history RowKey. The partition id comes back without its zero padding. */
+export interface HistoryRowKeyParts {
+  at: Date;
+  partitionId: string;
+  sequenceNumber: number;
+}
+
+/** Inverse of {@link historyRowKey}; throws InvalidTableKeyError for anything it did not produce. */
+export function parseHistoryRowKey(rowKey: string): HistoryRowKeyParts {
+  const match = HISTORY_ROW_KEY.exec(rowKey);
+  const [, tickDigits, partitionDigits, sequenceDigits] = match ?? [];
+  if (tickDigits === undefined || partitionDigits === undefined || sequenceDigits === undefined) {
+    throw new InvalidTableKeyError(`"${rowKey}" is not a history row key (<19 digits>_<partition>_<20 digits>)`);
+  }
+  const sequenceNumber = Number(sequenceDigits);
+  if (!Number.isSafeInteger(sequenceNumber) || BigInt(tickDigits) > DOTNET_MAX_TICKS) {
+    throw new InvalidTableKeyError(`"${rowKey}" is not a history row key: value out of range`);
+  }
+  return {
+    at: timeFromInvertedTicks(tickDigits),
+    partitionId: String(Number(partitionDigits)),
+    sequenceNumber,
+  };
+}
+
+/**
+ * Dead-letter keys. PartitionKey is the UTC day (`yyyymmdd`) of the enqueued time so operators can
+ * scan one day; RowKey is `<partition>_<sequence number>`, deterministic so a replay overwrites.
+ * Synthetic positions (see decode-events: partition `unknown`, negative sequence numbers) are
+ * accepted: the partition is key-encoded and a negative sequence number keeps its sign.
+ */
+export function deadLetterKeys(position: EventPosition): { partitionKey: string; rowKey: string } {
+  const time = position.enqueuedTime.getTime();
+  if (!Number.isFinite(time) || time < 0 || time > LATEST_DOTNET_TIME_MS) {
+    throw new RangeError('Cannot build dead-letter keys: enqueued time is not a valid date between 1970 and 9999');
+  }
+  if (!Number.isSafeInteger(position.sequenceNumber)) {
+    throw new InvalidTableKeyError(`Sequence number ${position.sequenceNumber} is not an integer`);
+  }
+  const partitionKey = position.enqueuedTime.toISOString().slice(0, 10).replace(/-/g, '');
+  const partition = /^\d+$/.test(position.partitionId) ? position.partitionId.padStart(PARTITION_DIGITS, '0') : encodeKeySegment(position.partitionId);
+  const sequence = position.sequenceNumber < 0
+    ? `-${String(-position.sequenceNumber).padStart(SEQUENCE_DIGITS - 1, '0')}`
+    : String(position.sequenceNumber).padStart(SEQUENCE_DIGITS, '0');
+  const rowKey = `${partition}_${sequence}`;
+  assertValidKey(rowKey);
+  return { partitionKey, rowKey };
+}

@@ -1,0 +1,100 @@
+import { isLegalIdentityId } from '../domain/identifiers';
+import type { HistoryEntry, LatestPosture } from '../domain/types';
+import type { Logger } from '../logger';
+import type { PostureStore } from '../ports';
+
+export interface PostureApiResult {
+  status: number;
+  body: unknown;
+}
+
+export interface HistoryQueryInput {
+  from?: string;
+  to?: string;
+  limit?: string;
+  continuationToken?: string;
+}
+
+export const DEFAULT_HISTORY_LIMIT = 100;
+export const MAX_HISTORY_LIMIT = 1000;
+
+function badRequest(message: string): PostureApiResult {
+  return { status: 400, body: { error: 'BadRequest', message } };
+}
+
+function validateDeviceId(deviceId: string | undefined): string | PostureApiResult {
+  if (!deviceId) return badRequest('deviceId is required');
+  if (!isLegalIdentityId(deviceId)) {
+    return badRequest("deviceId must be 1-128 characters of ASCII letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ ' (URL-encode it in the path)");
+  }
+  return deviceId;
+}
+
+function parseInstant(name: string, value: string | undefined): Date | undefined | string {
+  if (value === undefined || value === '') return undefined;
+  // Only explicit ISO 8601 instants: Date.parse accepts many local-time forms that would shift by the server's zone.
+  if (!/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2}))?$/.test(value)) {
+    return `${name} must be an ISO 8601 date or date-time with a zone, e.g. 2026-11-23T10:00:00Z`;
+  }
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) return `${name} is not a valid date: ${value}`;
+  return new Date(ms);
+}
+
+export function postureView(posture: LatestPosture): Record<string, unknown> {
+  return { ...posture, findings: [] };
+}
+
+export function historyView(entry: HistoryEntry): Record<string, unknown> {
+  return { ...entry, at: entry.at.toISOString() };
+}
+
+/** GET /api/devices/{deviceId}/posture */
+export async function getDevicePosture(deviceIdParam: string | undefined, store: PostureStore, logger: Logger): Promise<PostureApiResult> {
+  const deviceId = validateDeviceId(deviceIdParam);
+  if (typeof deviceId !== 'string') return deviceId;
+  const stored = await store.getLatest(deviceId);
+  if (!stored) {
+    logger.info('posture requested for an unknown device', { deviceId });
+    return { status: 404, body: { error: 'NotFound', message: `no posture recorded for device ${JSON.stringify(deviceId)}` } };
+  }
+  return { status: 200, body: postureView(stored.posture) };
+}
+
+/** GET /api/devices/{deviceId}/posture/history?from=&to=&limit=&continuationToken= (newest first) */
+export async function getDeviceHistory(
+  deviceIdParam: string | undefined,
+  input: HistoryQueryInput,
+  store: PostureStore,
+  logger: Logger,
+): Promise<PostureApiResult> {
+  const deviceId = validateDeviceId(deviceIdParam);
+  if (typeof deviceId !== 'string') return deviceId;
+  const problems: string[] = [];
+  const from = parseInstant('from', input.from);
+  const to = parseInstant('to', input.to);
+  if (typeof from === 'string') problems.push(from);
+  if (typeof to === 'string') problems.push(to);
+  let limit = DEFAULT_HISTORY_LIMIT;
+  if (input.limit !== undefined && input.limit !== '') {
+    if (!/^\d+$/.test(input.limit) || Number(input.limit) < 1 || Number(input.limit) > MAX_HISTORY_LIMIT) {
+      problems.push(`limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}`);
+    } else {
+      limit = Number(input.limit);
+    }
+  }
+  if (from instanceof Date && to instanceof Date && from > to) problems.push('from must not be later than to');
+  if (problems.length > 0) return badRequest(problems.join('; '));
+
+  const page = await store.listHistory(deviceId, {
+    from: from instanceof Date ? from : undefined,
+    to: to instanceof Date ? to : undefined,
+    limit,
+    continuationToken: input.continuationToken || undefined,
+  });
+  logger.info('history served', { deviceId, entries: page.entries.length });
+  return {
+    status: 200,
+    body: { deviceId, entries: page.entries.map(historyView), continuationToken: page.continuationToken ?? null },
+  };
+}

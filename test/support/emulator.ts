@@ -1,0 +1,63 @@
+/**
+ * Test helpers for the IoT Hub emulator: a registry-only hub (no AMQP endpoint, starts in ~1 ms) and
+ * SDK clients pointed at it through the production seam.
+ */
+import type { Registry } from 'azure-iothub';
+import { closeRegistryClient, createRegistryClient } from '../../shared/adapters/registry-client';
+import { FaultInjector } from '../../emulator/faults';
+import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from '../../emulator/http-server';
+import { HubRegistry } from '../../emulator/registry';
+
+export interface RegistryOnlyHub {
+  readonly registry: HubRegistry;
+  readonly faults: FaultInjector;
+  readonly hostName: string;
+  readonly url: string;
+  /** A connection string for a built-in policy (default iothubowner), optionally with a wrong key. */
+  connectionString(policy?: string, keyOverride?: string): string;
+  /** An SDK Registry aimed at the hub; closed by stop(). */
+  client(policy?: string, keyOverride?: string): Registry;
+  stop(): Promise<void>;
+}
+
+export async function startRegistryOnlyHub(hubName = 'test-hub'): Promise<RegistryOnlyHub> {
+  const registry = new HubRegistry();
+  const faults = new FaultInjector();
+  const hostName = `${hubName}.azure-devices.net`;
+  const policies: SharedAccessPolicy[] = defaultPolicies();
+  const server = new RegistryHttpServer({ registry, faults, hostName, policies });
+  await server.start();
+  const clients: Registry[] = [];
+  const connectionString = (policy = 'iothubowner', keyOverride?: string): string => {
+    const found = policies.find((p) => p.keyName === policy);
+    if (!found) throw new Error(`no policy ${policy}`);
+    return `HostName=${hostName};SharedAccessKeyName=${policy};SharedAccessKey=${keyOverride ?? found.primaryKey}`;
+  };
+  return {
+    registry,
+    faults,
+    hostName,
+    url: server.url,
+    connectionString,
+    client(policy, keyOverride) {
+      const client = createRegistryClient({ connectionString: connectionString(policy, keyOverride), serviceEndpoint: server.url });
+      clients.push(client);
+      return client;
+    },
+    async stop() {
+      for (const client of clients) closeRegistryClient(client);
+      await server.stop();
+    },
+  };
+}
+
+/** Runs `action` and returns what it threw (fails the test when it does not throw). */
+export async function caught(action: () => Promise<unknown>): Promise<Error & { response?: { statusCode?: number; headers: Record<string, string | string[] | undefined> }; responseBody?: string }> {
+  try {
+    await action();
+  } catch (error) {
+    if (error instanceof Error) return error;
+    throw new Error(`threw a non-Error: ${String(error)}`);
+  }
+  throw new Error('expected the call to throw');
+}

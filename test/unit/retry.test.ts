@@ -1,0 +1,116 @@
+import { mapWithConcurrency, TokenBucket } from '../../shared/concurrency';
+import { PermanentError, TransientError } from '../../shared/errors';
+import { retryTransient, type RetryInfo } from '../../shared/retry';
+
+function fakeClock(): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[] } {
+  let time = 0;
+  const slept: number[] = [];
+  return { now: () => time, sleep: async (ms) => { slept.push(ms); time += ms; }, slept };
+}
+
+const throttled = (retryAfterMs?: number): TransientError => new TransientError('429', { statusCode: 429, retryAfterMs });
+
+describe('retryTransient', () => {
+  it.each([
+    // [failures before success, random, expected sleeps]
+    [0, 0.5, []],
+    [3, 0.5, [100, 200, 400]],
+    [3, 0, [0, 0, 0]],
+  ])('full jitter: %i failures with random=%d sleeps %p', async (failures, random, expected) => {
+    const clock = fakeClock();
+    let calls = 0;
+    const result = await retryTransient(async () => {
+      calls += 1;
+      if (calls <= failures) throw new TransientError('503', { statusCode: 503 });
+      return 'ok';
+    }, { budgetMs: 10_000, random: () => random, ...clock });
+    expect(result).toBe('ok');
+    expect(clock.slept).toEqual(expected);
+  });
+
+  it('caps the backoff ceiling at maxDelayMs', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    await retryTransient(async () => {
+      if ((calls += 1) <= 6) throw new TransientError('503');
+    }, { budgetMs: 1e6, baseDelayMs: 100, maxDelayMs: 1000, random: () => 0.999, ...clock });
+    expect(clock.slept).toEqual([99, 199, 399, 799, 999, 999]);
+  });
+
+  it('waits at least Retry-After plus bounded jitter', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const infos: RetryInfo[] = [];
+    await retryTransient(async () => {
+      if ((calls += 1) <= 2) throw throttled(1000);
+    }, { budgetMs: 10_000, random: () => 0.5, onRetry: (info) => infos.push(info), ...clock });
+    expect(clock.slept).toEqual([1100, 1100]);
+    expect(infos).toEqual([
+      { attempt: 1, delayMs: 1100, kind: 'throttled', statusCode: 429 },
+      { attempt: 2, delayMs: 1100, kind: 'throttled', statusCode: 429 },
+    ]);
+  });
+
+  it('rethrows non-retryable errors at once', async () => {
+    const clock = fakeClock();
+    const permanent = new PermanentError('bad');
+    await expect(retryTransient(async () => { throw permanent; }, { budgetMs: 1000, ...clock })).rejects.toBe(permanent);
+    expect(clock.slept).toEqual([]);
+  });
+
+  it('gives up with TransientError carrying the last cause when the next wait would exceed the budget', async () => {
+    const clock = fakeClock();
+    const last = throttled(400);
+    const error = await retryTransient(async () => { throw last; }, { budgetMs: 1000, random: () => 0, operationName: 'getModule(d1)', ...clock }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(TransientError);
+    expect((error as TransientError).message).toBe('getModule(d1) gave up after 3 attempts in 800 ms: TransientError: 429');
+    expect((error as TransientError).cause).toBe(last);
+    expect(clock.slept).toEqual([400, 400]);
+  });
+});
+
+describe('mapWithConcurrency', () => {
+  it('keeps order and never exceeds the limit', async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const results = await mapWithConcurrency([5, 1, 3, 2, 4], 2, async (item, index) => {
+      inFlight += 1;
+      peak = Math.max(peak, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, item));
+      inFlight -= 1;
+      return item * 10 + index;
+    });
+    expect(results).toEqual([50, 11, 32, 23, 44]);
+    expect(peak).toBe(2);
+  });
+
+  it('stops starting work after the first failure and rejects once in-flight work settled', async () => {
+    const started: number[] = [];
+    let settled = 0;
+    const failure = new Error('item 1 failed');
+    await expect(mapWithConcurrency([0, 1, 2, 3, 4], 2, async (item) => {
+      started.push(item);
+      await new Promise((resolve) => setTimeout(resolve, item === 0 ? 20 : 1));
+      settled += 1;
+      if (item === 1) throw failure;
+      return item;
+    })).rejects.toBe(failure);
+    expect(started).toEqual([0, 1]);
+    expect(settled).toBe(2);
+  });
+
+  it('rejects a non-positive limit', async () => {
+    await expect(mapWithConcurrency([1], 0, async (x) => x)).rejects.toThrow(RangeError);
+  });
+});
+
+describe('TokenBucket', () => {
+  it('allows a burst of capacity, then spaces takes at the refill rate in call order', async () => {
+    const clock = fakeClock();
+    const bucket = new TokenBucket({ ratePerInterval: 2, intervalMs: 1000, ...clock });
+    const order: number[] = [];
+    await Promise.all([1, 2, 3, 4].map((n) => bucket.take().then(() => order.push(n))));
+    expect(order).toEqual([1, 2, 3, 4]);
+    expect(clock.slept).toEqual([500, 500]);
+  });
+});
