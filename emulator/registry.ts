@@ -181,11 +181,19 @@ export function etagMatches(ifMatch: string | undefined, current: string): boole
   return value === '*' || value === current;
 }
 
+function hasControlCharacter(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code <= 0x1f || (code >= 0x7f && code <= 0x9f)) return true;
+  }
+  return false;
+}
+
 function validateKeys(value: unknown, section: string, depth: number): void {
   if (!isRecord(value)) return;
   if (depth > MAX_DEPTH) throw new HubError(400, 'ArgumentInvalid', `${section} is nested deeper than ${MAX_DEPTH} levels`);
   for (const [key, child] of Object.entries(value)) {
-    if (key.length === 0 || /[.$ ]/.test(key) || /[\u0000-\u001f\u007f-\u009f]/.test(key)) {
+    if (key.length === 0 || /[.$ ]/.test(key) || hasControlCharacter(key)) {
       throw new HubError(400, 'ArgumentInvalid', `Property name '${key}' in ${section} is invalid: names cannot be empty or contain '.', '$', spaces or control characters`);
     }
     validateKeys(child, section, depth + 1);

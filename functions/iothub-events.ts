@@ -1,4 +1,5 @@
 import { app, type EventHubFunctionOptions, type InvocationContext } from '@azure/functions';
+import { eventsTriggerBinding } from '../shared/config';
 import { getServices, type EventServices } from '../shared/container';
 import { decodeBatch } from '../shared/domain/decode-events';
 import { loggerFor } from '../shared/host/invocation-logger';
@@ -29,6 +30,8 @@ export const handleIotHubEvents = makeIotHubEventsHandler(getServices);
  * - `dataType: 'string'`: the endpoint carries arbitrary telemetry; with the default JSON binding a
  *   single non-JSON body fails the whole batch at binding time. The v4 types lack the option, but
  *   unknown keys are passed through to the binding.
+ * - `eventHubName`, `consumerGroup`: resolved from the app settings at registration, so the
+ *   consumer group defaults to a dedicated one and the name may come from EntityPath.
  * - `retry`: the Event Hubs trigger checkpoints after an invocation even when it failed; a retry
  *   policy holds the checkpoint until the retries finish. Only transient failures throw (poison
  *   events are dead-lettered), so retrying without limit stalls a partition during an outage
@@ -36,8 +39,7 @@ export const handleIotHubEvents = makeIotHubEventsHandler(getServices);
  */
 export const iothubEventsOptions: EventHubFunctionOptions & { dataType: 'string' } = {
   connection: 'IOTHUB_EVENTS_CONNECTION',
-  eventHubName: '%IOTHUB_EVENTS_NAME%',
-  consumerGroup: '%IOTHUB_EVENTS_CONSUMER_GROUP%',
+  ...eventsTriggerBinding(process.env),
   cardinality: 'many',
   dataType: 'string',
   retry: {

@@ -23,6 +23,11 @@ export interface EventConsumerOptions {
   /** Retry delays for a failed batch, like the function's exponential retry policy. */
   retryMinDelayMs?: number;
   retryMaxDelayMs?: number;
+  /**
+   * Partition claiming: 'balanced' (default) spreads partitions across several hosts sharing the
+   * checkpoint store; 'greedy' claims everything at once (one host, tests).
+   */
+  loadBalancing?: { strategy: 'balanced' | 'greedy'; updateIntervalInMs?: number; partitionOwnershipExpirationIntervalInMs?: number };
   /** Called after each batch is handled and checkpointed (for live logging and tests). */
   onBatchCheckpointed?: (info: { partitionId: string; events: number; lastSequenceNumber: number }) => void;
 }
@@ -55,9 +60,10 @@ export class EventConsumer {
     const { options } = this;
     await options.checkpointContainer.createIfNotExists();
     const checkpointStore = new BlobCheckpointStore(options.checkpointContainer);
+    const clientOptions = options.loadBalancing ? { loadBalancingOptions: options.loadBalancing } : {};
     this.client = options.eventHubName
-      ? new EventHubConsumerClient(options.consumerGroup, options.connectionString, options.eventHubName, checkpointStore)
-      : new EventHubConsumerClient(options.consumerGroup, options.connectionString, checkpointStore);
+      ? new EventHubConsumerClient(options.consumerGroup, options.connectionString, options.eventHubName, checkpointStore, clientOptions)
+      : new EventHubConsumerClient(options.consumerGroup, options.connectionString, checkpointStore, clientOptions);
     this.subscription = this.client.subscribe(
       {
         processEvents: (events, context) => this.track(this.processBatch(events, context)),

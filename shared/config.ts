@@ -40,7 +40,6 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
   { name: 'PROVISIONING_TARGET_CONDITION', required: false, secret: false, description: "Twin condition (IoT Hub query WHERE syntax) a device must match to be provisioned, e.g. tags.environment = 'prod'." },
   { name: 'REGISTRY_RETRY_BUDGET_MS', required: false, default: '60000', secret: false, description: 'Time budget for retrying throttled or failing IoT Hub calls in one invocation (1000–240000 ms; must stay below the function timeout).' },
   { name: 'POSTURE_WRITE_CONCURRENCY', required: false, default: '16', secret: false, description: 'Devices processed in parallel within a batch (1–256).' },
-  { name: 'MAX_TWIN_READS_PER_BATCH', required: false, secret: false, description: 'Cap on twin reads per batch (1–10000); unset means no cap. Protects the hub twin-read quota during event storms.' },
   { name: 'STALE_AGENT_HOURS', required: false, default: '24', secret: false, description: 'Hours without a reported update after which an agent counts as stale (1–8760).' },
   { name: 'LOG_LEVEL', required: false, default: 'info', secret: false, description: 'error, warn, info or debug.' },
 ] satisfies SettingDefinition[]);
@@ -64,7 +63,6 @@ export interface Config {
   readonly provisioning: { readonly enabled: boolean; readonly edgeDevices: boolean; readonly targetCondition?: TwinCondition };
   readonly registryRetryBudgetMs: number;
   readonly postureWriteConcurrency: number;
-  readonly maxTwinReadsPerBatch?: number;
   readonly staleAgentHours: number;
   readonly logLevel: LogLevel;
   /** Every setting with its effective value, secrets redacted: safe to log at startup. */
@@ -359,7 +357,6 @@ export function loadConfig(env: Env): Config {
   const provisioning = reader.provisioning();
   const registryRetryBudgetMs = reader.integer('REGISTRY_RETRY_BUDGET_MS', 1000, 240000) as number;
   const postureWriteConcurrency = reader.integer('POSTURE_WRITE_CONCURRENCY', 1, 256) as number;
-  const maxTwinReadsPerBatch = reader.integer('MAX_TWIN_READS_PER_BATCH', 1, 10000);
   const staleAgentHours = reader.integer('STALE_AGENT_HOURS', 1, 8760) as number;
   const logLevel = reader.logLevel();
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
@@ -375,10 +372,24 @@ export function loadConfig(env: Env): Config {
     provisioning: Object.freeze(provisioning),
     registryRetryBudgetMs,
     postureWriteConcurrency,
-    ...(maxTwinReadsPerBatch === undefined ? {} : { maxTwinReadsPerBatch }),
     staleAgentHours,
     logLevel,
     describe: () => describeSettings(snapshot),
   };
   return Object.freeze(config);
+}
+
+/**
+ * The Event Hubs trigger's binding values, resolved when the function registers (the worker loads
+ * the module with the app settings in its environment). Resolving here lets the consumer group
+ * default to `twinguard` and the event hub name come from EntityPath, which a `%SETTING%` binding
+ * expression could not do. Never throws: loadConfig reports bad values at first invocation.
+ */
+export function eventsTriggerBinding(env: Env): { eventHubName: string; consumerGroup: string } {
+  const connection = read(env, 'IOTHUB_EVENTS_CONNECTION');
+  const entityPath = connection ? parseConnectionString(connection).get('entitypath') : undefined;
+  return {
+    eventHubName: read(env, 'IOTHUB_EVENTS_NAME') ?? entityPath ?? '%IOTHUB_EVENTS_NAME%',
+    consumerGroup: read(env, 'IOTHUB_EVENTS_CONSUMER_GROUP') ?? (DEFAULTS.get('IOTHUB_EVENTS_CONSUMER_GROUP') as string),
+  };
 }

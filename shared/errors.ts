@@ -190,3 +190,11 @@ export function errorMessage(err: unknown): string {
   }
   return redactSecrets(text);
 }
+
+/** A paging token that this store did not issue (or that was altered): the caller's input, not a fault. */
+export class InvalidContinuationTokenError extends Error {
+  constructor() {
+    super('continuationToken is not a token returned by a previous page');
+    this.name = 'InvalidContinuationTokenError';
+  }
+}

@@ -39,7 +39,7 @@
 import { odata, TableClient, type TableEntity, type TableEntityResult } from '@azure/data-tables';
 
 import { mapWithConcurrency } from '../concurrency';
-import { classifyServiceError, PermanentError } from '../errors';
+import { classifyServiceError, InvalidContinuationTokenError, PermanentError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import { retryTransient } from '../retry';
 import { encodeKeySegment, historyRowKey, invertedTicks, LATEST_ROW_KEY } from '../domain/table-keys';
@@ -275,6 +275,7 @@ export class TablePostureStore implements PostureStore {
     if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_HISTORY_PAGE_SIZE) {
       throw new RangeError(`limit must be an integer between 1 and ${MAX_HISTORY_PAGE_SIZE}, got ${query.limit}`);
     }
+    if (query.continuationToken !== undefined) assertTableContinuationToken(query.continuationToken);
     const filter = historyRowKeyFilter(encodeKeySegment(deviceId), query.from, query.to);
     const page = await this.retry('listHistory', deviceId, async () => {
       const pages = this.historyTable
@@ -296,4 +297,15 @@ export class TablePostureStore implements PostureStore {
       onRetry: (info) => this.logger.warn('table storage call retried', { operation, deviceId, ...info }),
     });
   }
+}
+
+/** @azure/data-tables tokens are base64 JSON naming the next partition and row; anything else is the caller's mistake. */
+function assertTableContinuationToken(token: string): void {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
+    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { nextPartitionKey?: unknown }).nextPartitionKey === 'string') return;
+  } catch {
+    // reported below
+  }
+  throw new InvalidContinuationTokenError();
 }

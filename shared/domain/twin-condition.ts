@@ -46,7 +46,7 @@ interface Token {
 }
 
 const IDENTIFIER_START = /[A-Za-z_$]/;
-const IDENTIFIER_PART = /[A-Za-z0-9_$\-]/;
+const IDENTIFIER_PART = /[A-Za-z0-9_$-]/;
 const COMPARISON_OPERATORS = new Set(['=', '!=', '<>', '<', '>', '<=', '>=']);
 const SUPPORTED_FUNCTIONS = new Set(['IS_DEFINED']);
 const STRING_ESCAPES: Record<string, string> = { "'": "'", '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };

@@ -1,3 +1,4 @@
+import { InvalidContinuationTokenError } from '../errors';
 import { isLegalIdentityId } from '../domain/identifiers';
 import type { HistoryEntry, LatestPosture } from '../domain/types';
 import type { Logger } from '../logger';
@@ -86,12 +87,18 @@ export async function getDeviceHistory(
   if (from instanceof Date && to instanceof Date && from > to) problems.push('from must not be later than to');
   if (problems.length > 0) return badRequest(problems.join('; '));
 
-  const page = await store.listHistory(deviceId, {
-    from: from instanceof Date ? from : undefined,
-    to: to instanceof Date ? to : undefined,
-    limit,
-    continuationToken: input.continuationToken || undefined,
-  });
+  let page;
+  try {
+    page = await store.listHistory(deviceId, {
+      from: from instanceof Date ? from : undefined,
+      to: to instanceof Date ? to : undefined,
+      limit,
+      continuationToken: input.continuationToken || undefined,
+    });
+  } catch (err) {
+    if (err instanceof InvalidContinuationTokenError) return badRequest(err.message);
+    throw err;
+  }
   logger.info('history served', { deviceId, entries: page.entries.length });
   return {
     status: 200,

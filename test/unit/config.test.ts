@@ -39,7 +39,6 @@ describe('loadConfig: defaults', () => {
       provisioning: config.provisioning,
       registryRetryBudgetMs: config.registryRetryBudgetMs,
       postureWriteConcurrency: config.postureWriteConcurrency,
-      maxTwinReadsPerBatch: config.maxTwinReadsPerBatch,
       staleAgentHours: config.staleAgentHours,
       logLevel: config.logLevel,
     }).toEqual({
@@ -53,7 +52,6 @@ describe('loadConfig: defaults', () => {
       provisioning: { enabled: true, edgeDevices: false },
       registryRetryBudgetMs: 60000,
       postureWriteConcurrency: 16,
-      maxTwinReadsPerBatch: undefined,
       staleAgentHours: 24,
       logLevel: 'info',
     });
@@ -176,7 +174,6 @@ describe('loadConfig: problems', () => {
     ['boolean word', { PROVISIONING_ENABLED: 'yes' }, 'PROVISIONING_ENABLED must be true, false, 1 or 0 (got "yes")'],
     ['retry budget too large', { REGISTRY_RETRY_BUDGET_MS: '600000' }, 'REGISTRY_RETRY_BUDGET_MS must be a whole number from 1000 to 240000 (got "600000")'],
     ['concurrency not a number', { POSTURE_WRITE_CONCURRENCY: 'many' }, 'POSTURE_WRITE_CONCURRENCY must be a whole number from 1 to 256 (got "many")'],
-    ['fractional twin-read cap', { MAX_TWIN_READS_PER_BATCH: '2.5' }, 'MAX_TWIN_READS_PER_BATCH must be a whole number from 1 to 10000 (got "2.5")'],
     ['log level', { LOG_LEVEL: 'trace' }, 'LOG_LEVEL must be error, warn, info or debug (got "trace")'],
   ])('%s', (_label, overrides, problem) => {
     expect(problemsOf({ ...MINIMAL, ...overrides })).toEqual([problem]);

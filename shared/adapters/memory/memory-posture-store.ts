@@ -3,6 +3,7 @@
  * conflicts, replay-overwrites history keyed like the table, newest-first paging with opaque tokens,
  * and the same key validation (an entry the table would reject is rejected here too).
  */
+import { InvalidContinuationTokenError } from '../../errors';
 import { encodeKeySegment, historyRowKey, invertedTicks } from '../../domain/table-keys';
 import type { HistoryEntry, LatestPosture } from '../../domain/types';
 import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureStore, StoredLatest } from '../../ports';
@@ -20,7 +21,7 @@ function decodeToken(token: string): string {
   } catch {
     // fall through to the error below
   }
-  throw new RangeError('invalid history continuation token');
+  throw new InvalidContinuationTokenError();
 }
 
 export class MemoryPostureStore implements PostureStore {
