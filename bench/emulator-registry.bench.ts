@@ -55,7 +55,8 @@ export async function run(): Promise<BenchResult[]> {
     const started = performance.now();
     const query = sdk.createQuery(sql, 1000);
     while (query.hasMoreResults) {
-      const page = asTwin ? await query.nextAsTwin() : await query.next();
+      // next() without an argument restarts from the first page (SDK quirk); pass the token explicitly.
+      const page = asTwin ? await query.nextAsTwin() : await query.next(query.continuationToken as unknown as string);
       twins += (page.result as unknown[]).length;
       pages++;
     }

@@ -8,6 +8,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FaultInjector, OperationClass } from './faults';
+import { ImportJobRunner } from './jobs';
 import { QuerySyntaxError } from './query';
 import { HubError, type DeviceInput, type HubRegistry, type ModuleInput } from './registry';
 
@@ -99,8 +100,11 @@ export class RegistryHttpServer {
   private readonly server: Server;
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
   private boundPort = 0;
+  /** Bulk import jobs (emulator/jobs.ts). */
+  readonly jobs: ImportJobRunner;
 
   constructor(private readonly options: RegistryHttpServerOptions) {
+    this.jobs = new ImportJobRunner(options.registry);
     this.server = createServer((req, res) => this.onRequest(req, res));
     this.server.keepAliveTimeout = 5_000;
   }
@@ -129,6 +133,7 @@ export class RegistryHttpServer {
   async stop(): Promise<void> {
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
+    await this.jobs.idle();
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -310,6 +315,13 @@ export class RegistryHttpServer {
         default:
           return undefined;
       }
+    }
+    if (root === 'jobs') {
+      // POST /jobs/create (import), GET /jobs/{id} (azure-iothub getJob) and GET /jobs/v2/{id}.
+      if (method === 'POST' && id === 'create' && sub === undefined) return { opClass: 'registry', permissions: write, handle: (r) => ({ status: 200, body: this.jobs.create(r.body) }) };
+      const jobId = id === 'v2' ? sub : sub === undefined ? id : undefined;
+      if (method === 'GET' && jobId !== undefined && subId === undefined) return { opClass: 'registry', permissions: read, handle: () => ({ status: 200, body: this.jobs.get(jobId) }) };
+      return undefined;
     }
     if (root === 'twins' && id !== undefined) {
       if (sub !== undefined && (sub !== 'modules' || subId === undefined)) return undefined;

@@ -1,8 +1,9 @@
-import { app, type EventHubFunctionOptions, type InvocationContext } from '@azure/functions';
+import type { EventHubFunctionOptions, InvocationContext } from '@azure/functions';
 import { eventsTriggerBinding } from '../shared/config';
 import { getServices, type EventServices } from '../shared/container';
 import { decodeBatch } from '../shared/domain/decode-events';
 import { loggerFor } from '../shared/host/invocation-logger';
+import { registerFunctions, type FunctionRegistration } from '../shared/host/registration';
 import { processEventBatch, type BatchReport } from '../shared/services/process-event-batch';
 
 export const IOTHUB_EVENTS_FUNCTION = 'iothub-events';
@@ -51,4 +52,6 @@ export const iothubEventsOptions: EventHubFunctionOptions & { dataType: 'string'
   handler: handleIotHubEvents,
 };
 
-app.eventHub(IOTHUB_EVENTS_FUNCTION, iothubEventsOptions);
+export const registrations: FunctionRegistration[] = [{ kind: 'eventHub', name: IOTHUB_EVENTS_FUNCTION, options: iothubEventsOptions }];
+
+registerFunctions(registrations);

@@ -1,6 +1,7 @@
-import { app, type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { type HttpFunctionOptions, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import { getServices, type EventServices } from '../shared/container';
 import { loggerFor } from '../shared/host/invocation-logger';
+import { registerFunctions, type FunctionRegistration } from '../shared/host/registration';
 import { getDeviceHistory, getDevicePosture, type PostureApiResult } from '../shared/services/posture-queries';
 
 type PostureServices = Pick<EventServices, 'posture'>;
@@ -43,5 +44,9 @@ export const deviceHistoryOptions: HttpFunctionOptions = {
   handler: makeDeviceHistoryHandler(getServices),
 };
 
-app.http('device-posture', devicePostureOptions);
-app.http('device-posture-history', deviceHistoryOptions);
+export const registrations: FunctionRegistration[] = [
+  { kind: 'http', name: 'device-posture', options: devicePostureOptions },
+  { kind: 'http', name: 'device-posture-history', options: deviceHistoryOptions },
+];
+
+registerFunctions(registrations);

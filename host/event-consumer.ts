@@ -2,6 +2,7 @@ import { EventHubConsumerClient, earliestEventPosition, type PartitionContext, t
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { ContainerClient } from '@azure/storage-blob';
 import { InvocationContext } from '@azure/functions';
+import type { TokenCredential } from '@azure/core-auth';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { toHostShapedBatch } from './host-batch';
@@ -9,8 +10,8 @@ import { toHostShapedBatch } from './host-batch';
 export type BatchHandler = (messages: unknown, context: InvocationContext) => Promise<unknown>;
 
 export interface EventConsumerOptions {
-  /** Event Hub-compatible connection string (IOTHUB_EVENTS_CONNECTION). */
-  connectionString: string;
+  /** Event Hub-compatible connection string (IOTHUB_EVENTS_CONNECTION), or a namespace with a credential. */
+  connection: { connectionString: string } | { fullyQualifiedNamespace: string; credential: TokenCredential };
   eventHubName?: string;
   consumerGroup: string;
   /** Blob container holding checkpoints and partition ownership (durable across restarts). */
@@ -61,9 +62,15 @@ export class EventConsumer {
     await options.checkpointContainer.createIfNotExists();
     const checkpointStore = new BlobCheckpointStore(options.checkpointContainer);
     const clientOptions = options.loadBalancing ? { loadBalancingOptions: options.loadBalancing } : {};
-    this.client = options.eventHubName
-      ? new EventHubConsumerClient(options.consumerGroup, options.connectionString, options.eventHubName, checkpointStore, clientOptions)
-      : new EventHubConsumerClient(options.consumerGroup, options.connectionString, checkpointStore, clientOptions);
+    const { connection } = options;
+    if ('connectionString' in connection) {
+      this.client = options.eventHubName
+        ? new EventHubConsumerClient(options.consumerGroup, connection.connectionString, options.eventHubName, checkpointStore, clientOptions)
+        : new EventHubConsumerClient(options.consumerGroup, connection.connectionString, checkpointStore, clientOptions);
+    } else {
+      if (!options.eventHubName) throw new Error('an identity-based Event Hubs connection needs the event hub name (IOTHUB_EVENTS_NAME)');
+      this.client = new EventHubConsumerClient(options.consumerGroup, connection.fullyQualifiedNamespace, options.eventHubName, connection.credential, checkpointStore, clientOptions);
+    }
     this.subscription = this.client.subscribe(
       {
         processEvents: (events, context) => this.track(this.processBatch(events, context)),

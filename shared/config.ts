@@ -42,7 +42,30 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
   { name: 'POSTURE_WRITE_CONCURRENCY', required: false, default: '16', secret: false, description: 'Devices processed in parallel within a batch (1–256).' },
   { name: 'STALE_AGENT_HOURS', required: false, default: '24', secret: false, description: 'Hours without a reported update after which an agent counts as stale (1–8760).' },
   { name: 'LOG_LEVEL', required: false, default: 'info', secret: false, description: 'error, warn, info or debug.' },
+  { name: 'COMPLIANCE_SWEEP_SCHEDULE', required: false, default: '0 0 2 * * *', secret: false, description: 'NCRONTAB (6 fields: second minute hour day month day-of-week, UTC) of the scheduled compliance sweep.' },
+  { name: 'COMPLIANCE_SWEEP_QUEUE', required: false, default: 'twinguard-sweep-shards', secret: false, description: 'Storage queue (in AzureWebJobsStorage) carrying sweep plan, shard and finalize messages.' },
+  { name: 'COMPLIANCE_SWEEP_SHARDS', required: false, default: '16', secret: false, description: 'Shards a sweep is split into; each runs as its own queue message, in parallel across instances (1–256).' },
+  { name: 'SWEEP_BUCKET_DEVICES', required: false, default: '2000', secret: false, description: 'Target devices per deviceId range (bucket); a bucket is queried, joined and written as one unit (100–10000).' },
+  { name: 'SWEEP_PAGE_SIZE', required: false, default: '5000', secret: false, description: 'Twin query page size (x-ms-max-item-count); keep above SWEEP_BUCKET_DEVICES so a bucket is one page (100–10000).' },
+  { name: 'SWEEP_SHARD_TIME_BUDGET_SECONDS', required: false, default: '240', secret: false, description: 'A shard invocation stops starting new buckets after this long and re-enqueues itself (10–3600; keep well below the function timeout).' },
+  { name: 'SWEEP_QUERIES_PER_MINUTE', required: false, default: '10', secret: false, description: "Twin queries a sweep may issue per minute per instance, so devices and other clients keep the rest of the hub's query quota (S1: 20/min/unit)." },
+  { name: 'SWEEP_REGISTRY_OPS_PER_MINUTE', required: false, default: '50', secret: false, description: 'Registry and twin write operations (repairs) a sweep may issue per minute per instance (S1: 100/min/unit).' },
+  { name: 'SWEEP_REPAIR_RULES', required: false, default: 'module-missing,baseline-not-applied', secret: false, description: 'Comma list of rule ids the sweep repairs (only module-missing and baseline-not-applied have a repair); empty or "none" repairs nothing.' },
+  { name: 'SWEEP_BULK_IMPORT_THRESHOLD', required: false, default: '1000', secret: false, description: 'Above this many missing modules (estimated when the sweep is planned) modules are created by one IoT Hub import job instead of one call each (0–1000000).' },
+  { name: 'SWEEP_IMPORT_CONTAINER', required: false, default: 'twinguard-module-import', secret: false, description: 'Blob container (in AzureWebJobsStorage) for import-job input and output; the hub reads it through a short-lived SAS URL.' },
+  { name: 'INACTIVE_MODULE_HOURS', required: false, default: '72', secret: false, description: 'Hours a disconnected security module may go without activity before it is a finding (1–8760).' },
+  { name: 'REQUIRED_MODULE_AUTH', required: false, default: 'any', secret: false, description: 'Weakest acceptable module authentication: any, or x509 (selfSigned or certificateAuthority; a SAS module is then a finding).' },
+  { name: 'COMPLIANCE_RUNS_TABLE', required: false, default: 'SweepRuns', secret: false, description: 'Table of sweep runs, shard cursors and summaries.' },
+  { name: 'COMPLIANCE_FINDINGS_TABLE', required: false, default: 'SweepFindings', secret: false, description: 'Table of per-device findings of each sweep.' },
+  { name: 'COMPLIANCE_SUPPRESSIONS_TABLE', required: false, default: 'ComplianceSuppressions', secret: false, description: 'Table of operator suppressions (rule × device or tag selector, with reason and expiry).' },
 ] satisfies SettingDefinition[]);
+
+/** Rule ids the sweep knows how to repair (shared/domain/compliance-rules.ts REPAIRABLE_RULES mirrors it). */
+const REPAIRABLE_RULE_IDS = ['module-missing', 'baseline-not-applied'] as const;
+const KNOWN_RULE_IDS = ['module-missing', 'identity-disabled', 'configuration-drift', 'agent-failed', 'baseline-not-applied', 'agent-stale', 'module-inactive', 'module-auth-weak'];
+const NCRONTAB_FIELD = /^[0-9A-Za-z*/,-]+$/;
+const QUEUE_NAME = /^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$/;
+const CONTAINER_NAME = QUEUE_NAME;
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
@@ -65,8 +88,32 @@ export interface Config {
   readonly postureWriteConcurrency: number;
   readonly staleAgentHours: number;
   readonly logLevel: LogLevel;
+  readonly compliance: ComplianceConfig;
   /** Every setting with its effective value, secrets redacted: safe to log at startup. */
   describe(): Record<string, string>;
+}
+
+export type RequiredModuleAuth = 'any' | 'x509';
+
+/** Settings of the scheduled compliance sweep (see SETTINGS for meanings and ranges). */
+export interface ComplianceConfig {
+  readonly schedule: string;
+  readonly queueName: string;
+  readonly shards: number;
+  readonly bucketDevices: number;
+  readonly pageSize: number;
+  readonly shardTimeBudgetMs: number;
+  readonly queriesPerMinute: number;
+  readonly registryOpsPerMinute: number;
+  /** Rule ids repaired by the sweep; a subset of module-missing, baseline-not-applied. */
+  readonly repairRules: readonly string[];
+  readonly bulkImportThreshold: number;
+  readonly importContainer: string;
+  readonly inactiveModuleHours: number;
+  readonly requiredModuleAuth: RequiredModuleAuth;
+  readonly runsTable: string;
+  readonly findingsTable: string;
+  readonly suppressionsTable: string;
 }
 
 /**
@@ -289,6 +336,56 @@ class SettingsReader {
     }
   }
 
+  compliance(storage: Config['storage']): ComplianceConfig {
+    const schedule = read(this.env, 'COMPLIANCE_SWEEP_SCHEDULE') ?? (DEFAULTS.get('COMPLIANCE_SWEEP_SCHEDULE') as string);
+    const fields = schedule.split(/\s+/);
+    if (fields.length !== 6 || !fields.every((field) => NCRONTAB_FIELD.test(field))) {
+      this.problems.push(`COMPLIANCE_SWEEP_SCHEDULE must be a 6-field NCRONTAB expression such as "0 0 2 * * *" (got "${schedule}")`);
+    }
+    const queueName = read(this.env, 'COMPLIANCE_SWEEP_QUEUE') ?? (DEFAULTS.get('COMPLIANCE_SWEEP_QUEUE') as string);
+    if (!QUEUE_NAME.test(queueName)) this.problems.push(`COMPLIANCE_SWEEP_QUEUE must be a queue name: 3–63 lower-case letters, digits and single hyphens (got "${queueName}")`);
+    const importContainer = read(this.env, 'SWEEP_IMPORT_CONTAINER') ?? (DEFAULTS.get('SWEEP_IMPORT_CONTAINER') as string);
+    if (!CONTAINER_NAME.test(importContainer)) this.problems.push(`SWEEP_IMPORT_CONTAINER must be a container name: 3–63 lower-case letters, digits and single hyphens (got "${importContainer}")`);
+    const repairText = read(this.env, 'SWEEP_REPAIR_RULES') ?? (DEFAULTS.get('SWEEP_REPAIR_RULES') as string);
+    const repairRules = repairText.toLowerCase() === 'none' ? [] : [...new Set(repairText.split(',').map((rule) => rule.trim()).filter((rule) => rule !== ''))];
+    for (const rule of repairRules) {
+      if (!(REPAIRABLE_RULE_IDS as readonly string[]).includes(rule)) {
+        const why = KNOWN_RULE_IDS.includes(rule) ? 'has no automatic repair' : 'is not a rule id';
+        this.problems.push(`SWEEP_REPAIR_RULES: "${rule}" ${why} (repairable: ${REPAIRABLE_RULE_IDS.join(', ')})`);
+      }
+    }
+    const authText = read(this.env, 'REQUIRED_MODULE_AUTH') ?? 'any';
+    const requiredModuleAuth = authText.toLowerCase();
+    if (requiredModuleAuth !== 'any' && requiredModuleAuth !== 'x509') this.problems.push(`REQUIRED_MODULE_AUTH must be any or x509 (got "${authText}")`);
+    const bucketDevices = this.integer('SWEEP_BUCKET_DEVICES', 100, 10000) as number;
+    const pageSize = this.integer('SWEEP_PAGE_SIZE', 100, 10000) as number;
+    const runsTable = this.tableName('COMPLIANCE_RUNS_TABLE');
+    const findingsTable = this.tableName('COMPLIANCE_FINDINGS_TABLE');
+    const suppressionsTable = this.tableName('COMPLIANCE_SUPPRESSIONS_TABLE');
+    const names = [storage.latestTable, storage.historyTable, storage.deadLetterTable, runsTable, findingsTable, suppressionsTable].map((name) => name.toLowerCase());
+    if (new Set(names).size !== names.length) {
+      this.problems.push('COMPLIANCE_RUNS_TABLE, COMPLIANCE_FINDINGS_TABLE and COMPLIANCE_SUPPRESSIONS_TABLE must name tables different from each other and from the posture tables');
+    }
+    return {
+      schedule,
+      queueName,
+      shards: this.integer('COMPLIANCE_SWEEP_SHARDS', 1, 256) as number,
+      bucketDevices,
+      pageSize,
+      shardTimeBudgetMs: (this.integer('SWEEP_SHARD_TIME_BUDGET_SECONDS', 10, 3600) as number) * 1000,
+      queriesPerMinute: this.integer('SWEEP_QUERIES_PER_MINUTE', 1, 100000) as number,
+      registryOpsPerMinute: this.integer('SWEEP_REGISTRY_OPS_PER_MINUTE', 1, 1000000) as number,
+      repairRules,
+      bulkImportThreshold: this.integer('SWEEP_BULK_IMPORT_THRESHOLD', 0, 1000000) as number,
+      importContainer,
+      inactiveModuleHours: this.integer('INACTIVE_MODULE_HOURS', 1, 8760) as number,
+      requiredModuleAuth: requiredModuleAuth === 'x509' ? 'x509' : 'any',
+      runsTable,
+      findingsTable,
+      suppressionsTable,
+    };
+  }
+
   logLevel(): LogLevel {
     const text = read(this.env, 'LOG_LEVEL') ?? 'info';
     const lower = text.toLowerCase();
@@ -359,6 +456,7 @@ export function loadConfig(env: Env): Config {
   const postureWriteConcurrency = reader.integer('POSTURE_WRITE_CONCURRENCY', 1, 256) as number;
   const staleAgentHours = reader.integer('STALE_AGENT_HOURS', 1, 8760) as number;
   const logLevel = reader.logLevel();
+  const compliance = reader.compliance(storage);
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
 
   // Only the settings are kept, so describe() can never reveal unrelated environment variables.
@@ -374,6 +472,7 @@ export function loadConfig(env: Env): Config {
     postureWriteConcurrency,
     staleAgentHours,
     logLevel,
+    compliance: Object.freeze({ ...compliance, repairRules: Object.freeze([...compliance.repairRules]) }),
     describe: () => describeSettings(snapshot),
   };
   return Object.freeze(config);
@@ -391,5 +490,16 @@ export function eventsTriggerBinding(env: Env): { eventHubName: string; consumer
   return {
     eventHubName: read(env, 'IOTHUB_EVENTS_NAME') ?? entityPath ?? '%IOTHUB_EVENTS_NAME%',
     consumerGroup: read(env, 'IOTHUB_EVENTS_CONSUMER_GROUP') ?? (DEFAULTS.get('IOTHUB_EVENTS_CONSUMER_GROUP') as string),
+  };
+}
+
+/**
+ * The compliance sweep triggers' binding values, resolved at registration like {@link eventsTriggerBinding} so an
+ * unset setting falls back to its default instead of failing the host's `%SETTING%` resolution. Never throws.
+ */
+export function complianceTriggerBinding(env: Env): { schedule: string; queueName: string } {
+  return {
+    schedule: read(env, 'COMPLIANCE_SWEEP_SCHEDULE') ?? (DEFAULTS.get('COMPLIANCE_SWEEP_SCHEDULE') as string),
+    queueName: read(env, 'COMPLIANCE_SWEEP_QUEUE') ?? (DEFAULTS.get('COMPLIANCE_SWEEP_QUEUE') as string),
   };
 }

@@ -3,8 +3,10 @@
  * internals are untyped). Everything leaving this module is narrowed to concrete types.
  */
 import { message as rheaMessage, types as rheaTypes } from 'rhea';
-import type { link as Link, Message, Sender } from 'rhea';
+import type { Connection, link as Link, Message, Sender } from 'rhea';
 import type { HubMessage } from '../notifications';
+import { encodeMessage } from './messageEncoder';
+import type { AnnotationValue } from './messageEncoder';
 
 /** AMQP message format of `@azure/event-hubs` batches: a message whose data sections are messages. */
 export const BATCH_MESSAGE_FORMAT = 0x80013700;
@@ -34,6 +36,40 @@ function brokerAnnotationValues(broker: BrokerAnnotations): Record<string, unkno
 
 /** Encodes a hub message with its broker annotations into the exact bytes delivered to consumers. */
 export function encodeHubMessage(hubMessage: HubMessage, broker: BrokerAnnotations): Buffer {
+  return encodeHubMessageDirect(hubMessage, broker) ?? encodeHubMessageWithRhea(hubMessage, broker);
+}
+
+const BROKER_ANNOTATION_NAMES: ReadonlySet<string> = new Set(['x-opt-sequence-number', 'x-opt-offset', 'x-opt-enqueued-time', 'x-opt-partition-key']);
+
+/**
+ * The fast path: same bytes as {@link encodeHubMessageWithRhea} without rhea's typed-value tree.
+ * Undefined when the message has something only rhea's generic path reproduces exactly.
+ */
+function encodeHubMessageDirect(hubMessage: HubMessage, broker: BrokerAnnotations): Buffer | undefined {
+  const annotations: [string, AnnotationValue][] = [];
+  for (const name in hubMessage.annotations) {
+    // A hub annotation named like a broker one would be overwritten in place by rhea's merged map.
+    if (BROKER_ANNOTATION_NAMES.has(name)) return undefined;
+    const value = hubMessage.annotations[name];
+    if (value === undefined) return undefined;
+    annotations.push([name, value instanceof Date ? { timestamp: value.getTime() } : value]);
+  }
+  annotations.push(['x-opt-sequence-number', { long: broker.sequenceNumber }], ['x-opt-offset', broker.offset], ['x-opt-enqueued-time', { timestamp: broker.enqueuedTime.getTime() }]);
+  if (broker.partitionKey !== undefined) annotations.push(['x-opt-partition-key', broker.partitionKey]);
+  return encodeMessage({
+    messageId: hubMessage.messageId,
+    userId: hubMessage.userId,
+    correlationId: hubMessage.correlationId,
+    contentType: hubMessage.contentType,
+    contentEncoding: hubMessage.contentEncoding,
+    annotations,
+    applicationProperties: hubMessage.applicationProperties,
+    body: hubMessage.body,
+  });
+}
+
+/** rhea's generic encoding of a hub message: the reference the direct encoder must match byte for byte. */
+export function encodeHubMessageWithRhea(hubMessage: HubMessage, broker: BrokerAnnotations): Buffer {
   const annotations: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(hubMessage.annotations)) {
     annotations[name] = value instanceof Date ? rheaTypes.wrap_timestamp(value.getTime()) : value;
@@ -189,3 +225,26 @@ export function deliveryBudget(sender: Sender, handedToRhea: number): { credit: 
   const available = outgoing !== undefined && typeof outgoing['available'] === 'function' ? Number((outgoing['available'] as () => unknown).call(outgoing)) : 0;
   return { credit: Math.max(0, deliveryCount + credit - handedToRhea), bufferSpace: Math.max(0, available) };
 }
+
+/**
+ * Holds back a connection's socket writes until the current tick's work is done, then lets them go as
+ * one write. rhea writes every frame with its own `socket.write` (one syscall, one TCP segment, one
+ * 'data' event at the peer per delivery); corked, a burst of deliveries costs a handful of each.
+ * rhea flushes deliveries from a `process.nextTick` it queues on the first send, so an uncork queued
+ * after that send runs after the flush.
+ */
+export function corkUntilNextTick(connection: Connection): void {
+  const socket = asRecord(asRecord(connection as unknown)?.['socket']);
+  const cork = socket?.['cork'];
+  const uncork = socket?.['uncork'];
+  if (socket === undefined || typeof cork !== 'function' || typeof uncork !== 'function') return;
+  if (corked.has(socket)) return;
+  corked.add(socket);
+  cork.call(socket);
+  process.nextTick(() => {
+    corked.delete(socket);
+    uncork.call(socket);
+  });
+}
+
+const corked = new WeakSet<object>();

@@ -14,6 +14,7 @@ import type { HubMessage, TelemetryOptions } from '../notifications';
 import {
   amqpLong,
   completeLocalAttach,
+  corkUntilNextTick,
   decodeProducedTransfer,
   deliveryBudget,
   encodeHubMessage,
@@ -421,6 +422,7 @@ export class EventHubEndpoint {
     let budget = Math.min(credit, bufferSpace);
     const { log } = reader;
     if (reader.nextSequenceNumber < log.beginSequenceNumber) reader.nextSequenceNumber = log.beginSequenceNumber;
+    if (budget > 0 && log.eventAt(reader.nextSequenceNumber) !== undefined) corkUntilNextTick(reader.connection);
     while (budget > 0) {
       const event = log.eventAt(reader.nextSequenceNumber);
       if (event === undefined) return;

@@ -17,6 +17,9 @@
  * | Provisioning | String | last provisioning outcome |
  * | UpdatedAt | DateTime | time of the newest event applied |
  * | DesiredJson, ReportedJson | String | JSON of the sections; beyond 32,000 characters continued in DesiredJson1, DesiredJson2, … (at most 8 columns each) |
+ * | FindingsJson | String | JSON array of the last sweep's findings `[{ruleId, severity, status, message}]` (continued like DesiredJson) |
+ * | LastSweepId | String | sweep that last changed FindingsJson / Compliant |
+ * | Compliant | Boolean | no violation in the last sweep |
  * | SchemaVersion | Int32 | 1 |
  *
  * History table — PartitionKey = encodeKeySegment(deviceId), RowKey = historyRowKey(at, partitionId,
@@ -43,7 +46,7 @@ import { classifyServiceError, InvalidContinuationTokenError, PermanentError } f
 import { silentLogger, type Logger } from '../logger';
 import { retryTransient } from '../retry';
 import { encodeKeySegment, historyRowKey, invertedTicks, LATEST_ROW_KEY } from '../domain/table-keys';
-import type { AuthenticationType, ConfigurationState, HistoryEntry, HistoryKind, JsonObject, LatestPosture, ProvisioningStatus } from '../domain/types';
+import type { AuthenticationType, ConfigurationState, HistoryEntry, HistoryKind, JsonObject, LatestPosture, PostureFinding, ProvisioningStatus } from '../domain/types';
 import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureStore, StoredLatest } from '../ports';
 import {
   createTableClient,
@@ -106,6 +109,18 @@ function parseJsonObject(text: string | undefined): JsonObject | undefined {
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as JsonObject) : undefined;
 }
 
+function findingsColumns(findings: PostureFinding[], deviceId: string): Record<string, string> {
+  const columns = splitStringProperty('FindingsJson', JSON.stringify(findings), MAX_JSON_PARTS);
+  if (!columns) throw new PermanentError(`FindingsJson for device ${deviceId} exceeds ${MAX_JSON_PARTS} columns of 32,000 characters`);
+  return columns;
+}
+
+function parseFindings(text: string | undefined): PostureFinding[] | undefined {
+  if (text === undefined) return undefined;
+  const parsed: unknown = JSON.parse(text);
+  return Array.isArray(parsed) ? (parsed as PostureFinding[]) : undefined;
+}
+
 /** Builds the latest-table entity for a posture (see the schema at the top of this file). */
 export function toLatestEntity(posture: LatestPosture): Entity {
   return withoutUndefined<Entity>({
@@ -128,6 +143,9 @@ export function toLatestEntity(posture: LatestPosture): Entity {
     UpdatedAt: dateColumn(posture.updatedAt),
     ...jsonColumns('DesiredJson', posture.desired, posture.deviceId),
     ...jsonColumns('ReportedJson', posture.reported, posture.deviceId),
+    ...(posture.findings === undefined ? {} : findingsColumns(posture.findings, posture.deviceId)),
+    LastSweepId: posture.lastSweepId,
+    Compliant: posture.compliant,
     SchemaVersion: POSTURE_SCHEMA_VERSION,
   });
 }
@@ -152,6 +170,9 @@ export function fromLatestEntity(entity: Record<string, unknown>): LatestPosture
     invalidFields: stringArrayColumn(entity.InvalidFields),
     provisioning: stringColumn(entity.Provisioning) as ProvisioningStatus | undefined,
     updatedAt: isoOrUndefined(entity.UpdatedAt) ?? '',
+    findings: parseFindings(joinStringProperty(entity, 'FindingsJson')),
+    lastSweepId: stringColumn(entity.LastSweepId),
+    compliant: typeof entity.Compliant === 'boolean' ? entity.Compliant : undefined,
   };
   return withoutUndefined(posture as unknown as Record<string, unknown>) as unknown as LatestPosture;
 }

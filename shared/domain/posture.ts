@@ -83,11 +83,20 @@ export function postureFromTwin(
  * disagrees with its own data. An absent module (or a deleted device) has no configuration to judge: 'unknown'.
  */
 export function derivePosture(base: PostureBase): LatestPosture {
-  const raw = rawFields(base);
-  if (!raw.modulePresent || raw.deviceDeleted) return { ...raw, configurationState: 'unknown', driftedKeys: [], invalidFields: [] };
-  const { state, driftedKeys } = compareConfiguration(raw.desired, raw.reported, agentSchemaFor(raw.moduleId, raw.desired));
-  const { agentState, invalidFields } = readAgentState(raw.reported);
-  return { ...raw, configurationState: state, driftedKeys, ...definedOnly({ agentState }), invalidFields };
+  const posture = rawFields(base) as LatestPosture;
+  if (!posture.modulePresent || posture.deviceDeleted) {
+    posture.configurationState = 'unknown';
+    posture.driftedKeys = [];
+    posture.invalidFields = [];
+    return posture;
+  }
+  const { state, driftedKeys } = compareConfiguration(posture.desired, posture.reported, agentSchemaFor(posture.moduleId, posture.desired));
+  const { agentState, invalidFields } = readAgentState(posture.reported);
+  posture.configurationState = state;
+  posture.driftedKeys = driftedKeys;
+  if (agentState !== undefined) posture.agentState = agentState;
+  posture.invalidFields = invalidFields;
+  return posture;
 }
 
 /**
@@ -272,6 +281,7 @@ function baseFrom(latest: LatestPosture | undefined, deviceId: string, context: 
 }
 
 function rawFields(posture: PostureBase): PostureBase {
+  // Built field by field (no spreads): this runs once per event on the hot path.
   const raw: PostureBase = {
     deviceId: posture.deviceId,
     moduleId: posture.moduleId,
@@ -279,19 +289,15 @@ function rawFields(posture: PostureBase): PostureBase {
     deviceDeleted: posture.deviceDeleted,
     updatedAt: posture.updatedAt,
   };
-  return {
-    ...raw,
-    ...definedOnly({
-      authType: posture.authType,
-      twinVersion: posture.twinVersion,
-      desired: posture.desired,
-      desiredVersion: posture.desiredVersion,
-      reported: posture.reported,
-      reportedVersion: posture.reportedVersion,
-      reportedLastUpdated: posture.reportedLastUpdated,
-      provisioning: posture.provisioning,
-    }),
-  };
+  if (posture.authType !== undefined) raw.authType = posture.authType;
+  if (posture.twinVersion !== undefined) raw.twinVersion = posture.twinVersion;
+  if (posture.desired !== undefined) raw.desired = posture.desired;
+  if (posture.desiredVersion !== undefined) raw.desiredVersion = posture.desiredVersion;
+  if (posture.reported !== undefined) raw.reported = posture.reported;
+  if (posture.reportedVersion !== undefined) raw.reportedVersion = posture.reportedVersion;
+  if (posture.reportedLastUpdated !== undefined) raw.reportedLastUpdated = posture.reportedLastUpdated;
+  if (posture.provisioning !== undefined) raw.provisioning = posture.provisioning;
+  return raw;
 }
 
 /** Forgets everything known about the twin's content, for a module whose twin is new or unknown. */
@@ -424,7 +430,8 @@ function countText(count: number, noun: string): string {
 /** Drops undefined values so stored records and test expectations never carry `key: undefined`. */
 function definedOnly<T extends Record<string, unknown>>(fields: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
   const result: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(fields)) {
+  for (const key in fields) {
+    const value = fields[key];
     if (value !== undefined) result[key] = value;
   }
   return result as { [K in keyof T]?: Exclude<T[K], undefined> };

@@ -106,6 +106,20 @@ export interface LatestPosture {
   provisioning?: ProvisioningStatus;
   /** ISO time of the newest event applied. */
   updatedAt: string;
+  /** Findings of the compliance sweep that last changed them (absent until a sweep evaluated the device). */
+  findings?: PostureFinding[];
+  /** Id of the sweep that last changed `findings` / `compliant` (unchanged findings are not rewritten). */
+  lastSweepId?: string;
+  /** True when the last sweep found no violation (suppressed findings do not count). */
+  compliant?: boolean;
+}
+
+/** One compliance-sweep finding as kept on the latest posture. */
+export interface PostureFinding {
+  ruleId: string;
+  severity: string;
+  status: 'violation' | 'suppressed';
+  message: string;
 }
 
 export type HistoryKind =
@@ -116,7 +130,9 @@ export type HistoryKind =
   | 'desiredChanged'
   | 'twinReplaced'
   | 'resynced'
-  | 'provisioning';
+  | 'provisioning'
+  /** A compliance sweep found the device's compliance flipped; partitionId is 'sweep'. */
+  | 'complianceChanged';
 
 /** One immutable history row; its key is derived from (deviceId, at, partitionId, sequenceNumber). */
 export interface HistoryEntry {

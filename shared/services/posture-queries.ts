@@ -42,8 +42,9 @@ function parseInstant(name: string, value: string | undefined): Date | undefined
   return new Date(ms);
 }
 
+/** The API view of a posture: `findings` is always an array (empty until a compliance sweep evaluated the device). */
 export function postureView(posture: LatestPosture): Record<string, unknown> {
-  return { ...posture, findings: [] };
+  return { ...posture, findings: posture.findings ?? [] };
 }
 
 export function historyView(entry: HistoryEntry): Record<string, unknown> {

@@ -53,6 +53,9 @@ export class BatchRetryRequiredError extends Error {
 
 class LatestConflictError extends Error {}
 
+/** Batches touching more devices than this log one summary line instead of a line per device. */
+export const PER_DEVICE_LOG_LIMIT = 10;
+
 function emptyReport(received: number): BatchReport {
   return {
     received,
@@ -134,9 +137,11 @@ export async function processEventBatch(events: readonly DecodedEvent[], deps: E
 
   const transientFailures: unknown[] = [];
   const permanentFailures: DeadLetter[] = [];
+  // A line per device reads well at human scale; during a storm the batch summary carries the counts.
+  const logEachDevice = byDevice.size <= PER_DEVICE_LOG_LIMIT;
   await mapWithConcurrency([...byDevice.entries()], deps.settings.writeConcurrency, async ([deviceId, deviceEvents]) => {
     try {
-      await processDevice(deviceId, deviceEvents, deps, report);
+      await processDevice(deviceId, deviceEvents, deps, report, logEachDevice);
     } catch (err) {
       if (isTransient(err)) {
         transientFailures.push(err);
@@ -173,12 +178,12 @@ function isRelevant(event: HubEvent, settings: ProcessingSettings): boolean {
   }
 }
 
-async function processDevice(deviceId: string, events: HubEvent[], deps: EventPipelineDeps, report: BatchReport): Promise<void> {
+async function processDevice(deviceId: string, events: HubEvent[], deps: EventPipelineDeps, report: BatchReport, logEachDevice: boolean): Promise<void> {
   // Provisioning results survive a "latest" conflict so a re-merge never provisions twice.
   const provisioned = new Map<HubEvent, ProvisioningResult>();
   for (let attempt = 0; ; attempt++) {
     try {
-      await mergeDevice(deviceId, events, deps, report, provisioned);
+      await mergeDevice(deviceId, events, deps, report, provisioned, logEachDevice);
       return;
     } catch (err) {
       if (!(err instanceof LatestConflictError) || attempt + 1 >= deps.settings.maxLatestConflicts) {
@@ -198,6 +203,7 @@ async function mergeDevice(
   deps: EventPipelineDeps,
   report: BatchReport,
   provisioned: Map<HubEvent, ProvisioningResult>,
+  logEachDevice: boolean,
 ): Promise<void> {
   const context: PostureContext = { securityModuleId: deps.settings.securityModuleId };
   const stored = await deps.posture.getLatest(deviceId);
@@ -256,6 +262,15 @@ async function mergeDevice(
     await deps.posture.appendHistory(history);
     const written = await deps.posture.writeLatest(latest, stored?.etag);
     if (written === 'conflict') throw new LatestConflictError();
+    if (logEachDevice) {
+      deps.logger.info('posture recorded', {
+        deviceId,
+        entries: history.length,
+        latest: history[history.length - 1]!.summary,
+        configuration: latest.configurationState,
+        agent: latest.agentState,
+      });
+    }
     report.devicesUpdated++;
     report.historyEntries += history.length;
   }

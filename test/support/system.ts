@@ -58,7 +58,7 @@ export async function startSystem(options: { env?: Record<string, string>; emula
     sdkRegistry,
     async startConsumer() {
       const consumer = new EventConsumer({
-        connectionString: hub.eventHubConnectionString,
+        connection: { connectionString: hub.eventHubConnectionString },
         consumerGroup: CONSUMER_GROUP,
         checkpointContainer: BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient('twinguard-checkpoints'),
         functionName: IOTHUB_EVENTS_FUNCTION,

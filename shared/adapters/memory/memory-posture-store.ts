@@ -24,6 +24,11 @@ function decodeToken(token: string): string {
   throw new InvalidContinuationTokenError();
 }
 
+/**
+ * Records are copied shallowly on the way in and out: the domain treats postures and history entries
+ * as immutable values (every merge builds new objects), and a deep clone per call would dominate the
+ * in-memory benchmark.
+ */
 export class MemoryPostureStore implements PostureStore {
   private readonly latest = new Map<string, StoredLatest>();
   /** Per encoded device key: RowKey → entry. */
@@ -32,7 +37,7 @@ export class MemoryPostureStore implements PostureStore {
 
   async getLatest(deviceId: string): Promise<StoredLatest | undefined> {
     const stored = this.latest.get(encodeKeySegment(deviceId));
-    return stored && structuredClone(stored);
+    return stored && { posture: { ...stored.posture }, etag: stored.etag };
   }
 
   async writeLatest(posture: LatestPosture, etag: string | undefined): Promise<LatestWriteResult> {
@@ -41,7 +46,7 @@ export class MemoryPostureStore implements PostureStore {
     if (etag === undefined ? current !== undefined : current?.etag !== etag && etag !== '*') return 'conflict';
     if (etag === '*' && current === undefined) return 'conflict';
     this.etagCounter += 1;
-    this.latest.set(key, { posture: structuredClone(posture), etag: `W/"memory-${this.etagCounter}"` });
+    this.latest.set(key, { posture: { ...posture }, etag: `W/"memory-${this.etagCounter}"` });
     return 'written';
   }
 
@@ -51,7 +56,7 @@ export class MemoryPostureStore implements PostureStore {
     for (const { partitionKey, rowKey, entry } of keyed) {
       let rows = this.history.get(partitionKey);
       if (!rows) this.history.set(partitionKey, (rows = new Map()));
-      rows.set(rowKey, structuredClone(entry));
+      rows.set(rowKey, { ...entry });
     }
   }
 
@@ -66,7 +71,7 @@ export class MemoryPostureStore implements PostureStore {
       .filter(([rowKey]) => (lower === undefined || rowKey >= lower) && (upperExclusive === undefined || rowKey < upperExclusive) && (after === undefined || rowKey > after))
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     const page = rows.slice(0, query.limit);
-    const entries = page.map(([, entry]) => structuredClone(entry));
+    const entries = page.map(([, entry]) => ({ ...entry }));
     const last = page[page.length - 1];
     return rows.length > page.length && last ? { entries, continuationToken: encodeToken(last[0]) } : { entries };
   }

@@ -1,0 +1,148 @@
+/**
+ * Bulk import jobs of the emulated hub (`POST /jobs/create` with `type: import`, `GET /jobs/{id}` and
+ * `GET /jobs/v2/{id}`), as azure-iothub 1.16 `Registry.importDevicesFromBlob` / `getJob` call them.
+ *
+ * Like IoT Hub, a job reads `devices.txt` (one ExportImportDevice JSON object per line) from the input container
+ * through the caller's SAS URL — over HTTP, with @azure/storage-blob, so Azurite serves it as Blob storage would —
+ * applies each line to the registry (module lines carry `moduleId`; creations fire lifecycle notifications), writes
+ * rejected lines to `importErrors.log` in the output container and completes asynchronously. One import/export job
+ * at a time, as on every IoT Hub tier. Supported import modes: `create`, `createOrUpdate` (identities, plus
+ * `properties.desired` and `tags` on the new twin) and `delete`.
+ */
+import { randomUUID } from 'node:crypto';
+import { ContainerClient } from '@azure/storage-blob';
+import { HubError, type HubRegistry } from './registry';
+
+export type JobStatus = 'enqueued' | 'running' | 'completed' | 'failed';
+
+/** The job document GET /jobs/{id} returns (JobProperties shape). */
+export interface ImportJobJson {
+  jobId: string;
+  type: 'import';
+  status: JobStatus;
+  startTimeUtc: string;
+  endTimeUtc?: string;
+  progress: number;
+  inputBlobContainerUri: string;
+  outputBlobContainerUri: string;
+  failureReason?: string;
+  /** Emulator extension: lines applied and rejected. */
+  statistics?: { processed: number; failed: number };
+}
+
+interface ImportLine {
+  id?: unknown;
+  moduleId?: unknown;
+  importMode?: unknown;
+  authentication?: unknown;
+  status?: unknown;
+  properties?: { desired?: unknown };
+  tags?: unknown;
+}
+
+export const IMPORT_INPUT_BLOB = 'devices.txt';
+export const IMPORT_ERRORS_BLOB = 'importErrors.log';
+
+export class ImportJobRunner {
+  private readonly jobs = new Map<string, ImportJobJson>();
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(private readonly registry: HubRegistry) {}
+
+  /** Validates and enqueues an import job; it runs after the response is sent. @throws HubError 400 / 409. */
+  create(body: unknown): ImportJobJson {
+    if (typeof body !== 'object' || body === null) throw new HubError(400, 'ArgumentInvalid', 'The job request must be a JSON object');
+    const request = body as Record<string, unknown>;
+    if (request['type'] !== 'import') throw new HubError(400, 'ArgumentInvalid', `Job type '${String(request['type'])}' is not supported by the emulator (only import)`);
+    const input = request['inputBlobContainerUri'];
+    const output = request['outputBlobContainerUri'];
+    if (typeof input !== 'string' || typeof output !== 'string' || !/^https?:\/\//.test(input) || !/^https?:\/\//.test(output)) {
+      throw new HubError(400, 'ArgumentInvalid', 'inputBlobContainerUri and outputBlobContainerUri must be container SAS URLs');
+    }
+    if ([...this.jobs.values()].some((job) => job.status === 'enqueued' || job.status === 'running')) {
+      throw new HubError(409, 'JobQuotaExceeded', 'Only one import/export job may run at a time on this hub');
+    }
+    const job: ImportJobJson = { jobId: randomUUID(), type: 'import', status: 'enqueued', startTimeUtc: new Date().toISOString(), progress: 0, inputBlobContainerUri: input, outputBlobContainerUri: output };
+    this.jobs.set(job.jobId, job);
+    const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run(job));
+    this.running.add(run);
+    void run.finally(() => this.running.delete(run));
+    return { ...job };
+  }
+
+  /** @throws HubError 404 JobNotFound. */
+  get(jobId: string): ImportJobJson {
+    const job = this.jobs.get(jobId);
+    if (!job) throw new HubError(404, 'JobNotFound', `Job ${jobId} not found`);
+    return { ...job };
+  }
+
+  /** Resolves when no job is running (stop() waits for it so no request to Azurite outlives the emulator). */
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.running]);
+  }
+
+  private async run(job: ImportJobJson): Promise<void> {
+    job.status = 'running';
+    try {
+      const text = (await new ContainerClient(job.inputBlobContainerUri).getBlobClient(IMPORT_INPUT_BLOB).downloadToBuffer()).toString('utf8');
+      const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+      const errors: string[] = [];
+      for (const [index, line] of lines.entries()) {
+        const problem = this.apply(line);
+        if (problem) errors.push(JSON.stringify({ line: index + 1, ...problem }));
+        job.progress = Math.floor(((index + 1) * 100) / lines.length);
+      }
+      const log = errors.join('\n');
+      await new ContainerClient(job.outputBlobContainerUri).getBlockBlobClient(IMPORT_ERRORS_BLOB).upload(log, Buffer.byteLength(log));
+      job.statistics = { processed: lines.length, failed: errors.length };
+      job.status = 'completed';
+      job.progress = 100;
+    } catch (error) {
+      job.status = 'failed';
+      job.failureReason = error instanceof Error ? error.message : String(error);
+    }
+    job.endTimeUtc = new Date().toISOString();
+  }
+
+  /** Applies one line; returns the error record for importErrors.log, or undefined on success. */
+  private apply(text: string): { id?: string; moduleId?: string; errorCode: string; errorStatus: string } | undefined {
+    let line: ImportLine;
+    try {
+      line = JSON.parse(text) as ImportLine;
+    } catch {
+      return { errorCode: 'ArgumentInvalid', errorStatus: 'line is not valid JSON' };
+    }
+    const id = typeof line.id === 'string' ? line.id : undefined;
+    const moduleId = typeof line.moduleId === 'string' ? line.moduleId : undefined;
+    const ids = { ...(id === undefined ? {} : { id }), ...(moduleId === undefined ? {} : { moduleId }) };
+    const mode = typeof line.importMode === 'string' ? line.importMode.toLowerCase() : 'createorupdate';
+    try {
+      if (id === undefined) throw new HubError(400, 'ArgumentInvalid', 'line needs an id');
+      const authentication = (typeof line.authentication === 'object' && line.authentication !== null ? line.authentication : undefined) as Parameters<HubRegistry['createModule']>[0]['authentication'];
+      if (mode === 'delete') {
+        if (moduleId === undefined) this.registry.deleteDevice(id);
+        else this.registry.deleteModule(id, moduleId);
+        return undefined;
+      }
+      if (mode !== 'create' && mode !== 'createorupdate') throw new HubError(400, 'ArgumentInvalid', `importMode '${String(line.importMode)}' is not supported by the emulator`);
+      const exists = moduleId === undefined ? this.registry.findTwin(id) !== undefined : this.registry.findTwin(id, moduleId) !== undefined;
+      if (exists && mode === 'create') {
+        throw new HubError(409, moduleId === undefined ? 'DeviceAlreadyExists' : 'ModuleAlreadyExistsOnDevice', `${moduleId ?? id} already exists`);
+      }
+      if (!exists) {
+        if (moduleId === undefined) this.registry.createDevice({ deviceId: id, authentication, status: line.status === 'disabled' ? 'disabled' : 'enabled' });
+        else this.registry.createModule({ deviceId: id, moduleId, authentication });
+      }
+      const desired = line.properties?.desired;
+      const tags = line.tags;
+      if ((typeof desired === 'object' && desired !== null) || (typeof tags === 'object' && tags !== null)) {
+        this.registry.updateTwin(id, moduleId, { ...(tags ? { tags } : {}), ...(desired ? { properties: { desired } } : {}) }, '*');
+      }
+      return undefined;
+    } catch (error) {
+      if (error instanceof HubError) return { ...ids, errorCode: error.code, errorStatus: error.message };
+      return { ...ids, errorCode: 'ServerError', errorStatus: error instanceof Error ? error.message : String(error) };
+    }
+  }
+}

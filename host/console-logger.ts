@@ -1,0 +1,23 @@
+import { redactSecrets, type LogFields, type Logger } from '../shared/logger';
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') return /[\s"=]/.test(value) ? JSON.stringify(value) : value;
+  return JSON.stringify(value);
+}
+
+/** Readable one-line logs for a terminal: `HH:MM:SS level message key=value …`, secrets redacted. */
+export function consoleLogger(options: { quiet?: (message: string) => boolean } = {}): Logger {
+  const line = (level: string, message: string, fields?: LogFields): void => {
+    if (options.quiet?.(message)) return;
+    const time = new Date().toISOString().slice(11, 19);
+    const rendered = fields && Object.keys(fields).length > 0 ? ` ${Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${formatValue(v)}`).join(' ')}` : '';
+    const text = redactSecrets(`${time} ${level} ${message}${rendered}`);
+    if (level === 'ERROR') console.error(text);
+    else console.log(text);
+  };
+  return {
+    info: (message, fields) => line('info ', message, fields),
+    warn: (message, fields) => line('WARN ', message, fields),
+    error: (message, fields) => line('ERROR', message, fields),
+  };
+}

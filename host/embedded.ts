@@ -1,0 +1,136 @@
+/**
+ * The embedded default behind `npm start`: in-process Azurite, the IoT Hub emulator with a demo
+ * fleet, and TwinGuard in standalone host mode wired to both. No Azure account, no configuration.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { IotHubEmulator } from '../emulator';
+import type { HubChange } from '../emulator/hub-events';
+import { createRegistryClient } from '../shared/adapters/registry-client';
+import type { Logger } from '../shared/logger';
+import { startEmbeddedAzurite, type EmbeddedAzurite } from './embedded-azurite';
+import { readStandaloneSettings, StandaloneHost } from './standalone-host';
+
+export interface EmbeddedOptions {
+  /** Keep emulator and Azurite state here between runs. */
+  dataDir?: string;
+  /** Devices seeded into a fresh emulator (they predate TwinGuard: no notifications). */
+  seedDevices: number;
+  /** New devices the demo creates through the azure-iothub SDK, one every `demoIntervalMs`. */
+  demoDevices: number;
+  demoIntervalMs: number;
+  httpPort: number;
+  logger: Logger;
+}
+
+export const DEMO_BASELINE = { Heartbeat_MessageFrequency: 'High', Process_Mode: 1, Login_UsePAM: true };
+
+export class EmbeddedTwinGuard {
+  private demoTimer?: NodeJS.Timeout;
+  private stopping = false;
+
+  private constructor(
+    readonly azurite: EmbeddedAzurite,
+    readonly hub: IotHubEmulator,
+    readonly host: StandaloneHost,
+    readonly functionKey: string,
+    private readonly options: EmbeddedOptions,
+    private readonly detachNarrator: () => void,
+  ) {}
+
+  static async start(options: EmbeddedOptions): Promise<EmbeddedTwinGuard> {
+    const { logger } = options;
+    const azurite = await startEmbeddedAzurite({ blob: true, queue: true, location: options.dataDir && path.join(options.dataDir, 'azurite') });
+    let hub: IotHubEmulator | undefined;
+    try {
+      const dataFile = options.dataDir && path.join(options.dataDir, 'iothub-emulator.json');
+      hub = await IotHubEmulator.start({
+        consumerGroups: ['$Default', 'twinguard'],
+        dataFile,
+        // A kept state already holds the fleet; seeding again would collide on device IDs.
+        seed: dataFile && existsSync(dataFile) ? undefined : { devices: options.seedDevices },
+        agent: { defaultMode: 'healthy', reportDelayMs: 800 },
+      });
+      const functionKey = randomBytes(18).toString('base64url');
+      const env: Record<string, string> = {
+        IOTHUB_CONNECTION_STRING: hub.serviceConnectionString,
+        IOTHUB_SERVICE_ENDPOINT: hub.registryUrl,
+        IOTHUB_EVENTS_CONNECTION: hub.eventHubConnectionString,
+        IOTHUB_EVENTS_NAME: hub.eventHubName,
+        IOTHUB_EVENTS_CONSUMER_GROUP: 'twinguard',
+        AzureWebJobsStorage: azurite.connectionString,
+        SECURITY_MODULE_BASELINE: JSON.stringify(DEMO_BASELINE),
+        STANDALONE_HTTP_PORT: String(options.httpPort),
+        STANDALONE_FUNCTION_KEY: functionKey,
+        STANDALONE_LOAD_BALANCING: 'greedy',
+      };
+      // The functions read their settings from the process environment, exactly as under Azure Functions.
+      for (const [name, value] of Object.entries(env)) process.env[name] ??= value;
+      const host = new StandaloneHost({ env: process.env, settings: readStandaloneSettings(process.env), logger });
+      const detach = narrate(hub, logger);
+      await host.start();
+      return new EmbeddedTwinGuard(azurite, hub, host, process.env['STANDALONE_FUNCTION_KEY'] ?? functionKey, options, detach);
+    } catch (err) {
+      await hub?.stop();
+      await azurite.stop();
+      throw err;
+    }
+  }
+
+  /** Registers new devices through the real SDK, as an operator's script would, to show the flow. */
+  startDemo(): void {
+    const registry = createRegistryClient({ connectionString: this.hub.serviceConnectionString, serviceEndpoint: this.hub.registryUrl });
+    const plan: { deviceId: string; auth: 'sas' | 'certificateAuthority' | 'selfSigned'; rejects?: boolean }[] = [];
+    for (let i = 1; i <= this.options.demoDevices; i++) {
+      const auth = i % 5 === 0 ? 'selfSigned' : i % 4 === 0 ? 'certificateAuthority' : 'sas';
+      plan.push({ deviceId: `demo-sensor-${String(i).padStart(2, '0')}`, auth, rejects: i % 3 === 0 });
+    }
+    const next = async (): Promise<void> => {
+      const item = plan.shift();
+      if (!item || this.stopping) return;
+      try {
+        await registry.get(item.deviceId);
+      } catch {
+        if (item.rejects) this.hub.agents.setMode(item.deviceId, 'rejectConfiguration', { rejectKeys: ['Process_Mode'] });
+        const authentication =
+          item.auth === 'sas'
+            ? { type: 'sas' as const, symmetricKey: { primaryKey: '', secondaryKey: '' } }
+            : item.auth === 'selfSigned'
+              ? { type: 'selfSigned' as const, x509Thumbprint: { primaryThumbprint: randomBytes(20).toString('hex').toUpperCase(), secondaryThumbprint: randomBytes(20).toString('hex').toUpperCase() } }
+              : { type: 'certificateAuthority' as const };
+        await registry.create({ deviceId: item.deviceId, status: 'enabled', authentication }).catch((err: unknown) => {
+          this.options.logger.warn('demo device could not be created', { deviceId: item.deviceId, error: String(err) });
+        });
+      }
+      if (plan.length > 0 && !this.stopping) this.demoTimer = setTimeout(() => void next(), this.options.demoIntervalMs);
+    };
+    this.demoTimer = setTimeout(() => void next(), 500);
+  }
+
+  /** Stops in order: demo, host (drains in-flight batches), emulator (saves state), Azurite (flushes). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.demoTimer) clearTimeout(this.demoTimer);
+    this.detachNarrator();
+    await this.host.stop();
+    if (this.options.dataDir) await this.hub.save();
+    await this.hub.stop();
+    await this.azurite.stop();
+  }
+}
+
+/** Live lines for what happens in the hub, so the flow is visible next to TwinGuard's own logs. */
+function narrate(hub: IotHubEmulator, logger: Logger): () => void {
+  return hub.registry.onChange((change: HubChange) => {
+    if (change.kind === 'lifecycle' && change.opType === 'createDeviceIdentity') {
+      if (change.moduleId) logger.info(`hub: module ${change.moduleId} created`, { deviceId: change.deviceId });
+      else logger.info('hub: device created', { deviceId: change.deviceId });
+    } else if (change.kind === 'twinChange' && change.moduleId) {
+      const reported = (change.body['properties'] as { reported?: Record<string, unknown> } | undefined)?.reported;
+      if (reported && 'latest_state' in reported) {
+        logger.info('hub: security agent reported', { deviceId: change.deviceId, latest_state: reported['latest_state'], invalid: reported['latest_invalid_fields'] });
+      }
+    }
+  });
+}
