@@ -16,6 +16,7 @@ const BENCHES: Record<string, { title: string; load: () => Promise<BenchModule> 
   'import-time': { title: 'Importing the function app', load: () => import('./import-time.bench') },
   'emulator-registry': { title: 'IoT Hub emulator: fleet memory and query paging', load: () => import('./emulator-registry.bench') },
   'emulator-events': { title: 'IoT Hub emulator: notification stream', load: () => import('./emulator-events.bench') },
+  sweep: { title: 'Compliance sweep: 100k devices, linear growth, vs naive per-twin reads', load: () => import('./sweep.bench') },
 };
 
 async function main(): Promise<void> {

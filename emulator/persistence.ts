@@ -50,11 +50,13 @@ export async function saveState(file: string, header: Omit<HubStateHeader, 'form
  * @returns the header (hub name and policy keys), or undefined when the file does not exist.
  */
 export async function loadState(file: string, registry: HubRegistry): Promise<HubStateHeader | undefined> {
+  // events.once rejects when 'error' fires first, so a missing file surfaces as a rejection here.
   const input = createReadStream(file, { encoding: 'utf8' });
-  const opened = await Promise.race([once(input, 'open').then(() => true), once(input, 'error').then(([error]) => error as NodeJS.ErrnoException)]);
-  if (opened !== true) {
-    if (opened && opened.code === 'ENOENT') return undefined;
-    throw opened;
+  try {
+    await once(input, 'open');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
   }
   let header: HubStateHeader | undefined;
   const devices: DeviceSnapshot[] = [];

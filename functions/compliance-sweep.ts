@@ -1,6 +1,5 @@
 import { Readable } from 'node:stream';
 import {
-  app,
   type HttpFunctionOptions,
   type HttpRequest,
   type HttpResponseInit,
@@ -9,10 +8,11 @@ import {
   type Timer,
   type TimerFunctionOptions,
 } from '@azure/functions';
-import { decodeSweepMessage } from '../shared/adapters/storage-sweep-queue';
+import { decodeSweepMessage } from '../shared/sweep-messages';
 import { complianceTriggerBinding } from '../shared/config';
 import { getComplianceServices, type ComplianceServices } from '../shared/container';
 import { loggerFor } from '../shared/host/invocation-logger';
+import { registerFunctions, type FunctionRegistration } from '../shared/host/registration';
 import {
   createSuppression,
   deleteSuppression,
@@ -162,11 +162,15 @@ export const findingsOptions: HttpFunctionOptions = { methods: ['GET'], authLeve
 export const suppressionsOptions: HttpFunctionOptions = { methods: ['GET', 'POST'], authLevel: 'function', route: 'suppressions', handler: makeSuppressionsHandler(getComplianceServices) };
 export const deleteSuppressionOptions: HttpFunctionOptions = { methods: ['DELETE'], authLevel: 'function', route: 'suppressions/{id}', handler: makeDeleteSuppressionHandler(getComplianceServices) };
 
-app.timer(COMPLIANCE_SWEEP_FUNCTION, complianceSweepTimerOptions);
-app.storageQueue(SWEEP_SHARD_FUNCTION, sweepShardOptions);
-app.http('sweeps-start', startSweepOptions);
-app.http('sweeps-get', getSweepOptions);
-app.http('compliance-summary', complianceOptions);
-app.http('compliance-findings', findingsOptions);
-app.http('suppressions', suppressionsOptions);
-app.http('suppressions-delete', deleteSuppressionOptions);
+export const registrations: FunctionRegistration[] = [
+  { kind: 'timer', name: COMPLIANCE_SWEEP_FUNCTION, options: complianceSweepTimerOptions },
+  { kind: 'storageQueue', name: SWEEP_SHARD_FUNCTION, options: sweepShardOptions },
+  { kind: 'http', name: 'sweeps-start', options: startSweepOptions },
+  { kind: 'http', name: 'sweeps-get', options: getSweepOptions },
+  { kind: 'http', name: 'compliance-summary', options: complianceOptions },
+  { kind: 'http', name: 'compliance-findings', options: findingsOptions },
+  { kind: 'http', name: 'suppressions', options: suppressionsOptions },
+  { kind: 'http', name: 'suppressions-delete', options: deleteSuppressionOptions },
+];
+
+registerFunctions(registrations);

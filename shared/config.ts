@@ -362,8 +362,9 @@ class SettingsReader {
     const runsTable = this.tableName('COMPLIANCE_RUNS_TABLE');
     const findingsTable = this.tableName('COMPLIANCE_FINDINGS_TABLE');
     const suppressionsTable = this.tableName('COMPLIANCE_SUPPRESSIONS_TABLE');
-    const names = [storage.latestTable, storage.historyTable, storage.deadLetterTable, runsTable, findingsTable, suppressionsTable].map((name) => name.toLowerCase());
-    if (new Set(names).size !== names.length) {
+    const postureNames = new Set([storage.latestTable, storage.historyTable, storage.deadLetterTable].map((name) => name.toLowerCase()));
+    const names = [runsTable, findingsTable, suppressionsTable].map((name) => name.toLowerCase());
+    if (new Set(names).size !== names.length || names.some((name) => postureNames.has(name))) {
       this.problems.push('COMPLIANCE_RUNS_TABLE, COMPLIANCE_FINDINGS_TABLE and COMPLIANCE_SUPPRESSIONS_TABLE must name tables different from each other and from the posture tables');
     }
     return {

@@ -18,7 +18,7 @@ import type {
   ModuleTwin,
   TwinQueryPage,
 } from '../ports';
-import { createRegistryClient } from './registry-client';
+import { closeRegistryClient, createRegistryClient } from './registry-client';
 
 export interface IotHubDeviceRegistryOptions {
   /** Time budget per call for retrying 429/5xx/timeouts; past it the call throws TransientError. */
@@ -124,6 +124,11 @@ export class IotHubDeviceRegistry implements DeviceRegistry {
   /** Builds the Registry through the single client seam (connection string, AAD, or emulator endpoint). */
   static fromSettings(settings: Parameters<typeof createRegistryClient>[0], options: IotHubDeviceRegistryOptions): IotHubDeviceRegistry {
     return new IotHubDeviceRegistry(createRegistryClient(settings), options);
+  }
+
+  /** Releases the keep-alive sockets of the underlying client (a host stopping, tests). */
+  close(): void {
+    closeRegistryClient(this.registry);
   }
 
   async getDevice(deviceId: string): Promise<DeviceIdentity | undefined> {

@@ -66,11 +66,16 @@ const MAX_HISTORY_PAGE_SIZE = 1000;
 
 type Entity = TableEntity<Record<string, unknown>>;
 
+/** About 1–2 KB per entry: bounded memory while a partition's active devices stay cached. */
+export const DEFAULT_LATEST_CACHE_SIZE = 10_000;
+
 export interface TablePostureStoreOptions {
   /** Time budget per storage call for retrying 429/5xx/timeouts. */
   retryBudgetMs: number;
   /** Transactions in flight at once during appendHistory. Default 4. */
   historyConcurrency?: number;
+  /** Latest rows kept per instance to skip a read per device per batch; 0 disables. Default 10,000. */
+  latestCacheSize?: number;
   logger?: Logger;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -244,6 +249,8 @@ function historyRowKeyFilter(partitionKey: string, from: Date | undefined, to: D
 /** PostureStore over two tables (latest, history). Every call retries 429/5xx/timeouts within `retryBudgetMs`. */
 export class TablePostureStore implements PostureStore {
   private readonly logger: Logger;
+  /** deviceId → the latest row as this instance last read or wrote it, in least-recently-used order. */
+  private readonly cache = new Map<string, StoredLatest>();
 
   constructor(
     private readonly latestTable: TableClient,
@@ -258,11 +265,25 @@ export class TablePostureStore implements PostureStore {
     return new TablePostureStore(createTableClient(settings, tableNames.latest), createTableClient(settings, tableNames.history), options);
   }
 
+  /**
+   * Served from the cache of rows this instance read or wrote last, when present. A cached row can be
+   * stale only if another instance wrote since (a partition rebalance); the conditional write then
+   * fails with a conflict, the entry is dropped, and the caller re-reads from the table.
+   */
   async getLatest(deviceId: string): Promise<StoredLatest | undefined> {
+    const cached = this.cache.get(deviceId);
+    if (cached) {
+      // Re-insert to keep the map in least-recently-used order.
+      this.cache.delete(deviceId);
+      this.cache.set(deviceId, cached);
+      return { posture: { ...cached.posture }, etag: cached.etag };
+    }
     const partitionKey = encodeKeySegment(deviceId);
     try {
       const entity = await this.retry('getLatest', deviceId, () => this.latestTable.getEntity<Record<string, unknown>>(partitionKey, LATEST_ROW_KEY));
-      return { posture: fromLatestEntity(entity), etag: entity.etag };
+      const stored = { posture: fromLatestEntity(entity), etag: entity.etag };
+      this.remember(deviceId, stored);
+      return { posture: { ...stored.posture }, etag: stored.etag };
     } catch (err) {
       if (classifyServiceError(err).kind === 'notFound') return undefined;
       throw err;
@@ -272,14 +293,30 @@ export class TablePostureStore implements PostureStore {
   async writeLatest(posture: LatestPosture, etag: string | undefined): Promise<LatestWriteResult> {
     const entity = toLatestEntity(posture);
     try {
-      if (etag === undefined) await this.retry('createLatest', posture.deviceId, () => this.latestTable.createEntity(entity));
-      else await this.retry('replaceLatest', posture.deviceId, () => this.latestTable.updateEntity(entity, 'Replace', { etag }));
+      const response =
+        etag === undefined
+          ? await this.retry('createLatest', posture.deviceId, () => this.latestTable.createEntity(entity))
+          : await this.retry('replaceLatest', posture.deviceId, () => this.latestTable.updateEntity(entity, 'Replace', { etag }));
+      if (response.etag) this.remember(posture.deviceId, { posture: { ...posture }, etag: response.etag });
+      else this.cache.delete(posture.deviceId);
       return 'written';
     } catch (err) {
+      this.cache.delete(posture.deviceId);
       // 404 on replace: the row was deleted after we read it; re-reading leads to a create.
       const kind = classifyServiceError(err).kind;
       if (kind === 'conflict' || kind === 'preconditionFailed' || (kind === 'notFound' && etag !== undefined)) return 'conflict';
       throw err;
+    }
+  }
+
+  private remember(deviceId: string, stored: StoredLatest): void {
+    const capacity = this.options.latestCacheSize ?? DEFAULT_LATEST_CACHE_SIZE;
+    if (capacity <= 0) return;
+    this.cache.delete(deviceId);
+    this.cache.set(deviceId, stored);
+    if (this.cache.size > capacity) {
+      const oldest = this.cache.keys().next().value;
+      if (oldest !== undefined) this.cache.delete(oldest);
     }
   }
 
@@ -288,7 +325,9 @@ export class TablePostureStore implements PostureStore {
     const transactions = planUpsertTransactions(entries.map(toHistoryEntity));
     await mapWithConcurrency(transactions, this.options.historyConcurrency ?? 4, async (entities) => {
       const deviceId = stringColumn(entities[0]?.DeviceId) ?? '';
-      await this.retry('appendHistory', deviceId, () => this.historyTable.submitTransaction(entities.map((entity) => ['upsert', entity, 'Replace'])));
+      // A one-row change set costs more than a plain upsert and buys no atomicity.
+      if (entities.length === 1) await this.retry('appendHistory', deviceId, () => this.historyTable.upsertEntity(entities[0]!, 'Replace'));
+      else await this.retry('appendHistory', deviceId, () => this.historyTable.submitTransaction(entities.map((entity) => ['upsert', entity, 'Replace'])));
     });
   }
 

@@ -297,6 +297,10 @@ function rawFields(posture: PostureBase): PostureBase {
   if (posture.reportedVersion !== undefined) raw.reportedVersion = posture.reportedVersion;
   if (posture.reportedLastUpdated !== undefined) raw.reportedLastUpdated = posture.reportedLastUpdated;
   if (posture.provisioning !== undefined) raw.provisioning = posture.provisioning;
+  // The sweep's verdict belongs to the sweep: events carry it forward untouched until the next sweep.
+  if (posture.findings !== undefined) raw.findings = posture.findings;
+  if (posture.lastSweepId !== undefined) raw.lastSweepId = posture.lastSweepId;
+  if (posture.compliant !== undefined) raw.compliant = posture.compliant;
   return raw;
 }
 

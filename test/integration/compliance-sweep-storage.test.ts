@@ -18,7 +18,7 @@ import { getDevicePosture } from '../../shared/services/posture-queries';
 import { silentLogger } from '../../shared/logger';
 import type { InvocationContext } from '@azure/functions';
 import { sweepHarness } from '../support/sweep-harness';
-import { addDevice, BASELINE, MODULE, startFleetHub, type FleetHub } from '../support/sweep-fleet';
+import { addDevice, BASELINE, desiredOf, MODULE, startFleetHub, type FleetHub } from '../support/sweep-fleet';
 
 const context = { invocationId: 'test', log: () => undefined, warn: () => undefined, error: () => undefined, info: () => undefined } as unknown as InvocationContext;
 
@@ -85,7 +85,7 @@ describe('compliance sweep on Azurite and the emulator', () => {
     expect(run?.status).toBe('completed');
     expect(run?.summary?.importJob).toMatchObject({ status: 'completed', staged: 30, failed: 0 });
     expect(run?.summary?.counters.repairs).toEqual({ 'createModule:queuedForImport': 30, 'createModule:imported': 30 });
-    expect(hub.registry.getTwin('bulk-07', MODULE).properties.desired).toMatchObject(BASELINE);
+    expect(desiredOf(hub, 'bulk-07', MODULE)).toMatchObject(BASELINE);
     expect(hub.registry.findTwin('site#1?', MODULE)).toBeUndefined();
 
     const sweep = await getSweep('sw-bulk', sweeps);

@@ -8,7 +8,7 @@ import { PermanentError } from '../../shared/errors';
 import type { DeviceRegistry } from '../../shared/ports';
 import type { FindingRecord } from '../../shared/sweep-ports';
 import { sweepHarness } from '../support/sweep-harness';
-import { BASELINE, buildMixedFleet, MODULE, startFleetHub, type FleetHub } from '../support/sweep-fleet';
+import { BASELINE, buildMixedFleet, desiredOf, MODULE, startFleetHub, type FleetHub } from '../support/sweep-fleet';
 
 function byRule(rows: FindingRecord[], status: 'violation' | 'suppressed' = 'violation'): Record<string, string[]> {
   const result: Record<string, string[]> = {};
@@ -62,16 +62,16 @@ describe('compliance sweep on the emulator', () => {
     const sweeps = new MemorySweepStore();
     const suppressions = new MemorySuppressionStore();
     await suppressions.put({ id: 'sup-lab', ruleId: 'module-missing', selector: "tags.site = 'lab'", reason: 'lab bench devices', createdAt: new Date(hub.clock.now).toISOString() });
-    const driftedBefore = JSON.stringify(hub.registry.getTwin('drifted-1', MODULE).properties.desired);
+    const driftedBefore = JSON.stringify(desiredOf(hub, 'drifted-1', MODULE));
     const h = sweepHarness(hub, { settings, sweeps, suppressions, now: nowOf() });
     const first = await h.sweep({ sweepId: 'sw-repair' });
     expect(first.summary?.counters.repairs).toEqual({ 'createModule:created': 3, 'applyBaseline:applied': 1 });
     expect(first.summary?.counters.rules['module-missing']).toEqual({ violations: 3, suppressed: 1 });
     expect(hub.registry.findTwin('lab-1', MODULE)).toBeUndefined();
     expect(hub.registry.getModule('ca-missing-1', MODULE).authentication.type).toBe('certificateAuthority');
-    expect(hub.registry.getTwin("o'brien(2)", MODULE).properties.desired).toMatchObject(BASELINE);
-    expect(hub.registry.getTwin('nobaseline-1', MODULE).properties.desired).toMatchObject(BASELINE);
-    expect(JSON.stringify(hub.registry.getTwin('drifted-1', MODULE).properties.desired)).toBe(driftedBefore);
+    expect(desiredOf(hub, "o'brien(2)", MODULE)).toMatchObject(BASELINE);
+    expect(desiredOf(hub, 'nobaseline-1', MODULE)).toMatchObject(BASELINE);
+    expect(JSON.stringify(desiredOf(hub, 'drifted-1', MODULE))).toBe(driftedBefore);
     const repairRow = sweeps.allFindings('sw-repair').find((r) => r.deviceId === 'missing-1');
     expect(repairRow).toMatchObject({ ruleId: 'module-missing', repairAction: 'createModule', repairResult: 'created' });
 

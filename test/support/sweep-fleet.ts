@@ -87,3 +87,8 @@ export function buildMixedFleet(hub: FleetHub, healthy = 40): Record<string, str
     'module-auth-weak': [],
   };
 }
+
+/** The desired section of a twin as stored by the emulator. */
+export function desiredOf(hub: FleetHub, deviceId: string, moduleId: string): Record<string, unknown> {
+  return (hub.registry.getTwin(deviceId, moduleId) as unknown as { properties: { desired: Record<string, unknown> } }).properties.desired;
+}

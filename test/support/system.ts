@@ -11,7 +11,7 @@ import { startEmbeddedAzurite, type EmbeddedAzurite } from '../../host/embedded-
 import { IotHubEmulator, type EmulatorOptions } from '../../emulator';
 import { createRegistryClient } from '../../shared/adapters/registry-client';
 import { loadConfig } from '../../shared/config';
-import { createEventServices, type EventServices } from '../../shared/container';
+import { createEventServices, type EventServices } from '../../shared/wiring';
 import { silentLogger } from '../../shared/logger';
 import type { BatchReport } from '../../shared/services/process-event-batch';
 

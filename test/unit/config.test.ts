@@ -72,6 +72,43 @@ describe('loadConfig: defaults', () => {
       POSTURE_WRITE_CONCURRENCY: '16',
       STALE_AGENT_HOURS: '24',
       LOG_LEVEL: 'info',
+      COMPLIANCE_SWEEP_SCHEDULE: '0 0 2 * * *',
+      COMPLIANCE_SWEEP_QUEUE: 'twinguard-sweep-shards',
+      COMPLIANCE_SWEEP_SHARDS: '16',
+      SWEEP_BUCKET_DEVICES: '2000',
+      SWEEP_PAGE_SIZE: '5000',
+      SWEEP_SHARD_TIME_BUDGET_SECONDS: '240',
+      SWEEP_QUERIES_PER_MINUTE: '10',
+      SWEEP_REGISTRY_OPS_PER_MINUTE: '50',
+      SWEEP_REPAIR_RULES: 'module-missing,baseline-not-applied',
+      SWEEP_BULK_IMPORT_THRESHOLD: '1000',
+      SWEEP_IMPORT_CONTAINER: 'twinguard-module-import',
+      INACTIVE_MODULE_HOURS: '72',
+      REQUIRED_MODULE_AUTH: 'any',
+      COMPLIANCE_RUNS_TABLE: 'SweepRuns',
+      COMPLIANCE_FINDINGS_TABLE: 'SweepFindings',
+      COMPLIANCE_SUPPRESSIONS_TABLE: 'ComplianceSuppressions',
+    });
+  });
+
+  it('applies the compliance sweep defaults', () => {
+    expect(config.compliance).toEqual({
+      schedule: '0 0 2 * * *',
+      queueName: 'twinguard-sweep-shards',
+      shards: 16,
+      bucketDevices: 2000,
+      pageSize: 5000,
+      shardTimeBudgetMs: 240000,
+      queriesPerMinute: 10,
+      registryOpsPerMinute: 50,
+      repairRules: ['module-missing', 'baseline-not-applied'],
+      bulkImportThreshold: 1000,
+      importContainer: 'twinguard-module-import',
+      inactiveModuleHours: 72,
+      requiredModuleAuth: 'any',
+      runsTable: 'SweepRuns',
+      findingsTable: 'SweepFindings',
+      suppressionsTable: 'ComplianceSuppressions',
     });
   });
 
@@ -134,6 +171,29 @@ describe('loadConfig: alternatives and fallbacks', () => {
 
   it('treats empty settings as unset', () => {
     expect(loadConfig({ ...MINIMAL, LOG_LEVEL: '', POSTURE_WRITE_CONCURRENCY: '  ' })).toMatchObject({ logLevel: 'info', postureWriteConcurrency: 16 });
+  });
+});
+
+describe('loadConfig: compliance sweep', () => {
+  it.each<[Record<string, string>, Partial<ReturnType<typeof loadConfig>['compliance']>]>([
+    [{ SWEEP_REPAIR_RULES: 'none' }, { repairRules: [] }],
+    [{ SWEEP_REPAIR_RULES: ' module-missing , module-missing' }, { repairRules: ['module-missing'] }],
+    [{ REQUIRED_MODULE_AUTH: 'X509' }, { requiredModuleAuth: 'x509' }],
+    [{ SWEEP_SHARD_TIME_BUDGET_SECONDS: '60', COMPLIANCE_SWEEP_SCHEDULE: '0 */30 * * * *' }, { shardTimeBudgetMs: 60000, schedule: '0 */30 * * * *' }],
+  ])('reads %j', (env, expected) => {
+    expect(loadConfig({ ...MINIMAL, ...env }).compliance).toMatchObject(expected);
+  });
+
+  it.each([
+    [{ SWEEP_REPAIR_RULES: 'agent-stale' }, 'SWEEP_REPAIR_RULES: "agent-stale" has no automatic repair (repairable: module-missing, baseline-not-applied)'],
+    [{ SWEEP_REPAIR_RULES: 'nope' }, 'SWEEP_REPAIR_RULES: "nope" is not a rule id (repairable: module-missing, baseline-not-applied)'],
+    [{ REQUIRED_MODULE_AUTH: 'sas' }, 'REQUIRED_MODULE_AUTH must be any or x509 (got "sas")'],
+    [{ COMPLIANCE_SWEEP_SCHEDULE: '0 2 * * *' }, 'COMPLIANCE_SWEEP_SCHEDULE must be a 6-field NCRONTAB expression such as "0 0 2 * * *" (got "0 2 * * *")'],
+    [{ COMPLIANCE_SWEEP_QUEUE: 'Bad_Queue' }, 'COMPLIANCE_SWEEP_QUEUE must be a queue name: 3–63 lower-case letters, digits and single hyphens (got "Bad_Queue")'],
+    [{ COMPLIANCE_SWEEP_SHARDS: '0' }, 'COMPLIANCE_SWEEP_SHARDS must be a whole number from 1 to 256 (got "0")'],
+    [{ COMPLIANCE_FINDINGS_TABLE: 'PostureLatest' }, 'COMPLIANCE_RUNS_TABLE, COMPLIANCE_FINDINGS_TABLE and COMPLIANCE_SUPPRESSIONS_TABLE must name tables different from each other and from the posture tables'],
+  ])('rejects %j', (env, problem) => {
+    expect(problemsOf({ ...MINIMAL, ...env })).toEqual([problem]);
   });
 });
 

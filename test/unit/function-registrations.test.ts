@@ -46,6 +46,8 @@ describe('function registrations', () => {
     const saved = { ...process.env };
     delete process.env['IOTHUB_EVENTS_CONSUMER_GROUP'];
     delete process.env['IOTHUB_EVENTS_NAME'];
+    delete process.env['COMPLIANCE_SWEEP_SCHEDULE'];
+    delete process.env['COMPLIANCE_SWEEP_QUEUE'];
     loadFunctionModules();
     process.env = saved;
   });
@@ -70,6 +72,26 @@ describe('function registrations', () => {
       expect.arrayContaining([
         ['device-posture', 'devices/{deviceId}/posture', 'function', ['GET']],
         ['device-posture-history', 'devices/{deviceId}/posture/history', 'function', ['GET']],
+      ]),
+    );
+  });
+
+  it('registers the compliance sweep: timer, shard queue and its HTTP API with function-level auth', () => {
+    const timer = registrations.find((r) => r.name === 'compliance-sweep');
+    expect(timer?.kind).toBe('timer');
+    expect(timer?.options['schedule']).toBe('0 0 2 * * *');
+    const queue = registrations.find((r) => r.name === 'sweep-shard');
+    expect(queue?.kind).toBe('storageQueue');
+    expect(queue?.options).toMatchObject({ queueName: 'twinguard-sweep-shards', connection: 'AzureWebJobsStorage' });
+    const http = registrations.filter((r) => r.kind === 'http');
+    expect(http.map((r) => [r.name, r.options['route'], r.options['authLevel'], r.options['methods']])).toEqual(
+      expect.arrayContaining([
+        ['sweeps-start', 'sweeps', 'function', ['POST']],
+        ['sweeps-get', 'sweeps/{id}', 'function', ['GET']],
+        ['compliance-summary', 'compliance', 'function', ['GET']],
+        ['compliance-findings', 'compliance/findings', 'function', ['GET']],
+        ['suppressions', 'suppressions', 'function', ['GET', 'POST']],
+        ['suppressions-delete', 'suppressions/{id}', 'function', ['DELETE']],
       ]),
     );
   });
