@@ -74,8 +74,25 @@ export interface HistoryPage {
   continuationToken?: string;
 }
 
+/** One device's outcome of a batch: its new history rows and latest posture, written against `etag`. */
+export interface PostureChange {
+  history: HistoryEntry[];
+  latest: LatestPosture;
+  /** Etag the latest posture was read with; undefined = the device had none (create). */
+  etag: string | undefined;
+}
+
 export interface PostureStore {
   getLatest(deviceId: string): Promise<StoredLatest | undefined>;
+  /** Latest postures of many devices (absent ones are missing from the map), in as few reads as the store allows. */
+  getLatestMany(deviceIds: readonly string[]): Promise<Map<string, StoredLatest>>;
+  /**
+   * Writes many devices' changes in as few requests as the store allows: every history row first
+   * (idempotent upserts), then each latest posture conditionally on its etag. Returns the devices
+   * whose latest posture could not be written because it changed underneath (or was written
+   * together with one that did): the caller re-reads and retries those one by one.
+   */
+  commit(changes: readonly PostureChange[]): Promise<{ conflicts: string[] }>;
   /**
    * Upserts history rows (deterministic keys: a replay overwrites) in ≤100-entity transactions per
    * device partition. Idempotent.

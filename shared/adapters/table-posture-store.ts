@@ -2,10 +2,10 @@
  * PostureStore on Azure Table storage: one "latest" row per device and an append-only history.
  * Operators query both tables directly, so columns are readable and typed.
  *
- * Latest table — PartitionKey = encodeKeySegment(deviceId), RowKey = `latest`:
+ * Latest table — PartitionKey = shard `00`–`15` (postureShard(deviceId)), RowKey = encodeKeySegment(deviceId):
  * | column | EDM type | meaning |
  * |---|---|---|
- * | DeviceId | String | raw device ID (the PartitionKey is escaped) |
+ * | DeviceId | String | raw device ID (the RowKey is escaped: `%`, `#`, `?`, `/`, `\\` as %XX) |
  * | ModuleId | String | security module ID |
  * | ModulePresent, DeviceDeleted | Boolean | |
  * | AuthType | String | `sas` / `selfSigned` / `certificateAuthority` / `none` (absent when unknown) |
@@ -20,10 +20,10 @@
  * | FindingsJson | String | JSON array of the last sweep's findings `[{ruleId, severity, status, message}]` (continued like DesiredJson) |
  * | LastSweepId | String | sweep that last changed FindingsJson / Compliant |
  * | Compliant | Boolean | no violation in the last sweep |
- * | SchemaVersion | Int32 | 1 |
+ * | SchemaVersion | Int32 | 2 |
  *
- * History table — PartitionKey = encodeKeySegment(deviceId), RowKey = historyRowKey(at, partitionId,
- * sequenceNumber) (inverted ticks first, so newest first; deterministic, so a replay overwrites):
+ * History table — PartitionKey = postureShard(deviceId), RowKey = `<encodeKeySegment(deviceId)>|<historyRowKey(at,
+ * partitionId, sequenceNumber)>` (a device's rows contiguous, newest first; deterministic, so a replay overwrites):
  * | column | EDM type | meaning |
  * |---|---|---|
  * | DeviceId, ModuleId | String | raw IDs |
@@ -37,20 +37,23 @@
  * | ModulePresent | Boolean | posture after the entry |
  * | ConfigurationState, AgentState, AuthType | String | posture after the entry |
  * | DriftedKeys, InvalidFields | String | JSON arrays, posture after the entry |
- * | SchemaVersion | Int32 | 1 |
+ * | SchemaVersion | Int32 | 2 |
  */
-import { odata, TableClient, type TableEntity, type TableEntityResult } from '@azure/data-tables';
+import { odata, TableClient, type TableEntity, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 
 import { mapWithConcurrency } from '../concurrency';
 import { classifyServiceError, InvalidContinuationTokenError, PermanentError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import { retryTransient } from '../retry';
-import { encodeKeySegment, historyRowKey, invertedTicks, LATEST_ROW_KEY } from '../domain/table-keys';
+import { historyKeys, historyRange, latestKeys, postureShard } from '../domain/table-keys';
 import type { AuthenticationType, ConfigurationState, HistoryEntry, HistoryKind, JsonObject, LatestPosture, PostureFinding, ProvisioningStatus } from '../domain/types';
-import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureStore, StoredLatest } from '../ports';
+import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureChange, PostureStore, StoredLatest } from '../ports';
 import {
   createTableClient,
+  estimateEntityWireBytes,
   joinStringProperty,
+  MAX_TRANSACTION_ACTIONS,
+  MAX_TRANSACTION_BYTES,
   planUpsertTransactions,
   readInteger,
   splitStringProperty,
@@ -59,7 +62,8 @@ import {
   type TableClientSettings,
 } from './table-clients';
 
-export const POSTURE_SCHEMA_VERSION = 1;
+/** 2: rows sharded over 16 partitions (postureShard) instead of one partition per device. */
+export const POSTURE_SCHEMA_VERSION = 2;
 /** Columns per JSON section: 8 × 32,000 characters ≈ 500 KB as UTF-16, inside the 1 MiB entity limit. */
 const MAX_JSON_PARTS = 8;
 const MAX_HISTORY_PAGE_SIZE = 1000;
@@ -129,8 +133,7 @@ function parseFindings(text: string | undefined): PostureFinding[] | undefined {
 /** Builds the latest-table entity for a posture (see the schema at the top of this file). */
 export function toLatestEntity(posture: LatestPosture): Entity {
   return withoutUndefined<Entity>({
-    partitionKey: encodeKeySegment(posture.deviceId),
-    rowKey: LATEST_ROW_KEY,
+    ...latestKeys(posture.deviceId),
     DeviceId: posture.deviceId,
     ModuleId: posture.moduleId,
     ModulePresent: posture.modulePresent,
@@ -185,8 +188,7 @@ export function fromLatestEntity(entity: Record<string, unknown>): LatestPosture
 /** Builds the history-table entity for an entry (see the schema at the top of this file). */
 export function toHistoryEntity(entry: HistoryEntry): Entity {
   return withoutUndefined<Entity>({
-    partitionKey: encodeKeySegment(entry.deviceId),
-    rowKey: historyRowKey(entry.at, entry.partitionId, entry.sequenceNumber),
+    ...historyKeys(entry.deviceId, entry.at, entry.partitionId, entry.sequenceNumber),
     DeviceId: entry.deviceId,
     At: entry.at,
     Kind: entry.kind,
@@ -234,17 +236,14 @@ export function fromHistoryEntity(entity: Record<string, unknown>): HistoryEntry
   return withoutUndefined(entry as unknown as Record<string, unknown>) as unknown as HistoryEntry;
 }
 
-/**
- * RowKey bounds for a time window. `to` (newest) gives the lower bound because keys are inverted;
- * `from` (oldest, inclusive) gives an exclusive upper bound one millisecond earlier, which sorts after
- * every key at `from` whatever follows the fixed-width tick prefix.
- */
-function historyRowKeyFilter(partitionKey: string, from: Date | undefined, to: Date | undefined): string {
-  if (from && to) return odata`PartitionKey eq ${partitionKey} and RowKey ge ${invertedTicks(to)} and RowKey lt ${invertedTicks(new Date(from.getTime() - 1))}`;
-  if (to) return odata`PartitionKey eq ${partitionKey} and RowKey ge ${invertedTicks(to)}`;
-  if (from) return odata`PartitionKey eq ${partitionKey} and RowKey lt ${invertedTicks(new Date(from.getTime() - 1))}`;
-  return odata`PartitionKey eq ${partitionKey}`;
+/** One device's history rows (optionally within [from, to]) inside its shard partition. */
+function historyFilter(deviceId: string, from: Date | undefined, to: Date | undefined): string {
+  const range = historyRange(deviceId, from, to);
+  return odata`PartitionKey eq ${range.partitionKey} and RowKey ge ${range.lower} and RowKey lt ${range.upperExclusive}`;
 }
+
+/** Azure Table storage evaluates at most 15 comparisons per filter: PartitionKey plus 14 RowKeys. */
+const MAX_ROWS_PER_LOOKUP = 14;
 
 /** PostureStore over two tables (latest, history). Every call retries 429/5xx/timeouts within `retryBudgetMs`. */
 export class TablePostureStore implements PostureStore {
@@ -278,9 +277,9 @@ export class TablePostureStore implements PostureStore {
       this.cache.set(deviceId, cached);
       return { posture: { ...cached.posture }, etag: cached.etag };
     }
-    const partitionKey = encodeKeySegment(deviceId);
+    const { partitionKey, rowKey } = latestKeys(deviceId);
     try {
-      const entity = await this.retry('getLatest', deviceId, () => this.latestTable.getEntity<Record<string, unknown>>(partitionKey, LATEST_ROW_KEY));
+      const entity = await this.retry('getLatest', deviceId, () => this.latestTable.getEntity<Record<string, unknown>>(partitionKey, rowKey));
       const stored = { posture: fromLatestEntity(entity), etag: entity.etag };
       this.remember(deviceId, stored);
       return { posture: { ...stored.posture }, etag: stored.etag };
@@ -320,6 +319,92 @@ export class TablePostureStore implements PostureStore {
     }
   }
 
+  /** Cached rows first; the rest with one query per shard and ≤14 devices (the filter comparison limit). */
+  async getLatestMany(deviceIds: readonly string[]): Promise<Map<string, StoredLatest>> {
+    const found = new Map<string, StoredLatest>();
+    const missing = new Map<string, string[]>();
+    for (const deviceId of new Set(deviceIds)) {
+      const cached = this.cache.get(deviceId);
+      if (cached) found.set(deviceId, { posture: { ...cached.posture }, etag: cached.etag });
+      else {
+        const shard = postureShard(deviceId);
+        missing.set(shard, [...(missing.get(shard) ?? []), deviceId]);
+      }
+    }
+    const lookups: { shard: string; deviceIds: string[] }[] = [];
+    for (const [shard, ids] of missing) {
+      for (let i = 0; i < ids.length; i += MAX_ROWS_PER_LOOKUP) lookups.push({ shard, deviceIds: ids.slice(i, i + MAX_ROWS_PER_LOOKUP) });
+    }
+    await mapWithConcurrency(lookups, this.options.historyConcurrency ?? 4, async ({ shard, deviceIds: ids }) => {
+      const rowFilter = ids.map((id) => odata`RowKey eq ${latestKeys(id).rowKey}`).join(' or ');
+      const filter = `${odata`PartitionKey eq ${shard}`} and (${rowFilter})`;
+      const entities = await this.retry('getLatestMany', ids[0] ?? '', async () => {
+        const rows: TableEntityResult<Record<string, unknown>>[] = [];
+        for await (const entity of this.latestTable.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) rows.push(entity);
+        return rows;
+      });
+      for (const entity of entities) {
+        const stored = { posture: fromLatestEntity(entity), etag: entity.etag };
+        this.remember(stored.posture.deviceId, stored);
+        found.set(stored.posture.deviceId, { posture: { ...stored.posture }, etag: stored.etag });
+      }
+    });
+    return found;
+  }
+
+  /**
+   * History rows as upsert transactions per shard; then latest rows as transactions per shard, each
+   * row conditional on its etag (create when there was none). A failed condition rolls back its whole
+   * transaction, so every device in it is reported as a conflict and retried alone by the caller.
+   */
+  async commit(changes: readonly PostureChange[]): Promise<{ conflicts: string[] }> {
+    await this.appendHistory(changes.flatMap((change) => change.history));
+    const byShard = new Map<string, PostureChange[]>();
+    for (const change of changes) {
+      const shard = postureShard(change.latest.deviceId);
+      byShard.set(shard, [...(byShard.get(shard) ?? []), change]);
+    }
+    const transactions: PostureChange[][] = [];
+    for (const group of byShard.values()) {
+      let current: PostureChange[] = [];
+      let bytes = 0;
+      for (const change of group) {
+        const size = estimateEntityWireBytes(toLatestEntity(change.latest));
+        if (current.length > 0 && (current.length >= MAX_TRANSACTION_ACTIONS || bytes + size > MAX_TRANSACTION_BYTES)) {
+          transactions.push(current);
+          current = [];
+          bytes = 0;
+        }
+        current.push(change);
+        bytes += size;
+      }
+      if (current.length > 0) transactions.push(current);
+    }
+    const conflicts: string[] = [];
+    await mapWithConcurrency(transactions, this.options.historyConcurrency ?? 4, async (group) => {
+      const actions: TransactionAction[] = group.map((change) => {
+        const entity = toLatestEntity(change.latest);
+        return change.etag === undefined ? ['create', entity] : ['update', entity, 'Replace', { etag: change.etag }];
+      });
+      try {
+        const response = await this.retry('commitLatest', group[0]!.latest.deviceId, () => this.latestTable.submitTransaction(actions));
+        group.forEach((change, index) => {
+          const etag = response.subResponses[index]?.etag;
+          if (etag) this.remember(change.latest.deviceId, { posture: { ...change.latest }, etag });
+          else this.cache.delete(change.latest.deviceId);
+        });
+      } catch (err) {
+        const kind = classifyServiceError(err).kind;
+        if (kind !== 'conflict' && kind !== 'preconditionFailed' && kind !== 'notFound') throw err;
+        for (const change of group) {
+          this.cache.delete(change.latest.deviceId);
+          conflicts.push(change.latest.deviceId);
+        }
+      }
+    });
+    return { conflicts };
+  }
+
   async appendHistory(entries: HistoryEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const transactions = planUpsertTransactions(entries.map(toHistoryEntity));
@@ -336,7 +421,7 @@ export class TablePostureStore implements PostureStore {
       throw new RangeError(`limit must be an integer between 1 and ${MAX_HISTORY_PAGE_SIZE}, got ${query.limit}`);
     }
     if (query.continuationToken !== undefined) assertTableContinuationToken(query.continuationToken);
-    const filter = historyRowKeyFilter(encodeKeySegment(deviceId), query.from, query.to);
+    const filter = historyFilter(deviceId, query.from, query.to);
     const page = await this.retry('listHistory', deviceId, async () => {
       const pages = this.historyTable
         .listEntities<Record<string, unknown>>({ queryOptions: { filter } })

@@ -212,3 +212,61 @@ export function deadLetterKeys(position: EventPosition): { partitionKey: string;
   assertValidKey(rowKey);
   return { partitionKey, rowKey };
 }
+
+/**
+ * Posture rows are spread over a fixed number of shard partitions rather than one partition per
+ * device, so one batch's rows for many devices fit in a few entity-group transactions (≤100 rows,
+ * one partition each) instead of one request per device. 16 shards keep each partition far below
+ * the ~2,000 entities/s partition target at Event Hub ingest rates. Changing the count re-homes
+ * every row: it is part of the storage format (SchemaVersion).
+ */
+export const POSTURE_SHARD_COUNT = 16;
+
+/** `00`–`15`: FNV-1a (32-bit) of the device ID's UTF-16 code units, modulo the shard count. */
+export function postureShard(deviceId: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < deviceId.length; i++) {
+    hash ^= deviceId.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return String(hash % POSTURE_SHARD_COUNT).padStart(2, '0');
+}
+
+/** Latest posture row: PartitionKey = shard, RowKey = encoded device ID. */
+export function latestKeys(deviceId: string): { partitionKey: string; rowKey: string } {
+  return { partitionKey: postureShard(deviceId), rowKey: encodeKeySegment(deviceId) };
+}
+
+/** `|` cannot occur in a device ID, so it ends the device segment of a history RowKey unambiguously. */
+const DEVICE_SEPARATOR = '|';
+/** The character after `|`: the exclusive upper bound of one device's history rows. */
+const AFTER_DEVICE_SEPARATOR = '}';
+
+/**
+ * History row: PartitionKey = shard, RowKey = `<encoded device ID>|<historyRowKey(at, partition, sequence)>`:
+ * one device's rows are contiguous and newest first, and a replayed event overwrites its own row.
+ */
+export function historyKeys(deviceId: string, at: Date, partitionId: string, sequenceNumber: number): { partitionKey: string; rowKey: string } {
+  return { partitionKey: postureShard(deviceId), rowKey: `${encodeKeySegment(deviceId)}${DEVICE_SEPARATOR}${historyRowKey(at, partitionId, sequenceNumber)}` };
+}
+
+/** The device ID and event position a history RowKey was built from. */
+export function parseHistoryKeys(rowKey: string): HistoryRowKeyParts & { deviceId: string } {
+  const separator = rowKey.lastIndexOf(DEVICE_SEPARATOR);
+  if (separator <= 0) throw new InvalidTableKeyError(`"${rowKey}" is not a history row key (<device>|<time>_<partition>_<sequence>)`);
+  return { deviceId: decodeKeySegment(rowKey.slice(0, separator)), ...parseHistoryRowKey(rowKey.slice(separator + 1)) };
+}
+
+/**
+ * RowKey range of one device's history within its shard, optionally limited to [from, to]:
+ * `to` (newest) gives the inclusive lower bound because ticks are inverted; `from` gives an
+ * exclusive upper bound one millisecond earlier.
+ */
+export function historyRange(deviceId: string, from?: Date, to?: Date): { partitionKey: string; lower: string; upperExclusive: string } {
+  const device = encodeKeySegment(deviceId);
+  return {
+    partitionKey: postureShard(deviceId),
+    lower: `${device}${DEVICE_SEPARATOR}${to ? invertedTicks(to) : ''}`,
+    upperExclusive: from ? `${device}${DEVICE_SEPARATOR}${invertedTicks(new Date(from.getTime() - 1))}` : `${device}${AFTER_DEVICE_SEPARATOR}`,
+  };
+}

@@ -12,7 +12,7 @@ import type {
   SkippedCategory,
 } from '../domain/types';
 import type { Logger } from '../logger';
-import type { DeadLetterStore, DeviceRegistry, PostureStore } from '../ports';
+import type { DeadLetterStore, DeviceRegistry, PostureChange, PostureStore, StoredLatest } from '../ports';
 import { ensureSecurityModule, type ProvisioningResult } from './ensure-security-module';
 import type { ProcessingSettings } from './settings';
 
@@ -50,8 +50,6 @@ export class BatchRetryRequiredError extends Error {
     this.name = 'BatchRetryRequiredError';
   }
 }
-
-class LatestConflictError extends Error {}
 
 /** Batches touching more devices than this log one summary line instead of a line per device. */
 export const PER_DEVICE_LOG_LIMIT = 10;
@@ -99,10 +97,12 @@ function isTransient(err: unknown): boolean {
  * dead-letters what can never be processed, provisions security modules for new devices, and turns
  * every security-module change into history plus an updated "latest" posture per device.
  *
- * Work is coalesced per device (one read and one conditional write of "latest" per device per batch)
- * and fanned out with bounded concurrency. Every write is idempotent, so a replayed batch leaves the
- * tables as they were. Transient failures of some devices do not stop the others; the batch then
- * fails as a whole so the platform redelivers it.
+ * Storage work is batched across devices: the latest postures are read together, every device's
+ * changes are computed (provisioning and gap reads fan out with bounded concurrency), and all
+ * history and latest rows are written in one commit (a few entity-group transactions). Devices whose
+ * latest posture changed underneath are redone one by one. Every write is idempotent, so a replayed
+ * batch leaves the tables as they were. Transient failures of some devices do not stop the others;
+ * the batch then fails as a whole so the platform redelivers it.
  */
 export async function processEventBatch(events: readonly DecodedEvent[], deps: EventPipelineDeps): Promise<BatchReport> {
   const report = emptyReport(events.length);
@@ -134,37 +134,77 @@ export async function processEventBatch(events: readonly DecodedEvent[], deps: E
       });
     }
   }
+  if (byDevice.size === 0) return report;
 
-  const transientFailures: unknown[] = [];
-  const permanentFailures: DeadLetter[] = [];
+  const failures: DeviceFailures = { transient: [], permanent: [] };
   // A line per device reads well at human scale; during a storm the batch summary carries the counts.
   const logEachDevice = byDevice.size <= PER_DEVICE_LOG_LIMIT;
+  // Provisioning results survive a retry of the device so a re-merge never provisions twice.
+  const provisioned = new Map<HubEvent, ProvisioningResult>();
+
+  const stored = await deps.posture.getLatestMany([...byDevice.keys()]);
+  const computed: DeviceOutcome[] = [];
   await mapWithConcurrency([...byDevice.entries()], deps.settings.writeConcurrency, async ([deviceId, deviceEvents]) => {
-    try {
-      await processDevice(deviceId, deviceEvents, deps, report, logEachDevice);
-    } catch (err) {
-      if (isTransient(err)) {
-        transientFailures.push(err);
-        deps.logger.warn('device processing hit a transient failure; batch will be retried', { deviceId, error: errorMessage(err) });
-        return;
-      }
-      // Anything else would fail again on every redelivery: record it and keep the stream moving.
-      const recordedAt = deps.now();
-      const reason = `processing failed: ${errorMessage(err)}`;
-      deps.logger.error('device processing failed permanently; events dead-lettered', { deviceId, error: errorMessage(err) });
-      for (const event of deviceEvents) {
-        const raw = rawOf(event);
-        permanentFailures.push({ position: event.position, deviceId, reason, raw, rawSize: Buffer.byteLength(raw), recordedAt });
-      }
-    }
+    await guard(deviceId, deviceEvents, deps, failures, async () => {
+      computed.push(await computeDevice(deviceId, deviceEvents, stored.get(deviceId), deps, report, provisioned));
+    });
   });
 
-  if (permanentFailures.length > 0) {
-    await deps.deadLetters.record(permanentFailures);
-    report.deadLettered += permanentFailures.length;
+  const toWrite = computed.filter((outcome) => outcome.change !== undefined);
+  let conflicting: Set<string>;
+  try {
+    conflicting = new Set((await deps.posture.commit(toWrite.map((outcome) => outcome.change!))).conflicts);
+  } catch (err) {
+    if (isTransient(err)) throw err;
+    // A permanent rejection of a shared transaction (say, one oversized row) must not block the
+    // partition: redo each device alone so only the offending one is dead-lettered.
+    deps.logger.warn('batched posture write rejected; writing device by device', { error: errorMessage(err) });
+    conflicting = new Set(toWrite.map((outcome) => outcome.deviceId));
   }
-  if (transientFailures.length > 0) throw new BatchRetryRequiredError(transientFailures.length, transientFailures);
+  for (const outcome of computed) {
+    if (!conflicting.has(outcome.deviceId)) account(outcome, report, deps.logger, logEachDevice);
+  }
+
+  // Another instance wrote these devices meanwhile (a partition rebalance), or they shared a rolled-back transaction.
+  await mapWithConcurrency([...conflicting], deps.settings.writeConcurrency, async (deviceId) => {
+    const deviceEvents = byDevice.get(deviceId)!;
+    await guard(deviceId, deviceEvents, deps, failures, async () => {
+      account(await redoDevice(deviceId, deviceEvents, deps, report, provisioned), report, deps.logger, logEachDevice);
+    });
+  });
+
+  if (failures.permanent.length > 0) {
+    await deps.deadLetters.record(failures.permanent);
+    report.deadLettered += failures.permanent.length;
+  }
+  if (failures.transient.length > 0) throw new BatchRetryRequiredError(failures.transient.length, failures.transient);
   return report;
+}
+
+interface DeviceFailures {
+  transient: unknown[];
+  permanent: DeadLetter[];
+}
+
+/** Runs one device's work; a failure is sorted into "retry the batch" or "dead-letter its events". */
+async function guard(deviceId: string, deviceEvents: HubEvent[], deps: EventPipelineDeps, failures: DeviceFailures, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    if (isTransient(err)) {
+      failures.transient.push(err);
+      deps.logger.warn('device processing hit a transient failure; batch will be retried', { deviceId, error: errorMessage(err) });
+      return;
+    }
+    // Anything else would fail again on every redelivery: record it and keep the stream moving.
+    const recordedAt = deps.now();
+    const reason = `processing failed: ${errorMessage(err)}`;
+    deps.logger.error('device processing failed permanently; events dead-lettered', { deviceId, error: errorMessage(err) });
+    for (const event of deviceEvents) {
+      const raw = rawOf(event);
+      failures.permanent.push({ position: event.position, deviceId, reason, raw, rawSize: Buffer.byteLength(raw), recordedAt });
+    }
+  }
 }
 
 function isRelevant(event: HubEvent, settings: ProcessingSettings): boolean {
@@ -178,47 +218,75 @@ function isRelevant(event: HubEvent, settings: ProcessingSettings): boolean {
   }
 }
 
-async function processDevice(deviceId: string, events: HubEvent[], deps: EventPipelineDeps, report: BatchReport, logEachDevice: boolean): Promise<void> {
-  // Provisioning results survive a "latest" conflict so a re-merge never provisions twice.
-  const provisioned = new Map<HubEvent, ProvisioningResult>();
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await mergeDevice(deviceId, events, deps, report, provisioned, logEachDevice);
-      return;
-    } catch (err) {
-      if (!(err instanceof LatestConflictError) || attempt + 1 >= deps.settings.maxLatestConflicts) {
-        if (err instanceof LatestConflictError) {
-          throw Object.assign(new Error(`latest posture of ${deviceId} kept changing underneath (${attempt + 1} conflicts)`), { statusCode: 503 });
-        }
-        throw err;
-      }
-      report.latestConflicts++;
-    }
+/** What one device's events amount to: the change to write (if any) and what to count once it is written. */
+interface DeviceOutcome {
+  deviceId: string;
+  change?: PostureChange;
+  securityTwinChanges: number;
+  alreadyApplied: number;
+  provisioning: Partial<Record<ProvisioningStatus, number>>;
+}
+
+/** Counts a written (or unchanged) device into the report. */
+function account(outcome: DeviceOutcome, report: BatchReport, logger: Logger, logEachDevice: boolean): void {
+  report.securityTwinChanges += outcome.securityTwinChanges;
+  report.alreadyApplied += outcome.alreadyApplied;
+  for (const [status, count] of Object.entries(outcome.provisioning) as [ProvisioningStatus, number][]) {
+    report.provisioning[status] = (report.provisioning[status] ?? 0) + count;
+  }
+  const change = outcome.change;
+  if (!change) return;
+  report.devicesUpdated++;
+  report.historyEntries += change.history.length;
+  if (logEachDevice) {
+    logger.info('posture recorded', {
+      deviceId: outcome.deviceId,
+      entries: change.history.length,
+      latest: change.history[change.history.length - 1]?.summary,
+      configuration: change.latest.configurationState,
+      agent: change.latest.agentState,
+    });
   }
 }
 
-async function mergeDevice(
+/** Re-reads and re-merges one device until its conditional write goes through. */
+async function redoDevice(
   deviceId: string,
   events: HubEvent[],
   deps: EventPipelineDeps,
   report: BatchReport,
   provisioned: Map<HubEvent, ProvisioningResult>,
-  logEachDevice: boolean,
-): Promise<void> {
+): Promise<DeviceOutcome> {
+  for (let attempt = 1; ; attempt++) {
+    report.latestConflicts++;
+    const outcome = await computeDevice(deviceId, events, await deps.posture.getLatest(deviceId), deps, report, provisioned);
+    if (!outcome.change) return outcome;
+    const { conflicts } = await deps.posture.commit([outcome.change]);
+    if (conflicts.length === 0) return outcome;
+    if (attempt >= deps.settings.maxLatestConflicts) {
+      throw Object.assign(new Error(`latest posture of ${deviceId} kept changing underneath (${attempt} conflicts)`), { statusCode: 503 });
+    }
+  }
+}
+
+async function computeDevice(
+  deviceId: string,
+  events: HubEvent[],
+  stored: StoredLatest | undefined,
+  deps: EventPipelineDeps,
+  report: BatchReport,
+  provisioned: Map<HubEvent, ProvisioningResult>,
+): Promise<DeviceOutcome> {
   const context: PostureContext = { securityModuleId: deps.settings.securityModuleId };
-  const stored = await deps.posture.getLatest(deviceId);
   let latest: LatestPosture | undefined = stored?.posture;
   const history: HistoryEntry[] = [];
-  let securityTwinChanges = 0;
-  let twinReads = 0;
-  let alreadyApplied = 0;
-  const provisioningCounts: Partial<Record<ProvisioningStatus, number>> = {};
+  const outcome: DeviceOutcome = { deviceId, securityTwinChanges: 0, alreadyApplied: 0, provisioning: {} };
 
   for (const event of events) {
     if (event.kind === 'deviceCreated') {
       if (latest && Date.parse(latest.updatedAt) >= event.position.enqueuedTime.getTime()) {
         // A replay of a creation already handled: provisioning again could resurrect a module an operator removed since.
-        alreadyApplied++;
+        outcome.alreadyApplied++;
         continue;
       }
       let result = provisioned.get(event);
@@ -226,14 +294,14 @@ async function mergeDevice(
         result = await ensureSecurityModule({ deviceId, twin: event.twin }, deps.registry, deps.settings, deps.logger);
         provisioned.set(event, result);
       }
-      provisioningCounts[result.status] = (provisioningCounts[result.status] ?? 0) + 1;
+      outcome.provisioning[result.status] = (outcome.provisioning[result.status] ?? 0) + 1;
       const step = provisioningStep(latest, deviceId, result.status, event, context, { ...result.detail, baselineApplied: result.baselineApplied });
       latest = step.next;
       history.push(step.history);
       continue;
     }
 
-    if (event.kind === 'twinChanged') securityTwinChanges++;
+    if (event.kind === 'twinChanged') outcome.securityTwinChanges++;
     const step = applyEvent(latest, event, context);
     switch (step.kind) {
       case 'applied':
@@ -241,12 +309,12 @@ async function mergeDevice(
         history.push(step.history);
         break;
       case 'alreadyApplied':
-        alreadyApplied++;
+        outcome.alreadyApplied++;
         break;
       case 'notSecurityModule':
         break;
       case 'gap': {
-        twinReads++;
+        report.twinReads++;
         const twin = await deps.registry.getModuleTwin(deviceId, context.securityModuleId);
         const resynced = postureFromTwin(latest, twin, event, context);
         latest = resynced.next;
@@ -256,28 +324,7 @@ async function mergeDevice(
       }
     }
   }
-
-  if (history.length > 0 && latest) {
-    // History first: once "latest" moves past an event, a replay treats it as applied, so its row must already exist.
-    await deps.posture.appendHistory(history);
-    const written = await deps.posture.writeLatest(latest, stored?.etag);
-    if (written === 'conflict') throw new LatestConflictError();
-    if (logEachDevice) {
-      deps.logger.info('posture recorded', {
-        deviceId,
-        entries: history.length,
-        latest: history[history.length - 1]!.summary,
-        configuration: latest.configurationState,
-        agent: latest.agentState,
-      });
-    }
-    report.devicesUpdated++;
-    report.historyEntries += history.length;
-  }
-  report.securityTwinChanges += securityTwinChanges;
-  report.twinReads += twinReads;
-  report.alreadyApplied += alreadyApplied;
-  for (const [status, count] of Object.entries(provisioningCounts) as [ProvisioningStatus, number][]) {
-    report.provisioning[status] = (report.provisioning[status] ?? 0) + count;
-  }
+  // History goes first in the commit: once "latest" moves past an event, a replay treats it as applied, so its row must exist.
+  if (history.length > 0 && latest) outcome.change = { history, latest, etag: stored?.etag };
+  return outcome;
 }

@@ -1,9 +1,9 @@
-import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+import { odata, TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 
 import { createTableClient, ensureTables } from '../../shared/adapters/table-clients';
 import { MAX_RAW_CHARS, TableDeadLetterStore } from '../../shared/adapters/table-dead-letter-store';
 import { TablePostureStore } from '../../shared/adapters/table-posture-store';
-import { encodeKeySegment } from '../../shared/domain/table-keys';
+import { historyKeys, latestKeys } from '../../shared/domain/table-keys';
 import type { DeadLetter } from '../../shared/domain/types';
 import { startAzurite, type AzuriteInstance } from '../support/azurite';
 import { describePostureStoreContract, historyEntry } from '../support/posture-store-contract';
@@ -52,7 +52,7 @@ describe('TablePostureStore specifics', () => {
 
     const readRows = async (): Promise<Record<string, unknown>[]> => {
       const rows: Record<string, unknown>[] = [];
-      for await (const row of history.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${deviceId}'` } })) {
+      for await (const row of history.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`DeviceId eq ${deviceId}` } })) {
         const { etag: _etag, timestamp: _timestamp, ...content } = row;
         rows.push(content);
       }
@@ -69,9 +69,11 @@ describe('TablePostureStore specifics', () => {
     const deviceId = "typed'device#1";
     await store.appendHistory([historyEntry(deviceId, 3, new Date('2024-02-03T04:05:06.789Z'))]);
     const rows = [];
-    for await (const row of history.listEntities<Record<string, unknown>>({ queryOptions: { filter: `PartitionKey eq '${encodeKeySegment(deviceId).replace(/'/g, "''")}'` } })) rows.push(row);
+    const { partitionKey } = latestKeys(deviceId);
+    for await (const row of history.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey} and DeviceId eq ${deviceId}` } })) rows.push(row);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ DeviceId: deviceId, Kind: 'reportedChanged', SequenceNumber: 1003n, PartitionId: '3', TwinVersion: 3, ModulePresent: true, SchemaVersion: 1 });
+    expect(rows[0]).toMatchObject({ DeviceId: deviceId, Kind: 'reportedChanged', SequenceNumber: 1003n, PartitionId: '3', TwinVersion: 3, ModulePresent: true, SchemaVersion: 2 });
+    expect(rows[0]?.rowKey).toBe(historyKeys(deviceId, new Date('2024-02-03T04:05:06.789Z'), '3', 1003).rowKey);
     expect(rows[0]?.At).toEqual(new Date('2024-02-03T04:05:06.789Z'));
     expect(JSON.parse(String(rows[0]?.DriftedKeys))).toEqual([]);
   });
@@ -83,7 +85,8 @@ describe('TablePostureStore specifics', () => {
     const big = { blob: 'e'.repeat(70_000) };
     const posture = { deviceId, moduleId: 'm', modulePresent: true, deviceDeleted: false, desired: big, configurationState: 'unknown' as const, driftedKeys: [], invalidFields: [], updatedAt: '2024-01-01T00:00:00.000Z' };
     await expect(store.writeLatest(posture, undefined)).resolves.toBe('written');
-    const raw = await latest.getEntity<Record<string, unknown>>(deviceId, 'latest');
+    const keys = latestKeys(deviceId);
+    const raw = await latest.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
     expect(typeof raw.DesiredJson2).toBe('string');
     const parts = ['DesiredJson', 'DesiredJson1', 'DesiredJson2'].map((name) => String(raw[name]).length);
     const roundTripped = (await store.getLatest(deviceId))?.posture.desired?.blob;

@@ -150,5 +150,34 @@ export function describePostureStoreContract(name: string, getStore: () => Postu
     it('rejects a page size outside 1..1000', async () => {
       await expect(getStore().listHistory('d', { limit: 0 })).rejects.toThrow(RangeError);
     });
+
+    it('commits many devices at once and reads them back at once, including odd IDs', async () => {
+      const store = getStore();
+      const ids = Array.from({ length: 40 }, (_, i) => `${uniqueDevice('many')}-${i}`).concat([`${ODD_DEVICE_ID}-many`]);
+      const changes = ids.map((deviceId, i) => ({ history: [historyEntry(deviceId, i, new Date(BASE_TIME + i))], latest: latestPosture(deviceId), etag: undefined }));
+      await expect(store.commit(changes)).resolves.toEqual({ conflicts: [] });
+      const read = await store.getLatestMany([...ids, 'never-written']);
+      expect([...read.keys()].sort()).toEqual([...ids].sort());
+      expect(read.get(ODD_DEVICE_ID + '-many')?.posture).toEqual(latestPosture(`${ODD_DEVICE_ID}-many`));
+      for (const deviceId of ids) expect((await store.listHistory(deviceId, { limit: 10 })).entries).toHaveLength(1);
+
+      // A second round against the etags just read succeeds; a third against the same (now stale) etags conflicts.
+      const next = ids.map((deviceId) => ({ history: [], latest: latestPosture(deviceId, { reportedVersion: 6 }), etag: read.get(deviceId)?.etag }));
+      await expect(store.commit(next)).resolves.toEqual({ conflicts: [] });
+      const stale = await store.commit(next.slice(0, 3));
+      expect(stale.conflicts.sort()).toEqual(ids.slice(0, 3).sort());
+      expect((await store.getLatest(ids[0]!))?.posture.reportedVersion).toBe(6);
+    });
+
+    it('reports a conflict when another writer changed a device in the same commit', async () => {
+      const store = getStore();
+      const deviceId = uniqueDevice('race');
+      await store.writeLatest(latestPosture(deviceId), undefined);
+      const seen = await store.getLatest(deviceId);
+      await store.writeLatest(latestPosture(deviceId, { reportedVersion: 9 }), seen?.etag);
+      const result = await store.commit([{ history: [], latest: latestPosture(deviceId, { reportedVersion: 8 }), etag: seen?.etag }]);
+      expect(result.conflicts).toEqual([deviceId]);
+      expect((await store.getLatest(deviceId))?.posture.reportedVersion).toBe(9);
+    });
   });
 }

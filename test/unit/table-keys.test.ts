@@ -186,3 +186,42 @@ describe('deadLetterKeys', () => {
     );
   });
 });
+
+describe('sharded posture keys', () => {
+  const { postureShard, latestKeys, historyKeys, parseHistoryKeys, historyRange, POSTURE_SHARD_COUNT } = jest.requireActual('../../shared/domain/table-keys') as typeof import('../../shared/domain/table-keys');
+
+  it('pins the shard function (it is part of the storage format)', () => {
+    // FNV-1a("a") is 0xe40c292c (the published test vector), so the hash itself is the standard one.
+    expect(postureShard('a')).toBe(String(0xe40c292c % POSTURE_SHARD_COUNT).padStart(2, '0'));
+    expect([postureShard('device-1'), postureShard('device-2'), postureShard("odd#?%'id"), postureShard('')]).toEqual(['01', '08', '13', '05']);
+  });
+
+  it('spreads a fleet evenly over the shards', () => {
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 16_000; i++) counts.set(postureShard(`dev-${i}`), (counts.get(postureShard(`dev-${i}`)) ?? 0) + 1);
+    expect(counts.size).toBe(POSTURE_SHARD_COUNT);
+    for (const count of counts.values()) expect(count).toBeGreaterThan(800);
+  });
+
+  it('keeps one device history contiguous, newest first, and apart from devices sharing a prefix', () => {
+    const at = (minute: number): Date => new Date(Date.UTC(2026, 10, 23, 10, minute));
+    const rows = [
+      historyKeys('ab', at(1), '0', 1).rowKey,
+      historyKeys('ab', at(2), '0', 2).rowKey,
+      historyKeys('abc', at(3), '0', 3).rowKey,
+      historyKeys('ab#', at(4), '0', 4).rowKey,
+    ];
+    const range = historyRange('ab');
+    const inRange = rows.filter((r) => r >= range.lower && r < range.upperExclusive).sort();
+    expect(inRange).toEqual([historyKeys('ab', at(2), '0', 2).rowKey, historyKeys('ab', at(1), '0', 1).rowKey]);
+    const window = historyRange('ab', at(2), at(2));
+    expect(rows.filter((r) => r >= window.lower && r < window.upperExclusive)).toEqual([historyKeys('ab', at(2), '0', 2).rowKey]);
+  });
+
+  it('round-trips device and position through the RowKey, for every legal character', () => {
+    const deviceId = "a-:.+%_#*?!(),=@;$'z";
+    const keys = historyKeys(deviceId, new Date('2026-11-23T10:00:00.123Z'), '3', 42);
+    expect(keys.partitionKey).toBe(latestKeys(deviceId).partitionKey);
+    expect(parseHistoryKeys(keys.rowKey)).toEqual({ deviceId, at: new Date('2026-11-23T10:00:00.123Z'), partitionId: '3', sequenceNumber: 42 });
+  });
+});

@@ -6,7 +6,7 @@
 import { InvalidContinuationTokenError } from '../../errors';
 import { encodeKeySegment, historyRowKey, invertedTicks } from '../../domain/table-keys';
 import type { HistoryEntry, LatestPosture } from '../../domain/types';
-import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureStore, StoredLatest } from '../../ports';
+import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureChange, PostureStore, StoredLatest } from '../../ports';
 
 const MAX_HISTORY_PAGE_SIZE = 1000;
 
@@ -38,6 +38,24 @@ export class MemoryPostureStore implements PostureStore {
   async getLatest(deviceId: string): Promise<StoredLatest | undefined> {
     const stored = this.latest.get(encodeKeySegment(deviceId));
     return stored && { posture: { ...stored.posture }, etag: stored.etag };
+  }
+
+  async getLatestMany(deviceIds: readonly string[]): Promise<Map<string, StoredLatest>> {
+    const found = new Map<string, StoredLatest>();
+    for (const deviceId of deviceIds) {
+      const stored = await this.getLatest(deviceId);
+      if (stored) found.set(deviceId, stored);
+    }
+    return found;
+  }
+
+  async commit(changes: readonly PostureChange[]): Promise<{ conflicts: string[] }> {
+    await this.appendHistory(changes.flatMap((change) => change.history));
+    const conflicts: string[] = [];
+    for (const change of changes) {
+      if ((await this.writeLatest(change.latest, change.etag)) === 'conflict') conflicts.push(change.latest.deviceId);
+    }
+    return { conflicts };
   }
 
   async writeLatest(posture: LatestPosture, etag: string | undefined): Promise<LatestWriteResult> {
