@@ -157,7 +157,10 @@ export class SecurityAgentSimulator {
     const desired = stripMeta(properties.desired);
     const reported = stripMeta(properties.reported);
     const patch = moduleId === LEGACY_AGENT_MODULE_ID ? legacyReport(desired, reported, mode) : microReport(desired, reported, mode, entry?.rejectKeys);
-    if (patch) this.registry.updateReported(deviceId, moduleId, patch, { notify: options.notify });
+    if (!patch) return;
+    // An agent reports over its own connection: the module is connected and active while it does.
+    if (twin['connectionState'] !== 'Connected') this.registry.setConnectionState(deviceId, moduleId, 'Connected', { notify: options.notify });
+    this.registry.updateReported(deviceId, moduleId, patch, { notify: options.notify });
   }
 
   private onChange(change: HubChange): void {

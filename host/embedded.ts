@@ -64,6 +64,9 @@ export class EmbeddedTwinGuard {
         STANDALONE_HTTP_PORT: String(options.httpPort),
         STANDALONE_FUNCTION_KEY: functionKey,
         STANDALONE_LOAD_BALANCING: 'greedy',
+        // The emulator does not throttle by default; the production budgets would only slow the demo down.
+        SWEEP_QUERIES_PER_MINUTE: '600',
+        SWEEP_REGISTRY_OPS_PER_MINUTE: '3000',
       };
       // The functions read their settings from the process environment, exactly as under Azure Functions.
       for (const [name, value] of Object.entries(env)) process.env[name] ??= value;
@@ -104,8 +107,49 @@ export class EmbeddedTwinGuard {
         });
       }
       if (plan.length > 0 && !this.stopping) this.demoTimer = setTimeout(() => void next(), this.options.demoIntervalMs);
+      else if (!this.stopping) this.demoTimer = setTimeout(() => void this.firstComplianceSummary(), this.options.demoIntervalMs * 2);
     };
     this.demoTimer = setTimeout(() => void next(), 500);
+  }
+
+  /**
+   * Starts a compliance sweep through the app's own HTTP API, as an operator would, waits for the
+   * shards to run through the queue, and prints the summary.
+   */
+  private async firstComplianceSummary(): Promise<void> {
+    const { logger } = this.options;
+    const api = this.host.httpUrl;
+    if (!api || this.stopping) return;
+    const headers = { 'x-functions-key': this.functionKey, 'content-type': 'application/json' };
+    try {
+      const started = await fetch(`${api}/api/sweeps`, { method: 'POST', headers, body: '{}' });
+      const run = (await started.json()) as { sweepId?: string };
+      if (!started.ok || !run.sweepId) throw new Error(`POST /api/sweeps answered ${started.status}`);
+      logger.info('compliance sweep started', { sweepId: run.sweepId });
+      for (let attempt = 0; attempt < 120 && !this.stopping; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const response = await fetch(`${api}/api/sweeps/${encodeURIComponent(run.sweepId)}`, { headers });
+        const body = (await response.json()) as { status?: string; summary?: { counters?: { evaluated: number; compliant: number; nonCompliant: number; outOfScopeEdge: number; rules: Record<string, { violations: number; suppressed: number }>; repairs: Record<string, number> } } };
+        const counters = body.summary?.counters;
+        if (body.status !== 'completed' || !counters) continue;
+        const rules = Object.entries(counters.rules)
+          .filter(([, count]) => count.violations > 0)
+          .map(([rule, count]) => `${rule}=${count.violations}`)
+          .join(' ');
+        logger.info('first compliance summary', {
+          evaluated: counters.evaluated,
+          compliant: counters.compliant,
+          nonCompliant: counters.nonCompliant,
+          edgeOutOfScope: counters.outOfScopeEdge,
+          violations: rules || 'none',
+          repairs: Object.entries(counters.repairs).map(([action, count]) => `${action}=${count}`).join(' ') || 'none',
+        });
+        logger.info(`details: curl -H 'x-functions-key: ${this.functionKey}' ${api}/api/compliance/findings?format=csv`);
+        return;
+      }
+    } catch (err) {
+      logger.warn('the demo compliance sweep could not run', { error: String(err) });
+    }
   }
 
   /** Stops in order: demo, host (drains in-flight batches), emulator (saves state), Azurite (flushes). */

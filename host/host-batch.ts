@@ -91,8 +91,31 @@ function lowerFirst(key: string): string {
   return key.length > 0 ? key.charAt(0).toLowerCase() + key.slice(1) : key;
 }
 
+/**
+ * Bytes as the SDK hands them over: a Buffer, or — for AMQP properties such as `user_id`, which
+ * @azure/event-hubs passes through its date-to-number conversion by shallow copy — a plain object
+ * with keys '0', '1', … holding the byte values.
+ */
+function bytesOf(value: unknown): Buffer | undefined {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const entries = Object.entries(value);
+  if (entries.length === 0) return undefined;
+  const bytes: number[] = [];
+  for (const [index, byte] of entries) {
+    if (index !== String(bytes.length) || typeof byte !== 'number' || !Number.isInteger(byte) || byte < 0 || byte > 255) return undefined;
+    bytes.push(byte);
+  }
+  return Buffer.from(bytes);
+}
+
 function toDotNetSystemValue(key: string, value: unknown): unknown {
-  if (Buffer.isBuffer(value)) return value.toString('base64'); // Json.NET writes byte arrays as base64
+  const bytes = bytesOf(value);
+  if (bytes) {
+    // `user-id` is ArraySegment<byte> in .NET, which Json.NET writes as an array of numbers; a byte[] is base64.
+    return key === 'user-id' ? [...bytes] : bytes.toString('base64');
+  }
   if (DATE_ANNOTATIONS.has(key)) {
     if (typeof value === 'number') return dotNetUtcDateTime(new Date(value));
     if (value instanceof Date) return dotNetUtcDateTime(value);
@@ -107,18 +130,24 @@ function systemPropertiesOf(event: ReceivedEventLike): Record<string, unknown> {
     out[lowerFirst(name)] = toDotNetSystemValue(name, value);
   }
   const offsetString = String(event.offset);
-  const offsetNumber = Number(offsetString);
+  const offsetNumber = offsetAsLong(offsetString);
   out['x-opt-sequence-number'] = event.sequenceNumber;
   out['x-opt-offset'] = offsetString;
   out['x-opt-enqueued-time'] = dotNetUtcDateTime(event.enqueuedTimeUtc);
   if (event.partitionKey !== null && event.partitionKey !== undefined) out['x-opt-partition-key'] = event.partitionKey;
   // Added by the extension (PascalCase in .NET, first letter lower-cased by the worker).
   out['sequenceNumber'] = event.sequenceNumber;
-  out['offset'] = Number.isSafeInteger(offsetNumber) ? offsetNumber : -1;
+  out['offset'] = offsetNumber;
   out['offsetString'] = offsetString;
   out['partitionKey'] = event.partitionKey ?? null;
   out['enqueuedTimeUtc'] = dotNetUnspecifiedDateTime(event.enqueuedTimeUtc);
   return out;
+}
+
+/** .NET `long.TryParse` of the offset with the binding strategy's −1 fallback (offsets are opaque strings since v6). */
+function offsetAsLong(offset: string): number {
+  const value = /^-?\d+$/.test(offset) ? Number(offset) : Number.NaN;
+  return Number.isSafeInteger(value) ? value : -1;
 }
 
 function applicationPropertiesOf(event: ReceivedEventLike): Record<string, unknown> {
@@ -130,15 +159,15 @@ function applicationPropertiesOf(event: ReceivedEventLike): Record<string, unkno
 /** One invocation's input for the events of one partition, in stream order. */
 export function toHostShapedBatch(events: readonly ReceivedEventLike[], partition: PartitionContextLike): HostShapedBatch {
   const partitionContext = { ...partition };
-  const offsets = events.map((e) => String(e.offset));
+  const offsetStrings = events.map((e) => String(e.offset));
   return {
     messages: events.map((e) => workerValueOf(bodyAsHostString(e.body))),
     triggerMetadata: {
       triggerPartitionContext: partitionContext,
       partitionContext,
       partitionKeyArray: events.map((e) => e.partitionKey ?? null),
-      offsetArray: offsets,
-      offsetStringArray: offsets,
+      offsetArray: offsetStrings.map((o) => String(offsetAsLong(o))),
+      offsetStringArray: offsetStrings,
       sequenceNumberArray: events.map((e) => e.sequenceNumber),
       enqueuedTimeUtcArray: events.map((e) => dotNetUnspecifiedDateTime(e.enqueuedTimeUtc)),
       propertiesArray: events.map(applicationPropertiesOf),

@@ -18,6 +18,11 @@ export interface QueuePollerOptions {
   maxDequeueCount?: number;
   /** How long a message stays invisible while a handler runs; must exceed the longest run. */
   visibilityTimeoutSeconds?: number;
+  /**
+   * Delay before a message whose handler failed is visible again (host.json `queues.visibilityTimeout`,
+   * Functions default 0: retried at once, not after the processing lease runs out).
+   */
+  retryVisibilityTimeoutSeconds?: number;
   /** Back-off bounds when the queue is empty (Functions: up to 1 min). */
   minPollMs?: number;
   maxPollMs?: number;
@@ -82,7 +87,13 @@ export class QueuePoller {
         continue;
       }
       wait = minPoll;
-      await Promise.all(received.receivedMessageItems.map((message) => this.deliver(route, message)));
+      // A failed delete or poison move must not end the loop (nor reject it unhandled): the message
+      // simply becomes visible again and is dealt with on its next delivery.
+      await Promise.all(
+        received.receivedMessageItems.map((message) =>
+          this.deliver(route, message).catch((err: unknown) => this.logger.warn('queue message could not be settled', { functionName: route.functionName, messageId: message.messageId, error: errorMessage(err) })),
+        ),
+      );
     }
   }
 
@@ -93,10 +104,8 @@ export class QueuePoller {
     const maxDequeueCount = this.options.maxDequeueCount ?? 5;
     const text = Buffer.from(message.messageText, 'base64').toString('utf8');
     if (message.dequeueCount > maxDequeueCount) {
-      await route.poisonQueue.createIfNotExists();
-      await route.poisonQueue.sendMessage(message.messageText);
-      await route.queue.deleteMessage(message.messageId, message.popReceipt);
-      this.logger.error('queue message moved to the poison queue', { functionName: route.functionName, messageId: message.messageId, dequeueCount: message.dequeueCount });
+      // Its handler never finished maxDequeueCount times (e.g. the process died mid-run).
+      await this.poison(route, message);
       return;
     }
     let body: unknown = text;
@@ -127,9 +136,24 @@ export class QueuePoller {
       await route.handler(body, context);
       await route.queue.deleteMessage(message.messageId, message.popReceipt);
     } catch (err) {
-      // Left in the queue: it becomes visible again after the visibility timeout and is retried.
+      if (message.dequeueCount >= maxDequeueCount) {
+        // The last allowed try failed: poison it now, as Functions does, instead of after one more lease.
+        await this.poison(route, message);
+        return;
+      }
+      // Released for a retry after retryVisibilityTimeoutSeconds (the lease would otherwise hold it for visibilityTimeoutSeconds).
       this.logger.warn('queue message failed; it will be redelivered', { functionName: route.functionName, messageId: message.messageId, error: errorMessage(err) });
+      await route.queue
+        .updateMessage(message.messageId, message.popReceipt, undefined, this.options.retryVisibilityTimeoutSeconds ?? 0)
+        .catch((updateErr: unknown) => this.logger.warn('could not release a failed queue message; it is retried after its lease', { functionName: route.functionName, messageId: message.messageId, error: errorMessage(updateErr) }));
     }
+  }
+
+  private async poison(route: QueueRoute, message: { messageId: string; popReceipt: string; messageText: string; dequeueCount: number }): Promise<void> {
+    await route.poisonQueue.createIfNotExists();
+    await route.poisonQueue.sendMessage(message.messageText);
+    await route.queue.deleteMessage(message.messageId, message.popReceipt);
+    this.logger.error('queue message moved to the poison queue', { functionName: route.functionName, messageId: message.messageId, dequeueCount: message.dequeueCount });
   }
 
   async stop(): Promise<void> {
