@@ -128,7 +128,12 @@ export class StandaloneHost {
             functionName: registration.name,
             handler: options.handler as BatchHandler,
             logger,
-            loadBalancing: { strategy: settings.loadBalancing, updateIntervalInMs: settings.loadBalancing === 'greedy' ? 1000 : 10_000 },
+            // Greedy (one host) renews every second, so its claims can expire after 10 s instead of the SDK's
+            // 60 s: a host restarted after a crash otherwise waits a minute for its predecessor's claims.
+            loadBalancing:
+              settings.loadBalancing === 'greedy'
+                ? { strategy: 'greedy', updateIntervalInMs: 1000, partitionOwnershipExpirationIntervalInMs: 10_000 }
+                : { strategy: 'balanced', updateIntervalInMs: 10_000 },
             onBatchCheckpointed: this.options.onBatchCheckpointed,
           });
           this.consumers.push(consumer);

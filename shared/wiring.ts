@@ -20,6 +20,8 @@ import type { SweepServices, SweepSettings } from './services/compliance-sweep';
 import { BudgetedRegistry, meteringLogger, RegistryMeter } from './services/registry-budget';
 
 export interface EventServices {
+  /** LOG_LEVEL: what the handlers' loggers let through (default info). */
+  logLevel?: Config['logLevel'];
   registry: DeviceRegistry;
   posture: PostureStore;
   deadLetters: DeadLetterStore;
@@ -76,6 +78,7 @@ export async function createEventServices(config: Config): Promise<EventServices
     deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs }),
     settings: processingSettingsFrom(config),
     now: () => new Date(),
+    logLevel: config.logLevel,
   };
 }
 

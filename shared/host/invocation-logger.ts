@@ -13,14 +13,15 @@ function format(message: string, fields?: LogFields): string {
 }
 
 /**
- * Adapts a host logging context to the domain Logger: one line per message, fields as JSON so
+ * Adapts a host logging context to the domain Logger, dropping what LOG_LEVEL filters out: one line per message, fields as JSON so
  * Application Insights keeps them searchable, secrets redacted on the way out.
  */
-export function loggerFor(sink: LogSink, baseFields: LogFields = {}): Logger {
+export function loggerFor(sink: LogSink, baseFields: LogFields = {}, level: 'error' | 'warn' | 'info' | 'debug' = 'info'): Logger {
   const merged = (fields?: LogFields): LogFields => ({ ...baseFields, ...fields });
+  const quiet = (): void => undefined;
   return {
-    info: (message, fields) => sink.log(format(message, merged(fields))),
-    warn: (message, fields) => sink.warn(format(message, merged(fields))),
+    info: level === 'info' || level === 'debug' ? (message, fields) => sink.log(format(message, merged(fields))) : quiet,
+    warn: level === 'error' ? quiet : (message, fields) => sink.warn(format(message, merged(fields))),
     error: (message, fields) => sink.error(format(message, merged(fields))),
   };
 }

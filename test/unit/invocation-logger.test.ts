@@ -1,0 +1,33 @@
+import { loggerFor } from '../../shared/host/invocation-logger';
+
+function sink(): { lines: string[]; log: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void } {
+  const lines: string[] = [];
+  return {
+    lines,
+    log: (...a) => lines.push(`info ${a.join(' ')}`),
+    warn: (...a) => lines.push(`warn ${a.join(' ')}`),
+    error: (...a) => lines.push(`error ${a.join(' ')}`),
+  };
+}
+
+describe('loggerFor', () => {
+  it.each([
+    ['debug', ['info m', 'warn m', 'error m']],
+    ['info', ['info m', 'warn m', 'error m']],
+    ['warn', ['warn m', 'error m']],
+    ['error', ['error m']],
+  ] as const)('at LOG_LEVEL %s lets through %j', (level, expected) => {
+    const target = sink();
+    const logger = loggerFor(target, {}, level);
+    logger.info('m');
+    logger.warn('m');
+    logger.error('m');
+    expect(target.lines).toEqual(expected);
+  });
+
+  it('adds the base fields and never lets a key through', () => {
+    const target = sink();
+    loggerFor(target, { partitionId: '2' }).warn('call failed', { error: 'HostName=h;SharedAccessKeyName=owner;SharedAccessKey=c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0' });
+    expect(target.lines).toEqual(['warn call failed {"partitionId":"2","error":"HostName=h;SharedAccessKeyName=owner;SharedAccessKey=***"}']);
+  });
+});
