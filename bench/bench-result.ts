@@ -15,3 +15,15 @@ export function formatResults(title: string, results: BenchResult[]): string {
   });
   return [`== ${title}`, ...rows].join('\n');
 }
+
+/** Lets a benchmark file run on its own (`node dist/bench/x.bench.js`) as well as from run-all. */
+export function runIfMain(mainModule: NodeModule, run: () => Promise<BenchResult[]>): void {
+  if (require.main !== mainModule) return;
+  run().then(
+    (results) => console.log(formatResults(mainModule.filename, results)),
+    (err: unknown) => {
+      console.error(err);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -8,7 +8,7 @@
  * drift apart silently.
  */
 import { decodeBatch, summarize } from '../shared/domain/decode-events';
-import type { BenchResult } from './bench-result';
+import { type BenchResult, runIfMain } from './bench-result';
 
 export interface DecodeMixOptions {
   devices: number;
@@ -216,13 +216,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (require.main === module) {
-  run()
-    .then((results) => {
-      for (const result of results) console.log(`${result.name}: ${result.value} ${result.unit}${result.target ? ` (target ${result.target}: ${result.pass ? 'PASS' : 'MISS'})` : ''}`);
-    })
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    });
-}
+runIfMain(module, run);

@@ -10,7 +10,7 @@
  * Run: `node dist/bench/emulator-events.bench.js` (or via `npm run bench -- emulator-events`).
  */
 import { fork } from 'node:child_process';
-import type { BenchResult } from './bench-result';
+import { type BenchResult, runIfMain } from './bench-result';
 import { startConsumer } from './emulator-events-consumer';
 import type { ConsumerMessage } from './emulator-events-consumer';
 import { EventHubEndpoint } from '../emulator/eventhub/endpoint';
@@ -167,13 +167,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (require.main === module) {
-  run()
-    .then((results) => {
-      for (const result of results) console.log(`${result.name}: ${result.value} ${result.unit}${result.target ? ` (target ${result.target}: ${result.pass ? 'PASS' : 'MISS'})` : ''}`);
-    })
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    });
-}
+runIfMain(module, run);

@@ -21,6 +21,8 @@ export interface PagingRun {
   pages: number;
   /** First request sent → last page received and handed to the caller, on the client's own clock. */
   seconds: number;
+  /** CPU time (user + system) of the client's whole process meanwhile; in the same process it includes the server. */
+  cpuSeconds: number;
 }
 
 /** Pages through the whole result of `target.sql` once; the client is created and closed here. */
@@ -31,13 +33,16 @@ export async function pageThrough(target: PagingTarget, mode: PagingMode): Promi
     let twins = 0;
     let pages = 0;
     const started = performance.now();
+    const cpuBefore = process.cpuUsage();
     while (query.hasMoreResults) {
       // next() without an argument restarts from the first page (SDK quirk); pass the token explicitly.
       const page = mode === 'nextAsTwin' ? await query.nextAsTwin() : await query.next(query.continuationToken as unknown as string);
       twins += (page.result as unknown[]).length;
       pages++;
     }
-    return { mode, twins, pages, seconds: (performance.now() - started) / 1000 };
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = process.cpuUsage(cpuBefore);
+    return { mode, twins, pages, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
   } finally {
     closeRegistryClient(registry);
   }

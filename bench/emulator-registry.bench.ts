@@ -87,9 +87,15 @@ async function separateProcessClient(target: PagingTarget): Promise<PagingRun[]>
   return runs;
 }
 
-function pagingResults(placement: ClientPlacement, runs: readonly PagingRun[]): BenchResult[] {
+const microsecondsPerTwin = (cpuSeconds: number, twins: number): number => Number(((cpuSeconds * 1e6) / Math.max(twins, 1)).toFixed(1));
+
+/**
+ * Throughput per run, then CPU time per twin: on a loaded machine the wall-clock rates drop while the CPU
+ * figures stay put, which tells a slow emulator from a busy machine.
+ */
+function pagingResults(placement: ClientPlacement, runs: readonly PagingRun[], serverCpuSeconds: number): BenchResult[] {
   const label = PLACEMENT_LABEL[placement];
-  return runs.map((run) => {
+  const results = runs.map((run): BenchResult => {
     const rate = run.twins / run.seconds;
     const complete = run.twins === DEVICES;
     const name = `[${label}] SDK paging, ${run.mode}${run.mode === 'next' ? ' (raw rows)' : ''}, ${run.pages} pages`;
@@ -99,6 +105,15 @@ function pagingResults(placement: ClientPlacement, runs: readonly PagingRun[]): 
     }
     return { name, value: Math.round(rate), unit: 'twins/s', pass: complete ? undefined : false };
   });
+  const twins = runs.reduce((sum, run) => sum + run.twins, 0);
+  for (const run of runs) {
+    const whose = placement === 'same' ? 'server + client' : 'client process';
+    results.push({ name: `[${label}] CPU per twin, ${run.mode} (${whose})`, value: microsecondsPerTwin(run.cpuSeconds, run.twins), unit: 'µs' });
+  }
+  if (placement === 'process') {
+    results.push({ name: `[${label}] CPU per twin, server (query, JSON, HTTP)`, value: microsecondsPerTwin(serverCpuSeconds, twins), unit: 'µs' });
+  }
+  return results;
 }
 
 export async function run(): Promise<BenchResult[]> {
@@ -134,8 +149,10 @@ export async function run(): Promise<BenchResult[]> {
   try {
     for (const placement of placements) {
       collectGarbage();
+      const cpuBefore = process.cpuUsage();
       const runs = placement === 'same' ? await sameProcessClient(target) : await separateProcessClient(target);
-      results.push(...pagingResults(placement, runs));
+      const cpu = process.cpuUsage(cpuBefore);
+      results.push(...pagingResults(placement, runs, (cpu.user + cpu.system) / 1e6));
     }
   } finally {
     await server.stop();

@@ -15,7 +15,7 @@ import { decodeBatch } from '../shared/domain/decode-events';
 import { encodeKeySegment, historyRowKey, LATEST_ROW_KEY } from '../shared/domain/table-keys';
 import { ensureSecurityModule } from '../shared/services/ensure-security-module';
 import { silentLogger } from '../shared/logger';
-import type { BenchResult } from './bench-result';
+import { type BenchResult, runIfMain } from './bench-result';
 import { startAzuriteProcess, startEmulatorProcess } from './external-services';
 import { runBatches, sumReports } from './pipeline.bench';
 import { BENCH_MODULE, buildWorkload } from './workload';
@@ -96,12 +96,4 @@ export async function run(): Promise<BenchResult[]> {
   }
 }
 
-if (require.main === module) {
-  run().then(
-    (results) => console.log(results),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(module, run);

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
-import type { BenchResult } from './bench-result';
+import { type BenchResult, runIfMain } from './bench-result';
 
 const FUNCTIONS_DIR = path.join(__dirname, '..', 'functions');
 const RUNS = 7;
@@ -34,12 +34,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (require.main === module) {
-  run().then(
-    (results) => console.log(results),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(module, run);

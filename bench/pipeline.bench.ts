@@ -11,7 +11,7 @@ import { MemoryPostureStore } from '../shared/adapters/memory/memory-posture-sto
 import type { EventServices } from '../shared/container';
 import type { HostShapedBatch } from '../host/host-batch';
 import type { BatchReport } from '../shared/services/process-event-batch';
-import type { BenchResult } from './bench-result';
+import { type BenchResult, runIfMain } from './bench-result';
 import { BENCH_MODULE, buildWorkload } from './workload';
 
 export function memoryServices(): EventServices & { registry: MemoryDeviceRegistry; posture: MemoryPostureStore } {
@@ -80,12 +80,4 @@ export async function run(): Promise<BenchResult[]> {
   ];
 }
 
-if (require.main === module) {
-  run().then(
-    (results) => console.log(results),
-    (err: unknown) => {
-      console.error(err);
-      process.exitCode = 1;
-    },
-  );
-}
+runIfMain(module, run);

@@ -8,8 +8,7 @@
  * - vs a naive sweep that reads each module twin one by one, on 10,000 devices: ratios of registry calls and time.
  * Run: `npm run build && node --expose-gc dist/bench/sweep.bench.js` (BENCH_SWEEP_SIZES=10000,50000,100000).
  */
-import type { BenchResult } from './bench-result';
-import { formatResults } from './bench-result';
+import { type BenchResult, runIfMain } from './bench-result';
 import { FaultInjector } from '../emulator/faults';
 import { defaultPolicies, RegistryHttpServer } from '../emulator/http-server';
 import { HubRegistry } from '../emulator/registry';
@@ -197,11 +196,4 @@ export async function run(): Promise<BenchResult[]> {
   return results;
 }
 
-if (require.main === module) {
-  run()
-    .then((results) => console.log(formatResults('Compliance sweep', results)))
-    .catch((error: unknown) => {
-      console.error(error);
-      process.exitCode = 1;
-    });
-}
+runIfMain(module, run);

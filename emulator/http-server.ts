@@ -48,13 +48,39 @@ export interface RegistryHttpServerOptions {
    * The emulator cannot validate Entra ID tokens; default true.
    */
   acceptBearerTokens?: boolean;
+  /**
+   * Query read-ahead (default true): after a query page with a continuation token is sent, the next page is
+   * computed and serialized in the background, so the server works while the client parses. It is served
+   * only for the identical request (query text, page size, token) and only while `registry.revision` is
+   * unchanged since it was computed, so responses are byte-for-byte what the request would have produced.
+   */
+  queryReadAhead?: boolean;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const MAX_PAGE_SIZE = 10_000;
 const DEFAULT_PAGE_SIZE = 100;
+/** Query cursors whose next page is kept ready (each holds one serialized page, at most ~12 MB at 10,000 rows). */
+const READ_AHEAD_CURSORS = 4;
 
-type Handler = (request: ParsedRequest) => { status: number; body?: unknown; headers?: Record<string, string> };
+interface HandlerResult {
+  status: number;
+  body?: unknown;
+  /** The body already serialized (used instead of `body`). */
+  json?: Buffer;
+  headers?: Record<string, string>;
+  /** Runs once the response has been handed to the socket. */
+  afterSend?: () => void;
+}
+
+type Handler = (request: ParsedRequest) => HandlerResult;
+
+/** A query page serialized ahead of its request. */
+interface ReadAheadPage {
+  revision: number;
+  json: Buffer;
+  continuationToken?: string;
+}
 
 interface ParsedRequest {
   method: string;
@@ -87,6 +113,10 @@ function decodeSegment(segment: string): string {
   }
 }
 
+function readAheadKey(text: string, pageSize: number, continuationToken: string): string {
+  return `${pageSize}\n${continuationToken}\n${text}`;
+}
+
 function errorBody(code: string, message: string): string {
   const trackingId = randomBytes(16).toString('hex');
   return JSON.stringify({ Message: `ErrorCode:${code};${message}`, ExceptionMessage: `Tracking ID:${trackingId}-G:0-TimeStamp:${new Date().toISOString()}` });
@@ -99,6 +129,9 @@ function errorBody(code: string, message: string): string {
 export class RegistryHttpServer {
   private readonly server: Server;
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
+  /** Read-ahead pages by request key, oldest first; and the read-aheads scheduled but not yet run. */
+  private readonly readAhead = new Map<string, ReadAheadPage>();
+  private readonly readAheadPending = new Map<string, NodeJS.Immediate>();
   private boundPort = 0;
   /** Bulk import jobs (emulator/jobs.ts). */
   readonly jobs: ImportJobRunner;
@@ -133,6 +166,9 @@ export class RegistryHttpServer {
   async stop(): Promise<void> {
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
+    for (const immediate of this.readAheadPending.values()) clearImmediate(immediate);
+    this.readAheadPending.clear();
+    this.readAhead.clear();
     await this.jobs.idle();
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
@@ -191,8 +227,10 @@ export class RegistryHttpServer {
           return;
         }
         const result = route.handle({ method, segments, headers: req.headers, body });
-        const text = result.body === undefined ? '' : JSON.stringify(result.body);
-        this.send(res, result.status, text, result.headers);
+        const payload = result.json ?? (result.body === undefined ? '' : JSON.stringify(result.body));
+        const afterSend = result.afterSend;
+        if (afterSend) res.once('finish', afterSend);
+        this.send(res, result.status, payload, result.headers);
       } catch (error) {
         this.sendError(res, error);
       }
@@ -209,11 +247,11 @@ export class RegistryHttpServer {
     }
   }
 
-  private send(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
-    const base: Record<string, string | number> = { ...headers, 'content-length': Buffer.byteLength(text) };
-    if (text.length > 0) base['content-type'] = 'application/json; charset=utf-8';
+  private send(res: ServerResponse, status: number, payload: string | Buffer, headers: Record<string, string> = {}): void {
+    const base: Record<string, string | number> = { ...headers, 'content-length': Buffer.byteLength(payload) };
+    if (payload.length > 0) base['content-type'] = 'application/json; charset=utf-8';
     res.writeHead(status, base);
-    res.end(text);
+    res.end(payload);
   }
 
   private sendError(res: ServerResponse, error: unknown): void {
@@ -360,7 +398,7 @@ export class RegistryHttpServer {
     return { status: 200, body: ifMatch === undefined ? registry.createModule(input) : registry.updateModule(input, ifMatch) };
   }
 
-  private query(request: ParsedRequest): { status: number; body: unknown; headers: Record<string, string> } {
+  private query(request: ParsedRequest): HandlerResult {
     const body = asRecord(request.body, 'The query request');
     if (typeof body.query !== 'string' || body.query.trim() === '') throw new HubError(400, 'ArgumentInvalid', 'The request body needs a "query" string');
     const rawSize = header(request, 'x-ms-max-item-count');
@@ -370,9 +408,61 @@ export class RegistryHttpServer {
       if (!Number.isInteger(pageSize) || pageSize < 1) throw new HubError(400, 'ArgumentInvalid', `x-ms-max-item-count '${rawSize}' must be a positive integer`);
       pageSize = Math.min(pageSize, MAX_PAGE_SIZE);
     }
-    const page = this.options.registry.query(body.query, pageSize, header(request, 'x-ms-continuation'));
+    const text = body.query;
+    const page = this.takeReadAhead(text, pageSize, header(request, 'x-ms-continuation')) ?? this.queryPage(text, pageSize, header(request, 'x-ms-continuation'));
     const headers: Record<string, string> = { 'x-ms-item-type': 'Twin' };
-    if (page.continuationToken !== undefined) headers['x-ms-continuation'] = page.continuationToken;
-    return { status: 200, body: page.items, headers };
+    const next = page.continuationToken;
+    if (next === undefined) return { status: 200, json: page.json, headers };
+    headers['x-ms-continuation'] = next;
+    const readAhead = this.options.queryReadAhead !== false;
+    return { status: 200, json: page.json, headers, afterSend: readAhead ? () => this.scheduleReadAhead(text, pageSize, next) : undefined };
+  }
+
+  /** Runs and serializes one query page. @throws QuerySyntaxError, HubError. */
+  private queryPage(text: string, pageSize: number, continuationToken: string | undefined): ReadAheadPage {
+    const registry = this.options.registry;
+    const revision = registry.revision;
+    const page = registry.query(text, pageSize, continuationToken);
+    return { revision, json: Buffer.from(JSON.stringify(page.items), 'utf8'), continuationToken: page.continuationToken };
+  }
+
+  /** The read-ahead page for exactly this request if the registry has not changed since; consumes it. */
+  private takeReadAhead(text: string, pageSize: number, continuationToken: string | undefined): ReadAheadPage | undefined {
+    if (continuationToken === undefined) return undefined;
+    const key = readAheadKey(text, pageSize, continuationToken);
+    // The request overtook its own read-ahead: cancel it and compute the page now.
+    const pending = this.readAheadPending.get(key);
+    if (pending) {
+      clearImmediate(pending);
+      this.readAheadPending.delete(key);
+    }
+    const page = this.readAhead.get(key);
+    if (!page) return undefined;
+    this.readAhead.delete(key);
+    return page.revision === this.options.registry.revision ? page : undefined;
+  }
+
+  /** Computes the page after `continuationToken` on a later loop turn, keeping at most READ_AHEAD_CURSORS. */
+  private scheduleReadAhead(text: string, pageSize: number, continuationToken: string): void {
+    if (!this.server.listening) return;
+    const key = readAheadKey(text, pageSize, continuationToken);
+    if (this.readAheadPending.has(key) || this.readAhead.has(key)) return;
+    const immediate = setImmediate(() => {
+      this.readAheadPending.delete(key);
+      let page: ReadAheadPage;
+      try {
+        page = this.queryPage(text, pageSize, continuationToken);
+      } catch {
+        return; // The request itself will compute the page again and answer with the error.
+      }
+      // Pages computed before a change can never be served again; drop them along with the oldest cursors.
+      for (const [other, ready] of this.readAhead) if (ready.revision !== page.revision) this.readAhead.delete(other);
+      this.readAhead.set(key, page);
+      for (const oldest of this.readAhead.keys()) {
+        if (this.readAhead.size <= READ_AHEAD_CURSORS) break;
+        this.readAhead.delete(oldest);
+      }
+    });
+    this.readAheadPending.set(key, immediate);
   }
 }

@@ -4,9 +4,10 @@
  * leaves a half-written state file.
  */
 import { createReadStream, createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
+import { dirname } from 'node:path';
 import type { DeviceSnapshot, HubRegistry } from './registry';
 
 export const STATE_FORMAT = 'twinguard-iothub-emulator/1';
@@ -19,8 +20,13 @@ export interface HubStateHeader {
   counters: { nextSeq: number; etagCounter: string };
 }
 
-/** Writes `header` and every device of `registry` to `file` atomically (temp file + rename). */
+/**
+ * Writes `header` and every device of `registry` to `file` atomically (temp file + rename), creating the
+ * file's directory if needed. The registry should not change meanwhile (the CLI stops the emulator first).
+ */
 export async function saveState(file: string, header: Omit<HubStateHeader, 'format' | 'counters'>, registry: HubRegistry): Promise<void> {
+  // Without this a missing directory surfaced only at exit, after the whole session's state was built.
+  await mkdir(dirname(file), { recursive: true });
   const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
   const out = createWriteStream(temp, { encoding: 'utf8' });
   const write = async (text: string): Promise<void> => {

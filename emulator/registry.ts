@@ -308,6 +308,8 @@ export class HubRegistry implements QuerySource {
   private connectionSequence = 0n;
   private readonly listeners = new Set<HubChangeListener>();
   private readonly queryCache = new Map<string, ParsedQuery>();
+  /** Bumped by every state-changing call (even one that then fails): see {@link HubRegistry.revision}. */
+  private revisionCounter = 0;
   private readonly now: () => Date;
   private readonly maxModulesPerDevice: number;
 
@@ -330,10 +332,19 @@ export class HubRegistry implements QuerySource {
     return this.moduleTotal;
   }
 
+  /**
+   * Changes whenever any identity or twin may have changed. Equal revisions guarantee equal query results,
+   * so a query page computed ahead of its request (http-server.ts) is served only while it is unchanged.
+   */
+  get revision(): number {
+    return this.revisionCounter;
+  }
+
   // ---- devices ---------------------------------------------------------------------------------
 
   /** Creates a device. @throws HubError 409 DeviceAlreadyExists, 400 ArgumentInvalid. */
   createDevice(input: DeviceInput, options: WriteOptions = {}): DeviceIdentityJson {
+    this.revisionCounter++;
     assertValidId(input.deviceId, 'deviceId');
     if (this.devices.has(input.deviceId)) throw new HubError(409, 'DeviceAlreadyExists', `A device with ID '${input.deviceId}' is already registered.`);
     const auth = parseAuthentication(input.authentication);
@@ -379,6 +390,7 @@ export class HubRegistry implements QuerySource {
 
   /** Updates status/statusReason/authentication/capabilities. Empty SAS keys keep the current ones. */
   updateDevice(input: DeviceInput, ifMatch?: string): DeviceIdentityJson {
+    this.revisionCounter++;
     assertValidId(input.deviceId, 'deviceId');
     const entry = this.requireDevice(input.deviceId);
     if (!etagMatches(ifMatch, entry.twin.deviceEtag as string)) throw this.preconditionFailed();
@@ -420,6 +432,7 @@ export class HubRegistry implements QuerySource {
    * hub also emits per-module deletes is unconfirmed, and a consumer must cope with either.
    */
   deleteDevice(deviceId: string, ifMatch?: string, options: WriteOptions = {}): void {
+    this.revisionCounter++;
     const entry = this.requireDevice(deviceId);
     if (!etagMatches(ifMatch, entry.twin.deviceEtag as string)) throw this.preconditionFailed();
     this.devices.delete(deviceId);
@@ -438,6 +451,7 @@ export class HubRegistry implements QuerySource {
 
   /** @throws HubError 404 DeviceNotFound, 409 ModuleAlreadyExistsOnDevice, 413 TooManyModulesOnDevice. */
   createModule(input: ModuleInput, options: WriteOptions = {}): ModuleIdentityJson {
+    this.revisionCounter++;
     assertValidId(input.deviceId, 'deviceId');
     assertValidId(input.moduleId, 'moduleId');
     const device = this.requireDevice(input.deviceId);
@@ -483,6 +497,7 @@ export class HubRegistry implements QuerySource {
   }
 
   updateModule(input: ModuleInput, ifMatch?: string): ModuleIdentityJson {
+    this.revisionCounter++;
     const entry = this.requireModule(input.deviceId, input.moduleId);
     if (!etagMatches(ifMatch, entry.twin.deviceEtag as string)) throw this.preconditionFailed();
     const auth = parseAuthentication(input.authentication, entry);
@@ -505,6 +520,7 @@ export class HubRegistry implements QuerySource {
   }
 
   deleteModule(deviceId: string, moduleId: string, ifMatch?: string, options: WriteOptions = {}): void {
+    this.revisionCounter++;
     const entry = this.requireModule(deviceId, moduleId);
     if (!etagMatches(ifMatch, entry.twin.deviceEtag as string)) throw this.preconditionFailed();
     entry.device.modules.delete(moduleId);
@@ -534,6 +550,7 @@ export class HubRegistry implements QuerySource {
    * @throws HubError 412 PreconditionFailed when `ifMatch` is neither `*` nor the current etag.
    */
   updateTwin(deviceId: string, moduleId: string | undefined, patch: unknown, ifMatch?: string, options: WriteOptions = {}): TwinDocument {
+    this.revisionCounter++;
     const entry = this.requireEntry(deviceId, moduleId);
     if (!etagMatches(ifMatch, entry.twin.etag)) throw this.preconditionFailed();
     const { tags, desired } = this.readServicePatch(patch);
@@ -561,6 +578,7 @@ export class HubRegistry implements QuerySource {
 
   /** PUT semantics: replaces all tags and desired properties; emits replaceTwin with the whole twin. */
   replaceTwin(deviceId: string, moduleId: string | undefined, replacement: unknown, ifMatch?: string): TwinDocument {
+    this.revisionCounter++;
     const entry = this.requireEntry(deviceId, moduleId);
     if (!etagMatches(ifMatch, entry.twin.etag)) throw this.preconditionFailed();
     const { tags, desired } = this.readServicePatch(replacement);
@@ -581,6 +599,7 @@ export class HubRegistry implements QuerySource {
    * reported patch with its `$metadata` entries and the section's `$version`, like the real hub.
    */
   updateReported(deviceId: string, moduleId: string | undefined, patch: JsonRecord, options: WriteOptions = {}): TwinDocument {
+    this.revisionCounter++;
     const entry = this.requireEntry(deviceId, moduleId);
     validateKeys(patch, 'properties.reported', 1);
     const date = this.now();
@@ -603,6 +622,7 @@ export class HubRegistry implements QuerySource {
 
   /** Simulates a device (or module) connecting or disconnecting; emits a connectionState change. */
   setConnectionState(deviceId: string, moduleId: string | undefined, state: ConnectionState, options: WriteOptions = {}): void {
+    this.revisionCounter++;
     const entry = this.requireEntry(deviceId, moduleId);
     const date = this.now();
     const time = hubTimestamp(date);
@@ -675,6 +695,7 @@ export class HubRegistry implements QuerySource {
 
   /** Restores saved state into an empty registry (no notifications). */
   restore(devices: Iterable<DeviceSnapshot>, counters: { nextSeq: number; etagCounter: string }): void {
+    this.revisionCounter++;
     if (this.devices.size > 0) throw new Error('restore needs an empty registry');
     const modules: ModuleEntry[] = [];
     for (const snapshot of devices) {
@@ -701,7 +722,9 @@ export class HubRegistry implements QuerySource {
     this.deviceSlots.sort((a, b) => a.seq - b.seq);
     this.moduleSlots = modules.sort((a, b) => a.seq - b.seq);
     this.moduleTotal = modules.length;
-    this.nextSeq = Math.max(counters.nextSeq, this.nextSeq);
+    // Also past every saved seq, in case identities were added while the state was being written.
+    const lastSeq = Math.max(this.deviceSlots.at(-1)?.seq ?? 0, this.moduleSlots.at(-1)?.seq ?? 0);
+    this.nextSeq = Math.max(counters.nextSeq, this.nextSeq, lastSeq + 1);
     this.etagCounter = BigInt(counters.etagCounter);
   }
 

@@ -2,7 +2,7 @@
  * Defender for IoT security module knowledge: module names, both agent configuration schemas, baseline
  * validation and desired-vs-reported comparison. Pure: no clock, no environment, no SDK types.
  */
-import { isJsonObject } from './twin-patch';
+import { cloneJson, isJsonObject } from './twin-patch';
 import type { ConfigurationState, JsonObject, SecurityAgentSchema } from './types';
 
 /** Module identity of the Defender for IoT micro agent. Module ids are case-sensitive, so this exact spelling. */
@@ -403,9 +403,9 @@ export function baselineDiff(desired: JsonObject | undefined, baseline: JsonObje
 export function baselineDesiredPatch(baseline: JsonObject, schema: SecurityAgentSchema): JsonObject {
   if (schema === 'legacy') {
     const configuration = legacyConfigurationIn(baseline);
-    return configuration === undefined ? {} : { [configuration.key]: structuredClone(configuration.settings) };
+    return configuration === undefined ? {} : { [configuration.key]: cloneJson(configuration.settings) };
   }
-  return structuredClone(withoutMetadataKeys(baseline));
+  return cloneJson(withoutMetadataKeys(baseline));
 }
 
 // ---------------------------------------------------------------------------------------------------------------

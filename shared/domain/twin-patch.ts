@@ -62,7 +62,8 @@ export function sectionLastUpdated(section: unknown): string | undefined {
   return typeof lastUpdated === 'string' ? lastUpdated : undefined;
 }
 
-function cloneJson<T>(value: T): T {
+/** Deep copy of a JSON value (objects and arrays rebuilt, primitives shared). */
+export function cloneJson<T>(value: T): T {
   if (Array.isArray(value)) return value.map((item: unknown) => cloneJson(item)) as T;
   if (isJsonObject(value)) {
     const copy: JsonObject = {};

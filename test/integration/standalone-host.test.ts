@@ -14,12 +14,20 @@ import { QueuePoller } from '../../host/queue-poller';
 import { readStandaloneSettings, StandaloneHost } from '../../host/standalone-host';
 import type { FunctionRegistration } from '../../shared/host/registration';
 import { silentLogger } from '../../shared/logger';
-import { eventually } from '../support/system';
 
 const KEY = 'test-function-key-0123456789';
 const CONSUMER_GROUP = 'twinguard';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `check` holds or the time runs out (test/support/system.ts has one too, but loads the function modules). */
+async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(50);
+  }
+}
 
 /** A promise with its resolver, to hold a handler mid-run. */
 function gate(): { promise: Promise<void>; open: () => void } {

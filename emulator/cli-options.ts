@@ -1,0 +1,119 @@
+/**
+ * Command-line parsing for the emulator CLI (emulator/cli.ts), kept pure so it can be unit-tested:
+ * argv in, EmulatorOptions (or help, or a usage error) out. The only outside fact it needs, whether the
+ * `--data` file already exists, is passed in.
+ */
+import type { AgentMode } from './device-side';
+import type { HubTier } from './faults';
+import type { EmulatorOptions } from './index';
+
+export const CLI_FLAGS = ['devices', 'partitions', 'data', 'port', 'amqp-port', 'tier', 'units', 'seed-file', 'hub', 'host', 'agent-mode', 'agent-delay-ms'] as const;
+export type CliFlag = (typeof CLI_FLAGS)[number];
+
+export const CLI_USAGE = `Usage: npm run emulator -- [flags]   (or: node dist/emulator/cli.js [flags])
+
+  --devices N            seed N simulated devices (deterministic mix, about 30 % with a security module)
+  --seed-file PATH       seed the devices listed in a JSON file ({ "devices": [ … ] }); combines with --devices
+  --data PATH            load state from PATH when it exists (instead of seeding), save it there on exit
+  --hub NAME             hub name (default twinguard-emulator; a resumed --data file keeps its saved name)
+  --host ADDRESS         interface for both endpoints (default 127.0.0.1)
+  --port N               registry REST port (default 0: any free port)
+  --amqp-port N          Event Hub-compatible AMQP port (default 0: any free port)
+  --partitions N         partitions of the built-in endpoint (default 4)
+  --tier S1|S2|S3        throttle like an IoT Hub of that tier (default: no throttling)
+  --units N              units of that tier (default 1; needs --tier)
+  --agent-mode MODE      simulated security agents: healthy (default), rejectConfiguration or silent
+  --agent-delay-ms N     delay before a simulated agent reports (default 0)
+  --help                 this text
+
+Flags take their value as the next argument or inline (--devices=1000). Runs until SIGINT/SIGTERM.`;
+
+/** A command line the CLI cannot run with; the message says why. */
+export class CliUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CliUsageError';
+  }
+}
+
+export type CliPlan =
+  | { kind: 'help' }
+  | {
+      kind: 'run';
+      options: EmulatorOptions;
+      /** The --data file, saved on exit. */
+      dataFile?: string;
+      /** True when --data names an existing file: the fleet comes from it and no seeding happens. */
+      resuming: boolean;
+      /** Flags that were given but have no effect, for the CLI to print. */
+      notes: string[];
+    };
+
+/** Splits argv into flag values (`--flag value` or `--flag=value`; a repeated flag keeps the last value). */
+export function parseCliArgs(argv: readonly string[]): Partial<Record<CliFlag, string>> {
+  const out: Partial<Record<CliFlag, string>> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    const [name, inline] = arg.startsWith('--') ? arg.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
+    if (!name || !(CLI_FLAGS as readonly string[]).includes(name)) throw new CliUsageError(`unknown argument ${arg}; flags: ${CLI_FLAGS.map((f) => `--${f}`).join(' ')} (--help explains them)`);
+    const value = inline ?? argv[++i];
+    if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new CliUsageError(`--${name} needs a value`);
+    out[name as CliFlag] = value;
+  }
+  return out;
+}
+
+function integer(value: string | undefined, flag: CliFlag, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = value.trim() === '' ? NaN : Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    throw new CliUsageError(`--${flag} must be an integer${max === Number.MAX_SAFE_INTEGER ? ` ≥ ${min}` : ` from ${min} to ${max}`}, got '${value}'`);
+  }
+  return parsed;
+}
+
+function isTier(value: string): value is HubTier {
+  return value === 'S1' || value === 'S2' || value === 'S3';
+}
+
+function isAgentMode(value: string): value is AgentMode {
+  return value === 'healthy' || value === 'rejectConfiguration' || value === 'silent';
+}
+
+/**
+ * Turns the command line into what the CLI runs. @param dataFileExists tells whether a path exists (fs.existsSync).
+ * @throws CliUsageError for unknown flags, missing or malformed values, and flags that need another one.
+ */
+export function planFromArgs(argv: readonly string[], dataFileExists: (path: string) => boolean): CliPlan {
+  if (argv.includes('--help') || argv.includes('-h')) return { kind: 'help' };
+  const args = parseCliArgs(argv);
+  const tier = args.tier;
+  if (tier !== undefined && !isTier(tier)) throw new CliUsageError(`--tier must be S1, S2 or S3, got '${tier}'`);
+  if (args.units !== undefined && tier === undefined) throw new CliUsageError('--units needs --tier');
+  const mode = args['agent-mode'];
+  if (mode !== undefined && !isAgentMode(mode)) throw new CliUsageError(`--agent-mode must be healthy, rejectConfiguration or silent, got '${mode}'`);
+  if (args.data !== undefined && args.data.trim() === '') throw new CliUsageError('--data needs a file path');
+  const dataFile = args.data;
+  const resuming = dataFile !== undefined && dataFileExists(dataFile);
+  const devices = integer(args.devices, 'devices', 0);
+  const seedFile = args['seed-file'];
+  const notes: string[] = [];
+  if (resuming) {
+    // A resumed state file already holds the fleet; seeding again would collide on device IDs.
+    const ignored = [devices !== undefined ? '--devices' : undefined, seedFile !== undefined ? '--seed-file' : undefined].filter((flag) => flag !== undefined);
+    if (ignored.length > 0) notes.push(`${ignored.join(' and ')} ignored: resuming from ${dataFile}`);
+    if (args.hub !== undefined) notes.push(`--hub ignored: resuming from ${dataFile} keeps its saved hub name and keys`);
+  }
+  const options: EmulatorOptions = {
+    hubName: args.hub,
+    host: args.host,
+    httpPort: integer(args.port, 'port', 0, 65535),
+    amqpPort: integer(args['amqp-port'], 'amqp-port', 0, 65535),
+    partitionCount: integer(args.partitions, 'partitions', 1, 128),
+    dataFile,
+    seed: resuming || (devices === undefined && seedFile === undefined) ? undefined : { devices, file: seedFile },
+    agent: { defaultMode: mode, reportDelayMs: integer(args['agent-delay-ms'], 'agent-delay-ms', 0) },
+    throttle: tier === undefined ? undefined : { tier, units: integer(args.units, 'units', 1) ?? 1 },
+  };
+  return { kind: 'run', options, dataFile, resuming, notes };
+}
