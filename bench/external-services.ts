@@ -52,12 +52,19 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-export async function startAzuriteProcess(): Promise<ExternalService & { connectionString: string }> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [path.join(ROOT, 'node_modules', 'azurite', 'dist', 'src', 'table', 'main.js'), '--silent', '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--tableHost', '127.0.0.1', '--tablePort', String(port)], { stdio: 'ignore' });
-  await waitForPort(port, 20_000);
+/** Azurite in its own process: the table service, or (withBlob) tables and blobs for checkpoints. */
+export async function startAzuriteProcess(options: { withBlob?: boolean } = {}): Promise<ExternalService & { connectionString: string }> {
+  const tablePort = await freePort();
+  const blobPort = options.withBlob ? await freePort() : undefined;
+  const entry = options.withBlob ? ['main.js'] : ['table', 'main.js'];
+  const args = [path.join(ROOT, 'node_modules', 'azurite', 'dist', 'src', ...entry), '--silent', '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--tableHost', '127.0.0.1', '--tablePort', String(tablePort)];
+  if (blobPort !== undefined) args.push('--blobHost', '127.0.0.1', '--blobPort', String(blobPort), '--queueHost', '127.0.0.1', '--queuePort', String(await freePort()));
+  const child = spawn(process.execPath, args, { stdio: 'ignore' });
+  await waitForPort(tablePort, 20_000);
+  if (blobPort !== undefined) await waitForPort(blobPort, 20_000);
+  const blob = blobPort !== undefined ? `BlobEndpoint=http://127.0.0.1:${blobPort}/${AZURITE_ACCOUNT_NAME};` : '';
   return {
-    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=http://127.0.0.1:${port}/${AZURITE_ACCOUNT_NAME};`,
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=http://127.0.0.1:${tablePort}/${AZURITE_ACCOUNT_NAME};${blob}`,
     stop: () => stopChild(child),
   };
 }

@@ -13,6 +13,7 @@ const BENCHES: Record<string, { title: string; load: () => Promise<BenchModule> 
   decode: { title: 'Decode and classify (pure, one core)', load: () => import('./decode.bench') },
   pipeline: { title: 'Event pipeline with in-memory adapters', load: () => import('./pipeline.bench') },
   'end-to-end': { title: 'End to end into Azurite and the emulator vs a naive path', load: () => import('./end-to-end.bench') },
+  'standalone-host': { title: 'Standalone host: AMQP in, Azurite out', load: () => import('./standalone-host.bench') },
   'import-time': { title: 'Importing the function app', load: () => import('./import-time.bench') },
   'emulator-registry': { title: 'IoT Hub emulator: fleet memory and query paging', load: () => import('./emulator-registry.bench') },
   'emulator-events': { title: 'IoT Hub emulator: notification stream', load: () => import('./emulator-events.bench') },

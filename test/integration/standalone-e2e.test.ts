@@ -138,13 +138,14 @@ describe('standalone host end to end (child process, emulator, Azurite)', () => 
         Array.from({ length: 8 }, async () => {
           for (let deviceId = queue.shift(); deviceId !== undefined; deviceId = queue.shift()) {
             await sdk.create({ deviceId, status: 'enabled' });
-            await sleep(5);
+            await sleep(20);
           }
         }),
       );
 
       // Kill the host abruptly once some, not all, devices have their module.
-      const modulesAtKill = await waitFor('the first modules', 30_000, () => moduleCreatedAt.size >= KILL_AFTER_MODULES && moduleCreatedAt.size);
+      // Only once it has also checkpointed, so the restart shows checkpoints and idempotency working together.
+      const modulesAtKill = await waitFor('the first modules and a checkpoint', 30_000, () => checkpoints.length > 0 && moduleCreatedAt.size >= KILL_AFTER_MODULES && moduleCreatedAt.size);
       const killedAt = Date.now();
       first.child.kill('SIGKILL');
       await first.exited;
