@@ -56,7 +56,7 @@ function stopChild(child: ChildProcess): Promise<void> {
 export async function startAzuriteProcess(options: { withBlob?: boolean } = {}): Promise<ExternalService & { connectionString: string }> {
   const tablePort = await freePort();
   const blobPort = options.withBlob ? await freePort() : undefined;
-  const entry = options.withBlob ? ['main.js'] : ['table', 'main.js'];
+  const entry = options.withBlob ? ['azurite.js'] : ['table', 'main.js'];
   const args = [path.join(ROOT, 'node_modules', 'azurite', 'dist', 'src', ...entry), '--silent', '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--tableHost', '127.0.0.1', '--tablePort', String(tablePort)];
   if (blobPort !== undefined) args.push('--blobHost', '127.0.0.1', '--blobPort', String(blobPort), '--queueHost', '127.0.0.1', '--queuePort', String(await freePort()));
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
