@@ -114,18 +114,26 @@ export function planUpsertTransactions<E extends { partitionKey: string; rowKey:
     rows.delete(entity.rowKey);
     rows.set(entity.rowKey, entity);
   }
-  const transactions: E[][] = [];
-  for (const rows of byPartition.values()) {
-    let current: E[] = [];
+  return splitIntoTransactions([...byPartition.values()].map((rows) => [...rows.values()]), estimateEntityWireBytes);
+}
+
+/**
+ * Splits groups of items that share a PartitionKey into transaction-sized chunks: ≤100 items and
+ * under the payload limit each, in order. `bytesOf` estimates an item's share of the request.
+ */
+export function splitIntoTransactions<T>(groups: readonly (readonly T[])[], bytesOf: (item: T) => number): T[][] {
+  const transactions: T[][] = [];
+  for (const group of groups) {
+    let current: T[] = [];
     let currentBytes = 0;
-    for (const entity of rows.values()) {
-      const bytes = estimateEntityWireBytes(entity);
+    for (const item of group) {
+      const bytes = bytesOf(item);
       if (current.length > 0 && (current.length >= MAX_TRANSACTION_ACTIONS || currentBytes + bytes > MAX_TRANSACTION_BYTES)) {
         transactions.push(current);
         current = [];
         currentBytes = 0;
       }
-      current.push(entity);
+      current.push(item);
       currentBytes += bytes;
     }
     if (current.length > 0) transactions.push(current);

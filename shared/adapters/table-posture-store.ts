@@ -52,10 +52,9 @@ import {
   createTableClient,
   estimateEntityWireBytes,
   joinStringProperty,
-  MAX_TRANSACTION_ACTIONS,
-  MAX_TRANSACTION_BYTES,
   planUpsertTransactions,
   readInteger,
+  splitIntoTransactions,
   splitStringProperty,
   tableInteger,
   withoutUndefined,
@@ -364,22 +363,7 @@ export class TablePostureStore implements PostureStore {
       const shard = postureShard(change.latest.deviceId);
       byShard.set(shard, [...(byShard.get(shard) ?? []), change]);
     }
-    const transactions: PostureChange[][] = [];
-    for (const group of byShard.values()) {
-      let current: PostureChange[] = [];
-      let bytes = 0;
-      for (const change of group) {
-        const size = estimateEntityWireBytes(toLatestEntity(change.latest));
-        if (current.length > 0 && (current.length >= MAX_TRANSACTION_ACTIONS || bytes + size > MAX_TRANSACTION_BYTES)) {
-          transactions.push(current);
-          current = [];
-          bytes = 0;
-        }
-        current.push(change);
-        bytes += size;
-      }
-      if (current.length > 0) transactions.push(current);
-    }
+    const transactions = splitIntoTransactions([...byShard.values()], (change) => estimateEntityWireBytes(toLatestEntity(change.latest)));
     const conflicts: string[] = [];
     await mapWithConcurrency(transactions, this.options.historyConcurrency ?? 4, async (group) => {
       const actions: TransactionAction[] = group.map((change) => {
