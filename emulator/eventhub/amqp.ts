@@ -248,3 +248,17 @@ export function corkUntilNextTick(connection: Connection): void {
 }
 
 const corked = new WeakSet<object>();
+
+/**
+ * Clears rhea's per-connection heartbeat and idle timers. rhea clears them when a socket closes, but
+ * a write flushed while a destroyed socket is still closing can arm them again, which would keep a
+ * stopped emulator's process alive for up to twice the idle timeout.
+ */
+export function stopHeartbeats(connection: Connection): void {
+  const timers = connection as unknown as Record<'heartbeat_out' | 'heartbeat_in' | 'abort_idle', NodeJS.Timeout | undefined>;
+  for (const name of ['heartbeat_out', 'heartbeat_in', 'abort_idle'] as const) {
+    const timer = timers[name];
+    if (timer !== undefined && typeof timer === 'object') clearTimeout(timer);
+    timers[name] = undefined;
+  }
+}

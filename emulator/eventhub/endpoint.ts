@@ -15,6 +15,7 @@ import {
   amqpLong,
   completeLocalAttach,
   corkUntilNextTick,
+  stopHeartbeats,
   decodeProducedTransfer,
   deliveryBudget,
   encodeHubMessage,
@@ -86,6 +87,7 @@ export class EventHubEndpoint {
   private readonly pendingPartitions = new Set<PartitionLog>();
   private readonly auth = new WeakMap<Connection, ConnectionAuth>();
   private readonly sockets = new Set<Socket>();
+  private readonly openConnections = new Set<Connection>();
   private readonly createdAt = new Date();
   private readonly correlationPrefix = randomBytes(3).toString('hex');
   private correlationCounter = 0;
@@ -186,6 +188,8 @@ export class EventHubEndpoint {
   private destroySockets(): void {
     for (const socket of this.sockets) socket.destroy();
     this.sockets.clear();
+    for (const connection of this.openConnections) stopHeartbeats(connection);
+    this.openConnections.clear();
   }
 
   private appendHubMessage(hubMessage: HubMessage): void {
@@ -220,8 +224,16 @@ export class EventHubEndpoint {
     };
     container.on('sender_close', forgetSender);
     container.on('sender_error', forgetSender);
-    container.on('connection_open', (context: EventContext) => this.auth.set(context.connection, { audiences: new Map() }));
-    container.on('disconnected', (context: EventContext) => this.forgetConnection(context.connection));
+    container.on('connection_open', (context: EventContext) => {
+      this.auth.set(context.connection, { audiences: new Map() });
+      this.openConnections.add(context.connection);
+    });
+    container.on('disconnected', (context: EventContext) => {
+      this.forgetConnection(context.connection);
+      this.openConnections.delete(context.connection);
+      // rhea can arm its heartbeat timers once more while a destroyed socket is still closing.
+      setImmediate(() => stopHeartbeats(context.connection));
+    });
     container.on('connection_close', (context: EventContext) => this.forgetConnection(context.connection));
     // Link and connection errors are the clients' to report; without these listeners rhea would throw.
     container.on('error', () => undefined);
