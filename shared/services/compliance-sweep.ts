@@ -479,6 +479,9 @@ function summaryOf(run: SweepRun, counters: SweepCounters, now: Date, importJob?
   return summary;
 }
 
+/** Import failures listed per device in the run summary; the count is always complete. */
+const MAX_RECORDED_IMPORT_FAILURES = 500;
+
 async function pollImportJob(sweepId: string, jobId: string, services: SweepServices): Promise<MessageOutcome> {
   const stored = await services.sweeps.getRun(sweepId);
   if (!stored || stored.value.status !== 'importing' || !services.imports) return 'ignored';
@@ -494,7 +497,10 @@ async function pollImportJob(sweepId: string, jobId: string, services: SweepServ
   const failed = job.status === 'failed' ? staged : job.errors.length;
   counters.repairs['createModule:imported'] = staged - failed;
   if (failed > 0) counters.repairs['createModule:importFailed'] = failed;
-  const importJob = { jobId, status: job.status, staged, failed, ...(job.failureReason ? { failureReason: job.failureReason } : {}) };
+  // Devices the job could not create, by ID (bounded so the run row stays well inside one entity);
+  // the others appear in their own posture history as the module-created notifications arrive.
+  const failures = job.errors.slice(0, MAX_RECORDED_IMPORT_FAILURES).map(({ deviceId, message }) => ({ deviceId, message: message.slice(0, 200) }));
+  const importJob = { jobId, status: job.status, staged, failed, ...(job.failureReason ? { failureReason: job.failureReason } : {}), ...(failures.length > 0 ? { failures } : {}) };
   const completed: SweepRun = { ...run, status: 'completed', completedAt: services.now().toISOString(), summary: { ...summaryOf(run, counters, services.now(), importJob) } };
   if ((await services.sweeps.updateRun(completed, stored.etag)) === 'conflict') return 'ignored';
   await services.sweeps.indexRun(completed);
