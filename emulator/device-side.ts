@@ -2,6 +2,7 @@
  * The device side of the emulated hub: what devices (and their security agents) would write into their
  * twins. There are no device protocols here; tests and seeding call these directly.
  */
+import { LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS, LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID, MICRO_AGENT_MODULE_ID } from '../shared/domain/security-module';
 import type { HubChange } from './hub-events';
 import type { ConnectionState, HubRegistry } from './registry';
 
@@ -22,10 +23,8 @@ export class DeviceSide {
 
 export type AgentMode = 'healthy' | 'rejectConfiguration' | 'silent';
 
-export const MICRO_AGENT_MODULE_ID = 'DefenderIotMicroAgent';
-export const LEGACY_AGENT_MODULE_ID = 'azureiotsecurity';
-/** Legacy configuration object keys: the GitHub schema spelling and the docs (PnP) spelling. */
-export const LEGACY_CONFIGURATION_KEYS = ['azureiot*com^securityAgentConfiguration^1*0*0', 'ms_iotn:urn_azureiot_Security_SecurityAgentConfiguration'] as const;
+/** The agent's names and keys are TwinGuard's own domain facts; the simulated agent uses the same ones. */
+export { MICRO_AGENT_MODULE_ID, LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID, LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS } from '../shared/domain/security-module';
 
 const MICRO_COLLECTORS_LOW = ['Baseline', 'SystemInformation', 'SBoM', 'Heartbeat', 'LogCollector', 'FileSystem', 'Peripheral', 'Statistics'];
 const MICRO_COLLECTORS_MEDIUM = ['Login', 'NetworkActivity', 'Process'];

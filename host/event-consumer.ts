@@ -6,6 +6,7 @@ import type { TokenCredential } from '@azure/core-auth';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { toHostShapedBatch } from './host-batch';
+import { logHandlerFor } from './log-handler';
 
 export type BatchHandler = (messages: unknown, context: InvocationContext) => Promise<unknown>;
 
@@ -116,12 +117,7 @@ export class EventConsumer {
         functionName: options.functionName,
         triggerMetadata: batch.triggerMetadata,
         retryContext: attempt > 0 ? { retryCount: attempt, maxRetryCount: -1 } : undefined,
-        logHandler: (level, ...args) => {
-          const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
-          if (level === 'error' || level === 'critical') options.logger.error(line);
-          else if (level === 'warning') options.logger.warn(line);
-          else if (level !== 'trace' && level !== 'debug') options.logger.info(line);
-        },
+        logHandler: logHandlerFor(options.logger),
       });
       try {
         await options.handler(batch.messages, invocation);

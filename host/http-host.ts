@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { HttpRequest, HttpResponse, InvocationContext, type HttpHandler, type HttpResponseInit } from '@azure/functions';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { logHandlerFor } from './log-handler';
 
 export interface HttpRoute {
   functionName: string;
@@ -166,11 +167,7 @@ export class HttpHost {
     const context = new InvocationContext({
       invocationId: `standalone-http-${process.pid}-${++this.invocations}`,
       functionName: route.functionName,
-      logHandler: (level, ...args) => {
-        const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
-        if (level === 'error' || level === 'critical') this.options.logger.error(line);
-        else if (level === 'warning') this.options.logger.warn(line);
-      },
+      logHandler: logHandlerFor(this.options.logger, { quietInfo: true }),
     });
     const result = (await route.handler(request, context)) as HttpResponseInit | HttpResponse | undefined;
     await send(res, result instanceof HttpResponse ? result : new HttpResponse(result ?? { status: 204 }));

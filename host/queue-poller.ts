@@ -2,6 +2,7 @@ import { QueueClient } from '@azure/storage-queue';
 import { InvocationContext, type StorageQueueHandler } from '@azure/functions';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
+import { logHandlerFor } from './log-handler';
 
 export interface QueueRoute {
   functionName: string;
@@ -125,12 +126,7 @@ export class QueuePoller {
         nextVisibleTime: message.nextVisibleOn.toISOString(),
         popReceipt: message.popReceipt,
       },
-      logHandler: (level, ...args) => {
-        const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
-        if (level === 'error' || level === 'critical') this.logger.error(line);
-        else if (level === 'warning') this.logger.warn(line);
-        else if (level !== 'trace' && level !== 'debug') this.logger.info(line);
-      },
+      logHandler: logHandlerFor(this.logger),
     });
     try {
       await route.handler(body, context);

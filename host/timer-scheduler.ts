@@ -2,6 +2,7 @@ import { InvocationContext, type Timer, type TimerHandler } from '@azure/functio
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { nextOccurrence, parseSchedule, type Schedule } from './ncrontab';
+import { logHandlerFor } from './log-handler';
 
 export interface TimerRoute {
   functionName: string;
@@ -68,12 +69,7 @@ export class TimerScheduler {
     const context = new InvocationContext({
       invocationId: `standalone-timer-${process.pid}-${++this.invocations}`,
       functionName: route.functionName,
-      logHandler: (level, ...args) => {
-        const line = args.map((a) => (typeof a === 'string' ? a : JSON.stringify(a))).join(' ');
-        if (level === 'error' || level === 'critical') this.logger.error(line);
-        else if (level === 'warning') this.logger.warn(line);
-        else if (level !== 'trace' && level !== 'debug') this.logger.info(line);
-      },
+      logHandler: logHandlerFor(this.logger),
     });
     const run = (async () => {
       try {

@@ -7,6 +7,7 @@
  */
 import { executeQueryPage, parseQuery, type QueryCollection, type QuerySlot, type QuerySource } from '../../../emulator/query';
 import { EtagMismatchError, PermanentError } from '../../errors';
+import { mergePatch } from '../../domain/twin-patch';
 import type { AuthenticationType, JsonObject } from '../../domain/types';
 import type {
   CreateModuleResult,
@@ -30,21 +31,6 @@ interface DeviceRecord {
   identity: DeviceIdentity;
   modules: Map<string, ModuleRecord>;
   slot: { seq: number; deleted: boolean };
-}
-
-function isRecord(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** JSON merge-patch as IoT Hub applies it to desired properties: null deletes, objects merge. */
-function mergePatch(target: JsonObject, patch: JsonObject): JsonObject {
-  const result: JsonObject = { ...target };
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === null) delete result[key];
-    else if (isRecord(value) && isRecord(result[key])) result[key] = mergePatch(result[key] as JsonObject, value);
-    else result[key] = structuredClone(value);
-  }
-  return result;
 }
 
 function parseOrReject(query: string): ReturnType<typeof parseQuery> {
