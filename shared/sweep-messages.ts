@@ -1,4 +1,4 @@
-import type { SweepMessage } from './sweep-ports';
+import type { SweepMessage } from './ports/sweep-queue';
 
 /**
  * Decodes what the queue trigger delivers: the parsed object, its JSON text, or the raw base64 text.

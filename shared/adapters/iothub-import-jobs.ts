@@ -9,7 +9,7 @@ import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { ContainerSASPermissions } from '@azure/storage-blob';
 import type { Registry } from 'azure-iothub';
 import { retryTransient } from '../retry';
-import type { ImportJobStatus, ModuleImportJobs } from '../sweep-ports';
+import type { ImportJobStatus, ModuleImportJobs } from '../ports/module-import-jobs';
 
 const INPUT_BLOB = 'devices.txt';
 const ERRORS_BLOB = 'importErrors.log';

@@ -8,16 +8,11 @@ import type { Device, Module, Registry } from 'azure-iothub';
 import { classifyServiceError, EtagMismatchError } from '../errors';
 import { silentLogger, type Logger } from '../logger';
 import { retryTransient } from '../retry';
-import type { AuthenticationType, JsonObject } from '../domain/types';
-import type {
-  CreateModuleResult,
-  DeviceIdentity,
-  DeviceRegistry,
-  ModuleAuthentication,
-  ModuleIdentity,
-  ModuleTwin,
-  TwinQueryPage,
-} from '../ports';
+import { toAuthenticationType } from '../domain/authentication-type';
+import type { AuthenticationType } from '../domain/authentication-type';
+import type { JsonObject } from '../domain/types';
+import type { CreateModuleResult, DeviceIdentity, DeviceRegistry, ModuleIdentity, ModuleTwin, TwinQueryPage } from '../ports/device-registry';
+import type { ModuleAuthentication } from '../domain/module-authentication';
 import { closeRegistryClient, createRegistryClient } from './registry-client';
 
 export interface IotHubDeviceRegistryOptions {
@@ -35,14 +30,8 @@ interface WireAuthentication {
   x509Thumbprint?: { primaryThumbprint?: string; secondaryThumbprint?: string };
 }
 
-const AUTH_TYPES: readonly AuthenticationType[] = ['sas', 'selfSigned', 'certificateAuthority', 'none'];
-
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function toAuthType(value: unknown): AuthenticationType | undefined {
-  return AUTH_TYPES.find((type) => type === value);
 }
 
 /** Plain JSON copy: SDK objects carry prototypes and back-references that must not leak into domain data. */
@@ -67,7 +56,7 @@ function toWireAuthentication(authentication: ModuleAuthentication): WireAuthent
 
 function authTypeOf(identity: { authentication?: unknown }): AuthenticationType {
   const authentication = identity.authentication;
-  return (isRecord(authentication) ? toAuthType(authentication.type) : undefined) ?? 'none';
+  return (isRecord(authentication) ? toAuthenticationType(authentication.type) : undefined) ?? 'none';
 }
 
 function toDeviceIdentity(device: Device): DeviceIdentity {
@@ -105,7 +94,7 @@ export function toModuleTwin(twin: unknown, fallback: { deviceId: string; module
     desired: plainObject(properties.desired),
     reported: plainObject(properties.reported),
   };
-  const authType = toAuthType(source.authenticationType);
+  const authType = toAuthenticationType(source.authenticationType);
   if (authType) result.authType = authType;
   return result;
 }

@@ -5,7 +5,7 @@
  */
 import { QueueClient } from '@azure/storage-queue';
 import { retryTransient } from '../retry';
-import type { SweepMessage, SweepQueue } from '../sweep-ports';
+import type { SweepMessage, SweepQueue } from '../ports/sweep-queue';
 
 export class StorageSweepQueue implements SweepQueue {
   private created: Promise<unknown> | undefined;

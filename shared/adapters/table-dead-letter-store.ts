@@ -27,7 +27,7 @@ import { silentLogger, type Logger } from '../logger';
 import { retryTransient } from '../retry';
 import { deadLetterKeys } from '../domain/table-keys';
 import type { DeadLetter } from '../domain/types';
-import type { DeadLetterStore } from '../ports';
+import type { DeadLetterStore } from '../ports/dead-letter-store';
 import {
   createTableClient,
   MAX_STRING_PROPERTY_CHARS,

@@ -46,8 +46,9 @@ import { classifyServiceError, InvalidContinuationTokenError, PermanentError } f
 import { silentLogger, type Logger } from '../logger';
 import { retryTransient } from '../retry';
 import { historyKeys, historyRange, latestKeys, postureShard } from '../domain/table-keys';
-import type { AuthenticationType, ConfigurationState, HistoryEntry, HistoryKind, JsonObject, LatestPosture, PostureFinding, ProvisioningStatus } from '../domain/types';
-import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureChange, PostureStore, StoredLatest } from '../ports';
+import type { AuthenticationType } from '../domain/authentication-type';
+import type { ConfigurationState, HistoryEntry, HistoryKind, JsonObject, LatestPosture, PostureFinding, ProvisioningStatus } from '../domain/types';
+import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureChange, PostureStore, StoredLatest } from '../ports/posture-store';
 import {
   createTableClient,
   estimateEntityWireBytes,

@@ -26,7 +26,8 @@ import { retryTransient } from '../retry';
 import type { RuleId, Suppression } from '../domain/compliance-rules';
 import { emptyCounters, type SweepCounters } from '../domain/sweep-summary';
 import { encodeKeySegment, invertedTicks } from '../domain/table-keys';
-import type { FindingRecord, FindingsQuery, ShardState, Stored, SuppressionStore, SweepRun, SweepStore, WriteResult } from '../sweep-ports';
+import type { FindingRecord, FindingsQuery, ShardState, Stored, SweepRun, SweepStore, WriteResult } from '../ports/sweep-store';
+import type { SuppressionStore } from '../ports/suppression-store';
 import { joinStringProperty, planUpsertTransactions, readInteger, splitStringProperty, withoutUndefined } from './table-clients';
 
 type Entity = TableEntity<Record<string, unknown>>;

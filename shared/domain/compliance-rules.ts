@@ -6,7 +6,8 @@
 import { baselineDiff, compareConfiguration, readAgentState } from './security-module';
 import { evaluateCondition, parseCondition, type TwinCondition } from './twin-condition';
 import { sectionLastUpdated } from './twin-patch';
-import type { AuthenticationType, JsonObject, SecurityAgentSchema } from './types';
+import type { AuthenticationType } from './authentication-type';
+import type { JsonObject, SecurityAgentSchema } from './types';
 
 export const RULE_IDS = [
   'module-missing',

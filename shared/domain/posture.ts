@@ -6,10 +6,12 @@
  * changes, and the enqueued time of the newest applied event (`updatedAt`) orders lifecycle events, whose twin
  * versions restart after a module is deleted and re-created. Pure: time comes from the event.
  */
-import type { ModuleTwin } from '../ports';
+import type { ModuleTwin } from '../ports/device-registry';
+import { toAuthenticationType } from './authentication-type';
 import { compareConfiguration, agentSchemaFor, readAgentState } from './security-module';
 import { isJsonObject, mergePatch, sectionLastUpdated, sectionVersion, stripMetadata } from './twin-patch';
-import type { AuthenticationType, HistoryEntry, HistoryKind, HubEvent, JsonObject, LatestPosture, ProvisioningStatus } from './types';
+import type { AuthenticationType } from './authentication-type';
+import type { HistoryEntry, HistoryKind, HubEvent, JsonObject, LatestPosture, ProvisioningStatus } from './types';
 
 export interface PostureContext {
   /** Module id of the security module twin being tracked; compared exactly, as IoT Hub module ids are case-sensitive. */
@@ -409,11 +411,8 @@ function laterIso(storedIso: string, event: HubEvent): string {
   return !Number.isNaN(stored) && stored > eventTime ? storedIso : event.position.enqueuedTime.toISOString();
 }
 
-const AUTHENTICATION_TYPES: readonly AuthenticationType[] = ['sas', 'selfSigned', 'certificateAuthority', 'none'];
-
 function authTypeOf(body: JsonObject): AuthenticationType | undefined {
-  const value = body['authenticationType'];
-  return AUTHENTICATION_TYPES.find((type) => type === value);
+  return toAuthenticationType(body['authenticationType']);
 }
 
 function numberField(body: JsonObject, key: string): number | undefined {

@@ -13,7 +13,8 @@
  * queries); processing costs 2 queries per bucket (more only for a bucket that outgrew a page). With 2,000-device
  * buckets and 5,000-row pages that is ≈ 1.2 queries per 1,000 devices.
  */
-import type { AuthenticationType, JsonObject } from './types';
+import type { JsonObject } from './types';
+import { toAuthenticationType } from './authentication-type';
 import type { SweepDevice, SweepModule } from './compliance-rules';
 import { isJsonObject } from './twin-patch';
 
@@ -153,11 +154,7 @@ export function modulesQuery(moduleId: string, range: BucketRange): string {
   );
 }
 
-const AUTH_TYPES: readonly AuthenticationType[] = ['sas', 'selfSigned', 'certificateAuthority', 'none'];
-
-function authTypeOf(value: unknown): AuthenticationType | undefined {
-  return AUTH_TYPES.find((type) => type === value);
-}
+const authTypeOf = toAuthenticationType;
 
 function section(row: JsonObject, name: 'desired' | 'reported'): JsonObject {
   const direct = row[name];

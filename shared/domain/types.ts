@@ -12,7 +12,7 @@ export interface EventPosition {
   enqueuedTime: Date;
 }
 
-export type AuthenticationType = 'sas' | 'selfSigned' | 'certificateAuthority' | 'none';
+import type { AuthenticationType } from './authentication-type';
 
 interface EventBase {
   position: EventPosition;

@@ -9,7 +9,9 @@ import { RULE_IDS, type RuleId, type Suppression } from '../domain/compliance-ru
 import { isLegalIdentityId } from '../domain/identifiers';
 import { compliantShare } from '../domain/sweep-summary';
 import { ConditionSyntaxError, parseCondition } from '../domain/twin-condition';
-import type { FindingRecord, SuppressionStore, SweepQueue, SweepRun, SweepStore } from '../sweep-ports';
+import type { FindingRecord, SweepRun, SweepStore } from '../ports/sweep-store';
+import type { SuppressionStore } from '../ports/suppression-store';
+import type { SweepQueue } from '../ports/sweep-queue';
 import { newSweepId, startSweep } from './compliance-sweep';
 
 export interface ApiResult {

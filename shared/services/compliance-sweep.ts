@@ -12,7 +12,8 @@
 import { mapWithConcurrency } from '../concurrency';
 import { classifyServiceError, errorMessage } from '../errors';
 import type { Logger } from '../logger';
-import type { DeviceRegistry, PostureStore, StoredLatest } from '../ports';
+import type { DeviceRegistry } from '../ports/device-registry';
+import type { PostureStore, StoredLatest } from '../ports/posture-store';
 import {
   activeSuppressions,
   evaluateDevice,
@@ -26,6 +27,7 @@ import {
   type SweepModule,
 } from '../domain/compliance-rules';
 import { derivePosture } from '../domain/posture';
+import { moduleAuthenticationFor } from '../domain/module-authentication';
 import { baselineDesiredPatch } from '../domain/security-module';
 import {
   bucketCount,
@@ -49,7 +51,10 @@ import { SWEEP_HISTORY_PARTITION } from '../domain/table-keys';
 import type { TwinCondition } from '../domain/twin-condition';
 import { sectionLastUpdated, sectionVersion, stripMetadata } from '../domain/twin-patch';
 import type { HistoryEntry, JsonObject, LatestPosture, PostureFinding } from '../domain/types';
-import type { FindingRecord, ModuleImportJobs, ShardState, SuppressionStore, SweepMessage, SweepQueue, SweepRun, SweepStore, SweepTrigger } from '../sweep-ports';
+import type { FindingRecord, ShardState, SweepRun, SweepStore, SweepTrigger } from '../ports/sweep-store';
+import type { ModuleImportJobs } from '../ports/module-import-jobs';
+import type { SuppressionStore } from '../ports/suppression-store';
+import type { SweepMessage, SweepQueue } from '../ports/sweep-queue';
 import type { RegistryMeter } from './registry-budget';
 
 export interface SweepSettings {
@@ -315,11 +320,6 @@ async function processBucket(run: SweepRun, shard: ShardState, bucket: number, s
 // ---------------------------------------------------------------------------------------------------------------
 // Repairs
 
-function moduleAuthFor(device: SweepDevice): { type: 'sas' } | { type: 'certificateAuthority' } | undefined {
-  if (device.authType === 'selfSigned') return undefined;
-  return device.authType === 'certificateAuthority' ? { type: 'certificateAuthority' } : { type: 'sas' };
-}
-
 /** One import-job line: create the module with the baseline as its desired properties. */
 export function importLine(deviceId: string, moduleId: string, authType: 'sas' | 'certificateAuthority', desired: JsonObject): string {
   const line: JsonObject = { id: deviceId, moduleId, importMode: 'create', authentication: { type: authType } };
@@ -340,7 +340,7 @@ async function repairBucket(run: SweepRun, blockKey: string, evaluated: Evaluate
       if (run.dryRun) {
         result = 'dryRun';
       } else if (action === 'createModule') {
-        const auth = moduleAuthFor(item.device);
+        const auth = moduleAuthenticationFor(item.device.authType);
         if (!auth) result = 'needsThumbprint';
         else if (bulk) {
           importLines.push(importLine(item.device.deviceId, moduleId, auth.type, patch));

@@ -1,8 +1,10 @@
+import { toAuthenticationType } from '../domain/authentication-type';
+import { moduleAuthenticationFor } from '../domain/module-authentication';
 import { evaluateCondition } from '../domain/twin-condition';
 import { baselineDesiredPatch } from '../domain/security-module';
-import type { AuthenticationType, JsonObject, ProvisioningStatus } from '../domain/types';
+import type { JsonObject, ProvisioningStatus } from '../domain/types';
 import type { Logger } from '../logger';
-import type { DeviceRegistry, ModuleAuthentication } from '../ports';
+import type { DeviceRegistry } from '../ports/device-registry';
 import type { ProcessingSettings } from './settings';
 
 export interface ProvisioningResult {
@@ -16,10 +18,6 @@ export interface DeviceCreatedFacts {
   deviceId: string;
   /** The twin carried by the lifecycle notification (tags, capabilities, authenticationType when present). */
   twin: JsonObject;
-}
-
-function readAuthType(value: unknown): AuthenticationType | undefined {
-  return value === 'sas' || value === 'selfSigned' || value === 'certificateAuthority' || value === 'none' ? value : undefined;
 }
 
 function readEdge(twin: JsonObject): boolean | undefined {
@@ -55,7 +53,7 @@ export async function ensureSecurityModule(
     return { status: 'skippedByCondition', baselineApplied: false, detail: { condition: settings.targetCondition.text } };
   }
 
-  let authType = readAuthType(twin['authenticationType']);
+  let authType = toAuthenticationType(twin['authenticationType']);
   let edge = readEdge(twin);
   if (authType === undefined || edge === undefined) {
     // Lifecycle bodies are documented as "the twin", but captures show minimal bodies: ask the registry.
@@ -66,7 +64,8 @@ export async function ensureSecurityModule(
   }
 
   if (edge && !settings.provisionEdgeDevices) return { status: 'skippedEdge', baselineApplied: false };
-  if (authType === 'selfSigned') {
+  const authentication = moduleAuthenticationFor(authType);
+  if (!authentication) {
     return {
       status: 'needsThumbprint',
       baselineApplied: false,
@@ -74,7 +73,6 @@ export async function ensureSecurityModule(
     };
   }
 
-  const authentication: ModuleAuthentication = authType === 'certificateAuthority' ? { type: 'certificateAuthority' } : { type: 'sas' };
   const existing = await registry.getModule(deviceId, moduleId);
   let status: ProvisioningStatus = 'alreadyPresent';
   if (!existing) {

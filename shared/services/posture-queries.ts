@@ -2,7 +2,7 @@ import { InvalidContinuationTokenError } from '../errors';
 import { isLegalIdentityId } from '../domain/identifiers';
 import type { HistoryEntry, LatestPosture } from '../domain/types';
 import type { Logger } from '../logger';
-import type { PostureStore } from '../ports';
+import type { PostureStore } from '../ports/posture-store';
 
 export interface PostureApiResult {
   status: number;

@@ -1,18 +1,11 @@
 import { mapWithConcurrency } from '../concurrency';
 import { classifyServiceError, errorMessage } from '../errors';
 import { applyEvent, postureFromTwin, provisioningStep, type PostureContext } from '../domain/posture';
-import type {
-  DeadLetter,
-  DecodedEvent,
-  HistoryEntry,
-  HubEvent,
-  InvalidEvent,
-  LatestPosture,
-  ProvisioningStatus,
-  SkippedCategory,
-} from '../domain/types';
+import type { DeadLetter, DecodedEvent, HistoryEntry, HubEvent, InvalidEvent, LatestPosture, ProvisioningStatus, SkippedCategory } from '../domain/types';
 import type { Logger } from '../logger';
-import type { DeadLetterStore, DeviceRegistry, PostureChange, PostureStore, StoredLatest } from '../ports';
+import type { DeadLetterStore } from '../ports/dead-letter-store';
+import type { DeviceRegistry } from '../ports/device-registry';
+import type { PostureChange, PostureStore, StoredLatest } from '../ports/posture-store';
 import { ensureSecurityModule, type ProvisioningResult } from './ensure-security-module';
 import type { ProcessingSettings } from './settings';
 

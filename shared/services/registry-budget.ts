@@ -6,7 +6,8 @@
  */
 import { TokenBucket } from '../concurrency';
 import type { Logger, LogFields } from '../logger';
-import type { DeviceRegistry, ModuleAuthentication, ModuleTwin, TwinQueryPage } from '../ports';
+import type { DeviceRegistry, ModuleTwin, TwinQueryPage } from '../ports/device-registry';
+import type { ModuleAuthentication } from '../domain/module-authentication';
 import type { JsonObject } from '../domain/types';
 
 /** Running totals; callers take deltas around a unit of work. */

@@ -5,8 +5,8 @@
 import { MemorySuppressionStore, MemorySweepStore } from '../../shared/adapters/memory/memory-sweep-store';
 import { MemoryPostureStore } from '../../shared/adapters/memory/memory-posture-store';
 import { PermanentError } from '../../shared/errors';
-import type { DeviceRegistry } from '../../shared/ports';
-import type { FindingRecord } from '../../shared/sweep-ports';
+import type { DeviceRegistry } from '../../shared/ports/device-registry';
+import type { FindingRecord } from '../../shared/ports/sweep-store';
 import { sweepHarness } from '../support/sweep-harness';
 import { BASELINE, buildMixedFleet, desiredOf, MODULE, startFleetHub, type FleetHub } from '../support/sweep-fleet';
 

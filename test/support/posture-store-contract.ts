@@ -3,7 +3,7 @@
  * Azurite in integration tests) so the fake used by handler tests cannot drift from the real adapter.
  */
 import type { HistoryEntry, LatestPosture } from '../../shared/domain/types';
-import type { PostureStore } from '../../shared/ports';
+import type { PostureStore } from '../../shared/ports/posture-store';
 
 /** Legal IoT Hub ID punctuation, several of which are forbidden in Table keys or special in OData. */
 export const ODD_DEVICE_ID = "dev-:.+%_#*?!(),=@;$'x";

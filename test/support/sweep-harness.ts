@@ -9,10 +9,13 @@ import { MemorySuppressionStore, MemorySweepQueue, MemorySweepStore } from '../.
 import { closeRegistryClient, createRegistryClient } from '../../shared/adapters/registry-client';
 import { MICRO_AGENT_MODULE_ID } from '../../shared/domain/security-module';
 import { silentLogger } from '../../shared/logger';
-import type { DeviceRegistry, PostureStore } from '../../shared/ports';
+import type { DeviceRegistry } from '../../shared/ports/device-registry';
+import type { PostureStore } from '../../shared/ports/posture-store';
 import { handleSweepMessage, startSweep, type SweepServices, type SweepSettings } from '../../shared/services/compliance-sweep';
 import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../../shared/services/registry-budget';
-import type { ModuleImportJobs, SuppressionStore, SweepRun, SweepStore } from '../../shared/sweep-ports';
+import type { ModuleImportJobs } from '../../shared/ports/module-import-jobs';
+import type { SuppressionStore } from '../../shared/ports/suppression-store';
+import type { SweepRun, SweepStore } from '../../shared/ports/sweep-store';
 
 export function defaultSweepSettings(overrides: Partial<SweepSettings> = {}): SweepSettings {
   return {

@@ -1,4 +1,4 @@
-import type { ModuleTwin } from '../../shared/ports';
+import type { ModuleTwin } from '../../shared/ports/device-registry';
 import { applyEvent, derivePosture, postureFromTwin, provisioningStep, type PostureContext, type PostureStep } from '../../shared/domain/posture';
 import { LEGACY_CONFIG_KEYS } from '../../shared/domain/security-module';
 import type { HistoryEntry, HubEvent, JsonObject, LatestPosture, ProvisioningStatus } from '../../shared/domain/types';

@@ -1,7 +1,7 @@
 /** In-memory DeadLetterStore: keyed like the table (replay overwrites), payload truncated the same way. */
 import { deadLetterKeys } from '../../domain/table-keys';
 import type { DeadLetter } from '../../domain/types';
-import type { DeadLetterStore } from '../../ports';
+import type { DeadLetterStore } from '../../ports/dead-letter-store';
 import { truncateString } from '../table-clients';
 import { MAX_RAW_CHARS } from '../table-dead-letter-store';
 

@@ -8,16 +8,10 @@
 import { executeQueryPage, parseQuery, type QueryCollection, type QuerySlot, type QuerySource } from '../../../emulator/query';
 import { EtagMismatchError, PermanentError } from '../../errors';
 import { mergePatch } from '../../domain/twin-patch';
-import type { AuthenticationType, JsonObject } from '../../domain/types';
-import type {
-  CreateModuleResult,
-  DeviceIdentity,
-  DeviceRegistry,
-  ModuleAuthentication,
-  ModuleIdentity,
-  ModuleTwin,
-  TwinQueryPage,
-} from '../../ports';
+import type { AuthenticationType } from '../../domain/authentication-type';
+import type { JsonObject } from '../../domain/types';
+import type { CreateModuleResult, DeviceIdentity, DeviceRegistry, ModuleIdentity, ModuleTwin, TwinQueryPage } from '../../ports/device-registry';
+import type { ModuleAuthentication } from '../../domain/module-authentication';
 
 export type MemoryRegistryOperation = keyof DeviceRegistry;
 

@@ -6,7 +6,7 @@
 import { InvalidContinuationTokenError } from '../../errors';
 import { encodeKeySegment, historyRowKey, invertedTicks } from '../../domain/table-keys';
 import type { HistoryEntry, LatestPosture } from '../../domain/types';
-import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureChange, PostureStore, StoredLatest } from '../../ports';
+import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureChange, PostureStore, StoredLatest } from '../../ports/posture-store';
 
 const MAX_HISTORY_PAGE_SIZE = 1000;
 

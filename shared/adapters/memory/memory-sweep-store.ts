@@ -4,18 +4,9 @@
  */
 import { InvalidContinuationTokenError } from '../../errors';
 import type { Suppression } from '../../domain/compliance-rules';
-import type {
-  FindingRecord,
-  FindingsQuery,
-  ShardState,
-  Stored,
-  SuppressionStore,
-  SweepMessage,
-  SweepQueue,
-  SweepRun,
-  SweepStore,
-  WriteResult,
-} from '../../sweep-ports';
+import type { FindingRecord, FindingsQuery, ShardState, Stored, SweepRun, SweepStore, WriteResult } from '../../ports/sweep-store';
+import type { SuppressionStore } from '../../ports/suppression-store';
+import type { SweepMessage, SweepQueue } from '../../ports/sweep-queue';
 
 function findingKey(row: FindingRecord): string {
   return `${row.deviceId}\u0000${row.ruleId}`;

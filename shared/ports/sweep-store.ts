@@ -1,9 +1,6 @@
-/**
- * Ports of the compliance sweep, in the style of shared/ports.ts: one interface per external service, each with a
- * real adapter (Table storage, Storage Queue, IoT Hub import jobs over Blob storage) and an in-memory one.
- */
-import type { RuleId, Suppression } from './domain/compliance-rules';
-import type { SweepCounters } from './domain/sweep-summary';
+/** Sweep runs, shard cursors and findings. Real adapter: shared/adapters/table-sweep-store.ts; in memory: shared/adapters/memory/memory-sweep-store.ts. */
+import type { RuleId } from '../domain/compliance-rules';
+import type { SweepCounters } from '../domain/sweep-summary';
 
 export type SweepTrigger = 'schedule' | 'api';
 export type SweepStatus = 'planning' | 'running' | 'importing' | 'completed' | 'failed';
@@ -93,42 +90,4 @@ export interface SweepStore {
   writeFindings(rows: FindingRecord[]): Promise<void>;
   /** Pages findings shard partition by shard partition; the token is opaque. Throws InvalidContinuationTokenError. */
   listFindings(query: FindingsQuery): Promise<{ rows: FindingRecord[]; continuationToken?: string }>;
-}
-
-export interface SuppressionStore {
-  list(): Promise<Suppression[]>;
-  get(id: string): Promise<Suppression | undefined>;
-  put(suppression: Suppression): Promise<void>;
-  /** False when there was nothing to delete. */
-  delete(id: string): Promise<boolean>;
-}
-
-export type SweepMessage =
-  | { kind: 'plan'; sweepId: string }
-  | { kind: 'shard'; sweepId: string; shard: number }
-  | { kind: 'finalize'; sweepId: string }
-  | { kind: 'importJob'; sweepId: string; jobId: string };
-
-export interface SweepQueue {
-  /** At-least-once: a message may be delivered twice; every handler step is idempotent. */
-  send(message: SweepMessage, visibilityDelaySeconds?: number): Promise<void>;
-}
-
-export interface ImportJobStatus {
-  status: 'running' | 'completed' | 'failed';
-  failureReason?: string;
-  /** Lines the job rejected (from the output blob), device by device. */
-  errors: Array<{ deviceId: string; message: string }>;
-}
-
-/**
- * IoT Hub bulk import of module identities: lines are staged per bucket (idempotently, keyed by `blockKey`) while
- * shards run, then committed as one `devices.txt` and imported by one job (IoT Hub allows one import/export job at a
- * time per hub).
- */
-export interface ModuleImportJobs {
-  stage(sweepId: string, blockKey: string, lines: string[]): Promise<void>;
-  /** Commits the staged blocks in key order and starts the job; returns its id and how many lines were staged. */
-  start(sweepId: string): Promise<{ jobId: string; staged: number }>;
-  status(sweepId: string, jobId: string): Promise<ImportJobStatus>;
 }

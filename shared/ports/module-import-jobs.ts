@@ -1,0 +1,19 @@
+/** IoT Hub bulk import jobs for module identities. Real adapter: shared/adapters/iothub-import-jobs.ts. */
+export interface ImportJobStatus {
+  status: 'running' | 'completed' | 'failed';
+  failureReason?: string;
+  /** Lines the job rejected (from the output blob), device by device. */
+  errors: Array<{ deviceId: string; message: string }>;
+}
+
+/**
+ * IoT Hub bulk import of module identities: lines are staged per bucket (idempotently, keyed by `blockKey`) while
+ * shards run, then committed as one `devices.txt` and imported by one job (IoT Hub allows one import/export job at a
+ * time per hub).
+ */
+export interface ModuleImportJobs {
+  stage(sweepId: string, blockKey: string, lines: string[]): Promise<void>;
+  /** Commits the staged blocks in key order and starts the job; returns its id and how many lines were staged. */
+  start(sweepId: string): Promise<{ jobId: string; staged: number }>;
+  status(sweepId: string, jobId: string): Promise<ImportJobStatus>;
+}
