@@ -18,7 +18,8 @@ import { type BenchResult, runIfMain } from './bench-result';
 import { pageThrough, type ClientMessage, type PagingMode, type PagingRun, type PagingTarget } from './emulator-registry-client';
 import { FaultInjector } from '../emulator/faults';
 import { defaultPolicies, RegistryHttpServer } from '../emulator/http-server';
-import { generateSasKey, HubRegistry } from '../emulator/registry';
+import { generateSasKey } from '../emulator/registry/sas-key';
+import { HubRegistry } from '../emulator/registry/hub-registry';
 
 export type { BenchResult };
 

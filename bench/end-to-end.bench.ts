@@ -9,8 +9,9 @@ import type { InvocationContext } from '@azure/functions';
 import { makeIotHubEventsHandler } from '../functions/iothub-events';
 import type { HostShapedBatch } from '../host/host-batch';
 import { IotHubDeviceRegistry } from '../shared/adapters/iothub-registry';
-import { loadConfig } from '../shared/config';
-import { createEventServices } from '../shared/wiring';
+import { loadConfig } from '../shared/config/load-config';
+import { eventServicesOf } from '../shared/composition/event-services';
+import { buildServiceGraph } from '../shared/composition/service-graph';
 import { decodeBatch } from '../shared/domain/decode-events';
 import { encodeKeySegment, historyRowKey, LATEST_ROW_KEY } from '../shared/domain/table-keys';
 import { ensureSecurityModule } from '../shared/services/ensure-security-module';
@@ -61,7 +62,8 @@ export async function run(): Promise<BenchResult[]> {
       SECURITY_MODULE_BASELINE: '{"Heartbeat_MessageFrequency":"High"}',
     };
     const config = loadConfig(env);
-    const services = await createEventServices(config);
+    const graph = await buildServiceGraph(config);
+    const services = eventServicesOf(graph);
     const handler = makeIotHubEventsHandler(async () => services) as (messages: unknown, context: InvocationContext) => Promise<unknown>;
     await runBatches(handler, workload.warmup);
     let started = process.hrtime.bigint();

@@ -8,7 +8,7 @@ import { makeIotHubEventsHandler } from '../functions/iothub-events';
 import { MemoryDeadLetterStore } from '../shared/adapters/memory/memory-dead-letter-store';
 import { MemoryDeviceRegistry } from '../shared/adapters/memory/memory-device-registry';
 import { MemoryPostureStore } from '../shared/adapters/memory/memory-posture-store';
-import type { EventServices } from '../shared/container';
+import type { EventServices } from '../shared/composition/event-services';
 import type { HostShapedBatch } from '../host/host-batch';
 import type { BatchReport } from '../shared/services/process-event-batch';
 import { type BenchResult, runIfMain } from './bench-result';

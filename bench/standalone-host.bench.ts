@@ -7,10 +7,11 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { IotHubEmulator } from '../emulator';
 import { IOTHUB_EVENTS_FUNCTION, makeIotHubEventsHandler } from '../functions/iothub-events';
 import { EventConsumer } from '../host/event-consumer';
-import { loadConfig } from '../shared/config';
+import { loadConfig } from '../shared/config/load-config';
 import { silentLogger } from '../shared/logger';
 import type { BatchReport } from '../shared/services/process-event-batch';
-import { createEventServices } from '../shared/wiring';
+import { eventServicesOf } from '../shared/composition/event-services';
+import { buildServiceGraph } from '../shared/composition/service-graph';
 import { type BenchResult, runIfMain } from './bench-result';
 import { startAzuriteProcess } from './external-services';
 import { BENCH_MODULE } from './workload';
@@ -38,7 +39,8 @@ export async function run(): Promise<BenchResult[]> {
       IOTHUB_EVENTS_CONNECTION: hub.eventHubConnectionString,
       AzureWebJobsStorage: azurite.connectionString,
     });
-    const services = await createEventServices(config);
+    const graph = await buildServiceGraph(config);
+    const services = eventServicesOf(graph);
     const handler = makeIotHubEventsHandler(async () => services);
     consumer = new EventConsumer({
       connection: { connectionString: hub.eventHubConnectionString },

@@ -11,14 +11,16 @@
 import { type BenchResult, runIfMain } from './bench-result';
 import { FaultInjector } from '../emulator/faults';
 import { defaultPolicies, RegistryHttpServer } from '../emulator/http-server';
-import { HubRegistry } from '../emulator/registry';
+import { HubRegistry } from '../emulator/registry/hub-registry';
 import { IotHubDeviceRegistry } from '../shared/adapters/iothub-registry';
 import { MemoryPostureStore } from '../shared/adapters/memory/memory-posture-store';
 import { MemorySuppressionStore, MemorySweepQueue, MemorySweepStore } from '../shared/adapters/memory/memory-sweep-store';
 import { closeRegistryClient, createRegistryClient } from '../shared/adapters/registry-client';
 import { mapWithConcurrency } from '../shared/concurrency';
 import { silentLogger } from '../shared/logger';
-import { handleSweepMessage, startSweep, type SweepServices } from '../shared/services/compliance-sweep';
+import { handleSweepMessage } from '../shared/services/sweep/handle-sweep-message';
+import { startSweep } from '../shared/services/sweep/start-sweep';
+import type { SweepServices } from '../shared/services/sweep/sweep-services';
 import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../shared/services/registry-budget';
 
 export type { BenchResult };

@@ -2,9 +2,10 @@
  * The device side of the emulated hub: what devices (and their security agents) would write into their
  * twins. There are no device protocols here; tests and seeding call these directly.
  */
-import { LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS, LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID, MICRO_AGENT_MODULE_ID } from '../shared/domain/security-module';
+import { LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS, LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID, MICRO_AGENT_MODULE_ID } from '../shared/domain/security-module/module-ids';
 import type { HubChange } from './hub-events';
-import type { ConnectionState, HubRegistry } from './registry';
+import type { ConnectionState } from './registry/identity-json';
+import type { HubRegistry } from './registry/hub-registry';
 
 /** Device-side twin operations: reported properties and connection state. */
 export class DeviceSide {
@@ -24,7 +25,7 @@ export class DeviceSide {
 export type AgentMode = 'healthy' | 'rejectConfiguration' | 'silent';
 
 /** The agent's names and keys are TwinGuard's own domain facts; the simulated agent uses the same ones. */
-export { MICRO_AGENT_MODULE_ID, LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID, LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS } from '../shared/domain/security-module';
+export { MICRO_AGENT_MODULE_ID, LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID, LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS } from '../shared/domain/security-module/module-ids';
 
 const MICRO_COLLECTORS_LOW = ['Baseline', 'SystemInformation', 'SBoM', 'Heartbeat', 'LogCollector', 'FileSystem', 'Peripheral', 'Statistics'];
 const MICRO_COLLECTORS_MEDIUM = ['Login', 'NetworkActivity', 'Process'];

@@ -9,8 +9,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { FaultInjector, OperationClass } from './faults';
 import { ImportJobRunner } from './jobs';
-import { QuerySyntaxError } from './query';
-import { HubError, type DeviceInput, type HubRegistry, type ModuleInput } from './registry';
+import { QuerySyntaxError } from '../shared/domain/iothub-query/parse-query';
+import { HubError } from './registry/hub-error';
+import type { DeviceInput, ModuleInput } from './registry/identity-input';
+import type { HubRegistry } from './registry/hub-registry';
 
 export type Permission = 'RegistryRead' | 'RegistryWrite' | 'ServiceConnect' | 'DeviceConnect';
 

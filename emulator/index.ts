@@ -10,10 +10,11 @@ import { FaultInjector, type ThrottleConfig } from './faults';
 import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
 import { loadState, saveState } from './persistence';
-import { HubRegistry } from './registry';
+import { HubRegistry } from './registry/hub-registry';
 import { seedRegistry, type SeedOptions, type SeedSummary } from './seed';
 
-export { HubRegistry, HubError } from './registry';
+export { HubRegistry } from './registry/hub-registry';
+export { HubError } from './registry/hub-error';
 export { FaultInjector } from './faults';
 export { DeviceSide, SecurityAgentSimulator } from './device-side';
 export type { AgentMode } from './device-side';

@@ -11,7 +11,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { ContainerClient } from '@azure/storage-blob';
-import { HubError, type HubRegistry } from './registry';
+import { HubError } from './registry/hub-error';
+import type { HubRegistry } from './registry/hub-registry';
 
 export type JobStatus = 'enqueued' | 'running' | 'completed' | 'failed';
 

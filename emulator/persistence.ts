@@ -8,7 +8,8 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
-import type { DeviceSnapshot, HubRegistry } from './registry';
+import type { DeviceSnapshot } from './registry/device-snapshot';
+import type { HubRegistry } from './registry/hub-registry';
 
 export const STATE_FORMAT = 'twinguard-iothub-emulator/1';
 

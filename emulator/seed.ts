@@ -3,8 +3,12 @@
  * written straight into the registry so 10^5 devices take seconds, not an hour of REST calls.
  */
 import { readFile } from 'node:fs/promises';
+import type { AuthenticationType } from '../shared/domain/authentication-type';
+import { seededRandom } from '../shared/domain/seeded-random';
 import { LEGACY_AGENT_MODULE_ID, LEGACY_CONFIGURATION_KEYS, MICRO_AGENT_DEFAULTS, MICRO_AGENT_MODULE_ID } from './device-side';
-import { generateSasKey, type AuthenticationType, type DeviceInput, type HubRegistry } from './registry';
+import type { HubRegistry } from './registry/hub-registry';
+import type { DeviceInput } from './registry/identity-input';
+import { generateSasKey } from './registry/sas-key';
 
 /** Posture of a seeded security module. */
 export type SeededModuleState = 'healthy' | 'drifted' | 'failed' | 'stale';
@@ -43,18 +47,6 @@ export interface SeedSummary {
   disabled: number;
 }
 
-/** mulberry32: tiny, fast, deterministic. */
-function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const ENVIRONMENTS = ['prod', 'staging', 'dev'];
 const REGIONS = ['westeurope', 'northeurope', 'eastus', 'westus2', 'southeastasia'];
 /** IDs exercising every legal special character (- : . + % _ # * ? ! ( ) , = @ ; $ '). */
@@ -62,7 +54,7 @@ const ODD_ID_STEMS = ["odd-#?%+;$'()!*,=@:._", "o'brien(1)", 'a+b%20c', 'x#y?z',
 
 /** Builds the deterministic simulated fleet: the same count and seed always give the same fleet. */
 export function generateFleet(count: number, randomSeed = 1): SeedFile {
-  const random = prng(randomSeed);
+  const random = seededRandom(randomSeed);
   const devices: SeedDevice[] = [];
   for (let i = 0; i < count; i++) {
     const oddStem = i % 500 === 7 ? ODD_ID_STEMS[(i / 500) % ODD_ID_STEMS.length | 0] : undefined;

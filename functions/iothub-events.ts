@@ -1,9 +1,10 @@
 import type { EventHubFunctionOptions, InvocationContext } from '@azure/functions';
-import { eventsTriggerBinding } from '../shared/config';
-import { getServices, type EventServices } from '../shared/container';
+import { eventsTriggerBinding } from '../shared/config/trigger-bindings';
+import type { EventServices } from '../shared/composition/event-services';
+import { getEventServices } from '../shared/container';
 import { decodeBatch } from '../shared/domain/decode-events';
-import { loggerFor } from '../shared/host/invocation-logger';
-import { registerFunctions, type FunctionRegistration } from '../shared/host/registration';
+import { loggerFor } from '../shared/triggers/invocation-logger';
+import { registerFunctions, type FunctionRegistration } from '../shared/triggers/register-functions';
 import { processEventBatch, type BatchReport } from '../shared/services/process-event-batch';
 
 export const IOTHUB_EVENTS_FUNCTION = 'iothub-events';
@@ -24,7 +25,7 @@ export function makeIotHubEventsHandler(services: () => Promise<EventServices>) 
   };
 }
 
-export const handleIotHubEvents = makeIotHubEventsHandler(getServices);
+export const handleIotHubEvents = makeIotHubEventsHandler(getEventServices);
 
 /**
  * Trigger options, exported so registration can be checked without the Functions host.

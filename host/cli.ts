@@ -5,7 +5,7 @@
  *
  *   npm start [-- --data <dir>] [--devices <n>] [--demo-devices <n>] [--port <n>] [--standalone]
  */
-import { loadConfig } from '../shared/config';
+import { loadConfig } from '../shared/config/load-config';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { consoleLogger } from './console-logger';

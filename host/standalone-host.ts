@@ -3,12 +3,14 @@
  * hub) with the same handlers, options and app settings: Event Hub batches with durable blob
  * checkpoints, HTTP routes with function keys, timers on NCRONTAB schedules, Storage Queue messages.
  */
+import { closeServices } from '../shared/container';
+import { isContainerName } from '../shared/domain/storage-names';
 import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { QueueServiceClient } from '@azure/storage-queue';
-import { hostOutsideAzureFunctions, type FunctionRegistration } from '../shared/host/registration';
+import { hostOutsideAzureFunctions, type FunctionRegistration } from '../shared/triggers/register-functions';
 import type { Logger } from '../shared/logger';
 import { EventConsumer, type BatchHandler } from './event-consumer';
 import { HttpHost, type HttpRoute } from './http-host';
@@ -43,7 +45,7 @@ export function readStandaloneSettings(env: Env): StandaloneSettings {
   const loadBalancing = get('STANDALONE_LOAD_BALANCING');
   if (loadBalancing !== 'balanced' && loadBalancing !== 'greedy') problems.push('STANDALONE_LOAD_BALANCING must be balanced or greedy');
   const container = get('STANDALONE_CHECKPOINT_CONTAINER');
-  if (!/^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/.test(container)) problems.push('STANDALONE_CHECKPOINT_CONTAINER must be a valid blob container name');
+  if (!isContainerName(container)) problems.push('STANDALONE_CHECKPOINT_CONTAINER must be a valid blob container name');
   if (problems.length > 0) throw new Error(`Standalone host settings are invalid:\n- ${problems.join('\n- ')}`);
   return {
     httpHost: get('STANDALONE_HTTP_HOST'),
@@ -185,11 +187,15 @@ export class StandaloneHost {
     return BlobServiceClient.fromConnectionString(storageSetting(env, 'AzureWebJobsStorage')).getContainerClient(settings.checkpointContainer);
   }
 
-  /** Drains: in-flight batches finish and checkpoint, running timers and queue messages complete. */
+  /**
+   * Drains: in-flight batches finish and checkpoint, running timers and queue messages complete; then the functions'
+   * service graph is closed (what `app.hook.appTerminate` does under Azure Functions).
+   */
   async stop(): Promise<void> {
     await Promise.allSettled(this.consumers.map((c) => c.stop()));
     await Promise.allSettled([this.timers?.stop(), this.queues?.stop()]);
     await this.http?.stop();
+    await closeServices();
   }
 }
 

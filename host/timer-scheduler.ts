@@ -1,7 +1,7 @@
 import { InvocationContext, type Timer, type TimerHandler } from '@azure/functions';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { nextOccurrence, parseSchedule, type Schedule } from './ncrontab';
+import { nextOccurrence, parseSchedule, type Schedule } from '../shared/domain/ncrontab';
 import { logHandlerFor } from './log-handler';
 
 export interface TimerRoute {

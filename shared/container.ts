@@ -1,40 +1,58 @@
 /**
- * Composition root: reads the configuration once per worker, builds each client once (shared/wiring.ts,
- * loaded on first use so a cold start does not load every Azure SDK), and hands the handlers their
- * services. Handlers never construct SDK clients themselves.
+ * Composition root of a worker: the configuration is read once, the service graph (shared/composition) is built
+ * once on first use and shared by every function, and each function asks for the narrow view it uses. The graph
+ * module is loaded lazily so a cold start does not load every Azure SDK. Whoever hosts the functions closes it:
+ * `app.hook.appTerminate` under Azure Functions (shared/triggers/register-functions.ts), the standalone host's stop.
  */
-import { loadConfig, type Config } from './config';
-import type { ComplianceServices, EventServices } from './wiring';
-
-export type { ComplianceServices, EventServices } from './wiring';
+import type { Config } from './config/config';
+import { loadConfig } from './config/load-config';
+import type { EventServices } from './composition/event-services';
+import type { ServiceGraph } from './composition/service-graph';
+import type { PostureReader } from './services/posture-queries';
+import type { SweepServices } from './services/sweep/sweep-services';
 
 let configuration: Config | undefined;
-let services: Promise<EventServices> | undefined;
-let complianceServices: Promise<ComplianceServices> | undefined;
+let graph: Promise<ServiceGraph> | undefined;
 
 /** The worker's configuration, read and validated on first use (ConfigError lists every problem). */
 export function getConfig(): Config {
   return (configuration ??= loadConfig(process.env));
 }
 
-/** The worker's event services, built once; a failed build is retried on the next invocation. */
-export function getServices(): Promise<EventServices> {
-  services ??= import('./wiring')
-    .then((wiring) => wiring.createEventServices(getConfig()))
+/** The worker's service graph, built once; a failed build is retried on the next invocation. */
+export function getServiceGraph(): Promise<ServiceGraph> {
+  graph ??= import('./composition/service-graph')
+    .then((module) => module.buildServiceGraph(getConfig()))
     .catch((err: unknown) => {
-      services = undefined;
+      graph = undefined;
       throw err;
     });
-  return services;
+  return graph;
 }
 
-/** The worker's sweep services, built once; a failed build is retried on the next invocation. */
-export function getComplianceServices(): Promise<ComplianceServices> {
-  complianceServices ??= import('./wiring')
-    .then((wiring) => wiring.createComplianceServices(getConfig()))
-    .catch((err: unknown) => {
-      complianceServices = undefined;
-      throw err;
-    });
-  return complianceServices;
+/** The event path's view: registry, posture store, dead letters, processing settings. */
+export async function getEventServices(): Promise<EventServices> {
+  const [built, views] = await Promise.all([getServiceGraph(), import('./composition/event-services')]);
+  return views.eventServicesOf(built);
+}
+
+/** The read API's view: posture reads that always go to the store (never a writer's cached row). */
+export async function getPostureReader(): Promise<{ posture: PostureReader }> {
+  return { posture: (await getServiceGraph()).posture };
+}
+
+/** The compliance sweep's view; fails when AzureWebJobsStorage is not set. */
+export async function getSweepServices(): Promise<SweepServices> {
+  const [built, views] = await Promise.all([getServiceGraph(), import('./composition/sweep-services-of')]);
+  return views.sweepServicesOf(built);
+}
+
+/** Closes the graph if one was built; the next use builds a new one. */
+export async function closeServices(): Promise<void> {
+  const current = graph;
+  graph = undefined;
+  configuration = undefined;
+  if (!current) return;
+  const built = await current.catch(() => undefined);
+  await built?.close();
 }

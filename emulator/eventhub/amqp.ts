@@ -5,8 +5,8 @@
 import { message as rheaMessage, types as rheaTypes } from 'rhea';
 import type { Connection, link as Link, Message, Sender } from 'rhea';
 import type { HubMessage } from '../notifications';
-import { encodeMessage } from './messageEncoder';
-import type { AnnotationValue } from './messageEncoder';
+import { encodeMessage } from './message-encoder';
+import type { AnnotationValue } from './message-encoder';
 
 /** AMQP message format of `@azure/event-hubs` batches: a message whose data sections are messages. */
 export const BATCH_MESSAGE_FORMAT = 0x80013700;

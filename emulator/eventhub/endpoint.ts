@@ -25,8 +25,8 @@ import {
   serviceResponse,
 } from './amqp';
 import type { ProducedEvent, ServiceRequest } from './amqp';
-import { partitionIndexForKey } from './partitionKeyHash';
-import { PartitionLog, parseSelector } from './partitionLog';
+import { partitionIndexForKey } from './partition-key-hash';
+import { PartitionLog, parseSelector } from './partition-log';
 import { verifySasToken } from './sas';
 
 export interface EventHubEndpointOptions {

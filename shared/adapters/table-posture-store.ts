@@ -277,6 +277,11 @@ export class TablePostureStore implements PostureStore {
       this.cache.set(deviceId, cached);
       return { posture: { ...cached.posture }, etag: cached.etag };
     }
+    return this.readLatest(deviceId);
+  }
+
+  /** Always the table's row (and it replaces the cached one): readers that must see every writer's changes. */
+  async readLatest(deviceId: string): Promise<StoredLatest | undefined> {
     const { partitionKey, rowKey } = latestKeys(deviceId);
     try {
       const entity = await this.retry('getLatest', deviceId, () => this.latestTable.getEntity<Record<string, unknown>>(partitionKey, rowKey));

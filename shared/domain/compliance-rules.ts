@@ -3,8 +3,10 @@
  * none) and the rule settings, with a stable id, a severity and a human message. Plus scoping, suppression
  * matching and repair planning. No clock: the sweep's start time is passed in, so a re-run shard decides alike.
  */
-import { baselineDiff, compareConfiguration, readAgentState } from './security-module';
-import { evaluateCondition, parseCondition, type TwinCondition } from './twin-condition';
+import { baselineDiff } from './security-module/baseline-patch';
+import { compareConfiguration } from './security-module/compare-configuration';
+import { readAgentState } from './security-module/read-agent-state';
+import { evaluateCondition, parseCondition, type TwinCondition } from './iothub-query/twin-condition';
 import { sectionLastUpdated } from './twin-patch';
 import type { AuthenticationType } from './authentication-type';
 import type { JsonObject, SecurityAgentSchema } from './types';

@@ -8,7 +8,9 @@
  */
 import type { ModuleTwin } from '../ports/device-registry';
 import { toAuthenticationType } from './authentication-type';
-import { compareConfiguration, agentSchemaFor, readAgentState } from './security-module';
+import { compareConfiguration } from './security-module/compare-configuration';
+import { agentSchemaFor } from './security-module/agent-schema';
+import { readAgentState } from './security-module/read-agent-state';
 import { isJsonObject, mergePatch, sectionLastUpdated, sectionVersion, stripMetadata } from './twin-patch';
 import type { AuthenticationType } from './authentication-type';
 import type { HistoryEntry, HistoryKind, HubEvent, JsonObject, LatestPosture, ProvisioningStatus } from './types';

@@ -16,19 +16,20 @@
 import type { JsonObject } from './types';
 import { toAuthenticationType } from './authentication-type';
 import type { SweepDevice, SweepModule } from './compliance-rules';
+import { seededRandom } from './seeded-random';
 import { isJsonObject } from './twin-patch';
 
 /** Uniform reservoir sample of device ids; deterministic for a given seed, so a re-planned sweep plans alike. */
 export class ReservoirSample {
   private readonly items: string[] = [];
   private seen = 0;
-  private state: number;
+  private readonly random: () => number;
 
   constructor(
     readonly capacity: number,
     seed: number,
   ) {
-    this.state = seed >>> 0 || 1;
+    this.random = seededRandom(seed >>> 0 || 1);
   }
 
   get count(): number {
@@ -48,15 +49,6 @@ export class ReservoirSample {
   /** The sample in ordinal order. */
   sorted(): string[] {
     return [...this.items].sort(compareOrdinal);
-  }
-
-  /** mulberry32 */
-  private random(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
 }
 

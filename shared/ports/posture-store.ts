@@ -32,7 +32,13 @@ export interface PostureChange {
 }
 
 export interface PostureStore {
+  /** The latest posture; a store may answer from rows it read or wrote itself (writers: a stale row only costs a conflict). */
   getLatest(deviceId: string): Promise<StoredLatest | undefined>;
+  /**
+   * The latest posture as stored now, never a cached copy: for readers (the HTTP API) that must see what another
+   * writer (the sweep, another instance) wrote since.
+   */
+  readLatest(deviceId: string): Promise<StoredLatest | undefined>;
   /** Latest postures of many devices (absent ones are missing from the map), in as few reads as the store allows. */
   getLatestMany(deviceIds: readonly string[]): Promise<Map<string, StoredLatest>>;
   /**

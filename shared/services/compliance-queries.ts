@@ -8,11 +8,12 @@ import { InvalidContinuationTokenError } from '../errors';
 import { RULE_IDS, type RuleId, type Suppression } from '../domain/compliance-rules';
 import { isLegalIdentityId } from '../domain/identifiers';
 import { compliantShare } from '../domain/sweep-summary';
-import { ConditionSyntaxError, parseCondition } from '../domain/twin-condition';
+import { ConditionSyntaxError } from '../domain/iothub-query/condition-syntax-error';
+import { parseCondition } from '../domain/iothub-query/twin-condition';
 import type { FindingRecord, SweepRun, SweepStore } from '../ports/sweep-store';
 import type { SuppressionStore } from '../ports/suppression-store';
 import type { SweepQueue } from '../ports/sweep-queue';
-import { newSweepId, startSweep } from './compliance-sweep';
+import { newSweepId, startSweep } from './sweep/start-sweep';
 
 export interface ApiResult {
   status: number;

@@ -1,7 +1,7 @@
 import { toAuthenticationType } from '../domain/authentication-type';
 import { moduleAuthenticationFor } from '../domain/module-authentication';
-import { evaluateCondition } from '../domain/twin-condition';
-import { baselineDesiredPatch } from '../domain/security-module';
+import { evaluateCondition } from '../domain/iothub-query/twin-condition';
+import { baselineDesiredPatch } from '../domain/security-module/baseline-patch';
 import type { JsonObject, ProvisioningStatus } from '../domain/types';
 import type { Logger } from '../logger';
 import type { DeviceRegistry } from '../ports/device-registry';

@@ -16,6 +16,9 @@ export interface HistoryQueryInput {
   continuationToken?: string;
 }
 
+/** What the read API needs of the posture store: reads that go to the store, never to a writer's cache. */
+export type PostureReader = Pick<PostureStore, 'readLatest' | 'listHistory'>;
+
 export const DEFAULT_HISTORY_LIMIT = 100;
 export const MAX_HISTORY_LIMIT = 1000;
 
@@ -52,10 +55,10 @@ export function historyView(entry: HistoryEntry): Record<string, unknown> {
 }
 
 /** GET /api/devices/{deviceId}/posture */
-export async function getDevicePosture(deviceIdParam: string | undefined, store: PostureStore, logger: Logger): Promise<PostureApiResult> {
+export async function getDevicePosture(deviceIdParam: string | undefined, store: PostureReader, logger: Logger): Promise<PostureApiResult> {
   const deviceId = validateDeviceId(deviceIdParam);
   if (typeof deviceId !== 'string') return deviceId;
-  const stored = await store.getLatest(deviceId);
+  const stored = await store.readLatest(deviceId);
   if (!stored) {
     logger.info('posture requested for an unknown device', { deviceId });
     return { status: 404, body: { error: 'NotFound', message: `no posture recorded for device ${JSON.stringify(deviceId)}` } };
@@ -67,7 +70,7 @@ export async function getDevicePosture(deviceIdParam: string | undefined, store:
 export async function getDeviceHistory(
   deviceIdParam: string | undefined,
   input: HistoryQueryInput,
-  store: PostureStore,
+  store: PostureReader,
   logger: Logger,
 ): Promise<PostureApiResult> {
   const deviceId = validateDeviceId(deviceIdParam);

@@ -1,4 +1,4 @@
-import type { TwinCondition } from '../domain/twin-condition';
+import type { TwinCondition } from '../domain/iothub-query/twin-condition';
 import type { JsonObject, SecurityAgentSchema } from '../domain/types';
 
 /** What the event pipeline needs from the validated configuration (shared/config.ts maps onto it). */

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadState, saveState } from '../../emulator/persistence';
-import { HubRegistry } from '../../emulator/registry';
+import { HubRegistry } from '../../emulator/registry/hub-registry';
 
 let dir = '';
 

@@ -4,7 +4,7 @@
  */
 import { FaultInjector } from '../../emulator/faults';
 import { defaultPolicies, RegistryHttpServer } from '../../emulator/http-server';
-import { HubRegistry } from '../../emulator/registry';
+import { HubRegistry } from '../../emulator/registry/hub-registry';
 
 const SQL = "SELECT * FROM devices.modules WHERE moduleId = 'DefenderIotMicroAgent'";
 

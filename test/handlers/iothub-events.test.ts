@@ -3,8 +3,8 @@ import { makeIotHubEventsHandler } from '../../functions/iothub-events';
 import { MemoryDeadLetterStore } from '../../shared/adapters/memory/memory-dead-letter-store';
 import { MemoryDeviceRegistry } from '../../shared/adapters/memory/memory-device-registry';
 import { MemoryPostureStore } from '../../shared/adapters/memory/memory-posture-store';
-import type { EventServices } from '../../shared/container';
-import { parseCondition } from '../../shared/domain/twin-condition';
+import type { EventServices } from '../../shared/composition/event-services';
+import { parseCondition } from '../../shared/domain/iothub-query/twin-condition';
 import { TransientError } from '../../shared/errors';
 import type { ProcessingSettings } from '../../shared/services/settings';
 import {

@@ -1,5 +1,6 @@
 import { HttpRequest, InvocationContext } from '@azure/functions';
-import { makeDeviceHistoryHandler, makeDevicePostureHandler } from '../../functions/posture-api';
+import { makeDevicePostureHandler } from '../../functions/device-posture';
+import { makeDeviceHistoryHandler } from '../../functions/device-posture-history';
 import { MemoryPostureStore } from '../../shared/adapters/memory/memory-posture-store';
 import type { HistoryEntry, LatestPosture } from '../../shared/domain/types';
 

@@ -6,14 +6,14 @@
 import { QueueClient } from '@azure/storage-queue';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { startEmbeddedAzurite, type EmbeddedAzurite } from '../../host/embedded-azurite';
-import { makeSweepShardHandler } from '../../functions/compliance-sweep';
+import { makeSweepShardHandler } from '../../functions/sweep-shard';
 import { IotHubModuleImportJobs } from '../../shared/adapters/iothub-import-jobs';
 import { StorageSweepQueue } from '../../shared/adapters/storage-sweep-queue';
 import { createTableClient, ensureTables } from '../../shared/adapters/table-clients';
 import { TablePostureStore } from '../../shared/adapters/table-posture-store';
 import { TableSuppressionStore, TableSweepStore } from '../../shared/adapters/table-sweep-store';
 import { createSuppression, getCompliance, getSweep, listFindingsPage, streamFindingsCsv } from '../../shared/services/compliance-queries';
-import { startSweep } from '../../shared/services/compliance-sweep';
+import { startSweep } from '../../shared/services/sweep/start-sweep';
 import { getDevicePosture } from '../../shared/services/posture-queries';
 import { silentLogger } from '../../shared/logger';
 import type { InvocationContext } from '@azure/functions';

@@ -12,7 +12,7 @@ import { startEmbeddedAzurite, type EmbeddedAzurite } from '../../host/embedded-
 import { EventConsumer } from '../../host/event-consumer';
 import { QueuePoller } from '../../host/queue-poller';
 import { readStandaloneSettings, StandaloneHost } from '../../host/standalone-host';
-import type { FunctionRegistration } from '../../shared/host/registration';
+import type { FunctionRegistration } from '../../shared/triggers/register-functions';
 import { silentLogger } from '../../shared/logger';
 
 const KEY = 'test-function-key-0123456789';

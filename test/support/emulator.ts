@@ -6,7 +6,7 @@ import type { Registry } from 'azure-iothub';
 import { closeRegistryClient, createRegistryClient } from '../../shared/adapters/registry-client';
 import { FaultInjector } from '../../emulator/faults';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from '../../emulator/http-server';
-import { HubRegistry } from '../../emulator/registry';
+import { HubRegistry } from '../../emulator/registry/hub-registry';
 
 export interface RegistryOnlyHub {
   readonly registry: HubRegistry;

@@ -4,7 +4,7 @@
  */
 import { FaultInjector } from '../../emulator/faults';
 import { defaultPolicies, RegistryHttpServer } from '../../emulator/http-server';
-import { HubRegistry } from '../../emulator/registry';
+import { HubRegistry } from '../../emulator/registry/hub-registry';
 
 export const MODULE = 'DefenderIotMicroAgent';
 export const BASELINE = { Process_MessageFrequency: 'Medium' };

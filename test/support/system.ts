@@ -10,8 +10,9 @@ import { EventConsumer } from '../../host/event-consumer';
 import { startEmbeddedAzurite, type EmbeddedAzurite } from '../../host/embedded-azurite';
 import { IotHubEmulator, type EmulatorOptions } from '../../emulator';
 import { createRegistryClient } from '../../shared/adapters/registry-client';
-import { loadConfig } from '../../shared/config';
-import { createEventServices, type EventServices } from '../../shared/wiring';
+import { loadConfig } from '../../shared/config/load-config';
+import { eventServicesOf, type EventServices } from '../../shared/composition/event-services';
+import { buildServiceGraph } from '../../shared/composition/service-graph';
 import { silentLogger } from '../../shared/logger';
 import type { BatchReport } from '../../shared/services/process-event-batch';
 
@@ -43,7 +44,8 @@ export async function startSystem(options: { env?: Record<string, string>; emula
     ...options.env,
   };
   const config = loadConfig(env);
-  const services = await createEventServices(config);
+  const graph = await buildServiceGraph(config);
+  const services = eventServicesOf(graph);
   const reports: BatchReport[] = [];
   const handler = makeIotHubEventsHandler(async () => services);
   const consumers: EventConsumer[] = [];
@@ -79,6 +81,7 @@ export async function startSystem(options: { env?: Record<string, string>; emula
     },
     async stop() {
       await Promise.allSettled(consumers.map((c) => c.stop()));
+      await graph.close();
       await hub.stop();
       await azurite.stop();
     },

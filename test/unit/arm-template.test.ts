@@ -5,10 +5,11 @@
  * are evaluated symbolically. What only Azure can check (API versions accepted, Flex Consumption region support,
  * RBAC propagation, the deployment script's CLI) is listed in infra/README.md.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { loadConfig, SETTINGS } from '../../shared/config';
-import type { FunctionRegistration } from '../../shared/host/registration';
+import { loadConfig } from '../../shared/config/load-config';
+import { SETTINGS } from '../../shared/config/settings-catalogue';
+import type { FunctionRegistration } from '../../shared/triggers/register-functions';
 
 const root = path.join(__dirname, '..', '..');
 const templateText = readFileSync(path.join(root, 'infra', 'azuredeploy.json'), 'utf8');
@@ -353,9 +354,9 @@ function loadRegistrations(): FunctionRegistration[] {
   try {
     jest.isolateModules(() => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- same module registry, so the flag applies to the modules loaded next
-      const registration = require('../../shared/host/registration') as typeof import('../../shared/host/registration');
+      const registration = require('../../shared/triggers/register-functions') as typeof import('../../shared/triggers/register-functions');
       registration.hostOutsideAzureFunctions();
-      for (const file of ['iothub-events', 'posture-api', 'compliance-sweep']) {
+      for (const file of readdirSync(path.join(root, 'functions')).filter((name) => name.endsWith('.ts'))) {
         // eslint-disable-next-line @typescript-eslint/no-require-imports -- each module exports its registrations
         const module = require(path.join(root, 'functions', file)) as { registrations: FunctionRegistration[] };
         loaded.push(...module.registrations);

@@ -1,5 +1,5 @@
 import { activeSuppressions, evaluateDevice, matchSuppression, RULES, scopeOf, verdictFor, type RuleSettings, type SweepDevice, type SweepModule } from '../../shared/domain/compliance-rules';
-import { parseCondition } from '../../shared/domain/twin-condition';
+import { parseCondition } from '../../shared/domain/iothub-query/twin-condition';
 
 const NOW = new Date('2026-11-23T02:00:00Z');
 const settings: RuleSettings = { moduleId: 'DefenderIotMicroAgent', schema: 'microAgent', baseline: { Process_MessageFrequency: 'Medium' }, staleAgentHours: 24, inactiveModuleHours: 72, requiredModuleAuth: 'any' };

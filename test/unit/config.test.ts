@@ -1,4 +1,6 @@
-import { ConfigError, loadConfig, SETTINGS } from '../../shared/config';
+import { ConfigError } from '../../shared/config/config-error';
+import { loadConfig } from '../../shared/config/load-config';
+import { SETTINGS } from '../../shared/config/settings-catalogue';
 
 const HUB_KEY = 'c2VydmljZS1rZXktbmV2ZXItbG9nZ2VkLTAxMjM0NTY3ODk=';
 const EVENTS_KEY = 'ZXZlbnRzLWtleS1uZXZlci1sb2dnZWQtOTg3NjU0MzIxMA==';
@@ -180,6 +182,8 @@ describe('loadConfig: compliance sweep', () => {
     [{ SWEEP_REPAIR_RULES: ' module-missing , module-missing' }, { repairRules: ['module-missing'] }],
     [{ REQUIRED_MODULE_AUTH: 'X509' }, { requiredModuleAuth: 'x509' }],
     [{ SWEEP_SHARD_TIME_BUDGET_SECONDS: '60', COMPLIANCE_SWEEP_SCHEDULE: '0 */30 * * * *' }, { shardTimeBudgetMs: 60000, schedule: '0 */30 * * * *' }],
+    // The timer scheduler's own parser validates: five fields (second 0) are accepted as the host accepts them.
+    [{ COMPLIANCE_SWEEP_SCHEDULE: '30 2 * * mon-fri' }, { schedule: '30 2 * * mon-fri' }],
   ])('reads %j', (env, expected) => {
     expect(loadConfig({ ...MINIMAL, ...env }).compliance).toMatchObject(expected);
   });
@@ -188,7 +192,8 @@ describe('loadConfig: compliance sweep', () => {
     [{ SWEEP_REPAIR_RULES: 'agent-stale' }, 'SWEEP_REPAIR_RULES: "agent-stale" has no automatic repair (repairable: module-missing, baseline-not-applied)'],
     [{ SWEEP_REPAIR_RULES: 'nope' }, 'SWEEP_REPAIR_RULES: "nope" is not a rule id (repairable: module-missing, baseline-not-applied)'],
     [{ REQUIRED_MODULE_AUTH: 'sas' }, 'REQUIRED_MODULE_AUTH must be any or x509 (got "sas")'],
-    [{ COMPLIANCE_SWEEP_SCHEDULE: '0 2 * * *' }, 'COMPLIANCE_SWEEP_SCHEDULE must be a 6-field NCRONTAB expression such as "0 0 2 * * *" (got "0 2 * * *")'],
+    [{ COMPLIANCE_SWEEP_SCHEDULE: '99 * * * * *' }, 'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": second: 99 is outside 0-59 (got "99 * * * * *")'],
+    [{ COMPLIANCE_SWEEP_SCHEDULE: '0 2 * *' }, 'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": "0 2 * *" must have 6 fields (second minute hour day month day-of-week) (got "0 2 * *")'],
     [{ COMPLIANCE_SWEEP_QUEUE: 'Bad_Queue' }, 'COMPLIANCE_SWEEP_QUEUE must be a queue name: 3–63 lower-case letters, digits and single hyphens (got "Bad_Queue")'],
     [{ COMPLIANCE_SWEEP_SHARDS: '0' }, 'COMPLIANCE_SWEEP_SHARDS must be a whole number from 1 to 256 (got "0")'],
     [{ COMPLIANCE_FINDINGS_TABLE: 'PostureLatest' }, 'COMPLIANCE_RUNS_TABLE, COMPLIANCE_FINDINGS_TABLE and COMPLIANCE_SUPPRESSIONS_TABLE must name tables different from each other and from the posture tables'],

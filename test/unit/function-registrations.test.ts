@@ -14,6 +14,8 @@ interface Registration {
 
 const root = path.join(__dirname, '..', '..');
 const registrations: Registration[] = [];
+const registrationFiles = new Map<string, string[]>();
+const terminateHooks: Array<() => unknown> = [];
 
 jest.mock('@azure/functions', () => {
   const actual = jest.requireActual('@azure/functions');
@@ -24,17 +26,27 @@ jest.mock('@azure/functions', () => {
     };
   return {
     ...actual,
-    app: { ...actual.app, eventHub: record('eventHub'), http: record('http'), timer: record('timer'), storageQueue: record('storageQueue'), generic: record('generic') },
+    app: {
+      ...actual.app,
+      eventHub: record('eventHub'),
+      http: record('http'),
+      timer: record('timer'),
+      storageQueue: record('storageQueue'),
+      generic: record('generic'),
+      hook: { ...actual.app.hook, appTerminate: (handler: () => unknown) => terminateHooks.push(handler) },
+    },
   };
 });
 
 function loadFunctionModules(): void {
   const dir = path.join(root, 'functions');
   for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const before = registrations.length;
     jest.isolateModules(() => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- each module registers its functions on load
       require(path.join(dir, file));
     });
+    registrationFiles.set(file, registrations.slice(before).map((registration) => registration.name));
   }
 }
 
@@ -50,6 +62,16 @@ describe('function registrations', () => {
     delete process.env['COMPLIANCE_SWEEP_QUEUE'];
     loadFunctionModules();
     process.env = saved;
+  });
+
+  it('registers one function per file, named after the file', () => {
+    expect(registrationFiles.size).toBe(11);
+    for (const [file, names] of registrationFiles) expect({ file, names }).toEqual({ file, names: [file.replace(/\.ts$/, '')] });
+  });
+
+  it('closes the service graph when the Functions host terminates the worker', () => {
+    // Each module is loaded in isolation here, so each registers the hook once; a real worker shares one module registry.
+    expect(terminateHooks).toHaveLength(registrationFiles.size);
   });
 
   it('registers the Event Hub trigger as a batch of strings with a dedicated consumer group and a retry policy', () => {
@@ -108,7 +130,7 @@ describe('function registrations', () => {
   });
 
   it('keeps every documented setting in local.settings.sample.json, without secrets', () => {
-    const { SETTINGS } = jest.requireActual('../../shared/config') as typeof import('../../shared/config');
+    const { SETTINGS } = jest.requireActual('../../shared/config/settings-catalogue') as typeof import('../../shared/config/settings-catalogue');
     for (const setting of SETTINGS) expect(sample.Values).toHaveProperty([setting.name]);
     for (const value of Object.values(sample.Values)) expect(value).not.toMatch(/SharedAccessKey=[A-Za-z0-9+/]{20,}/);
   });

@@ -1,4 +1,4 @@
-import { loggerFor } from '../../shared/host/invocation-logger';
+import { loggerFor } from '../../shared/triggers/invocation-logger';
 
 function sink(): { lines: string[]; log: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void } {
   const lines: string[] = [];

@@ -1,4 +1,4 @@
-import { nextOccurrence, parseSchedule, ScheduleSyntaxError } from '../../host/ncrontab';
+import { nextOccurrence, parseSchedule, ScheduleSyntaxError } from '../../shared/domain/ncrontab';
 
 const next = (expression: string, after: string): string => nextOccurrence(parseSchedule(expression), new Date(after)).toISOString();
 

@@ -1,6 +1,6 @@
 import type { ModuleTwin } from '../../shared/ports/device-registry';
 import { applyEvent, derivePosture, postureFromTwin, provisioningStep, type PostureContext, type PostureStep } from '../../shared/domain/posture';
-import { LEGACY_CONFIG_KEYS } from '../../shared/domain/security-module';
+import { LEGACY_CONFIG_KEYS } from '../../shared/domain/security-module/module-ids';
 import type { HistoryEntry, HubEvent, JsonObject, LatestPosture, ProvisioningStatus } from '../../shared/domain/types';
 
 const MODULE = 'DefenderIotMicroAgent';

@@ -1,7 +1,7 @@
 /** The README is the operator's reference: it must name every setting the code reads and every table. */
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { SETTINGS } from '../../shared/config';
+import { SETTINGS } from '../../shared/config/settings-catalogue';
 import { STANDALONE_SETTINGS } from '../../host/standalone-host';
 
 const readme = readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');

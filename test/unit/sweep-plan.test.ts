@@ -1,5 +1,5 @@
 import { bucketRange, devicesQuery, modulesQuery, queryString, ReservoirSample, shardBuckets, splitPoints, toSweepModule } from '../../shared/domain/sweep-plan';
-import { parseCondition, evaluateCondition } from '../../shared/domain/twin-condition';
+import { parseCondition, evaluateCondition } from '../../shared/domain/iothub-query/twin-condition';
 import { historyRowKey, parseHistoryRowKey } from '../../shared/domain/table-keys';
 import { addCounters, countDevice, emptyCounters } from '../../shared/domain/sweep-summary';
 

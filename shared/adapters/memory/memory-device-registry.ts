@@ -2,10 +2,12 @@
  * In-memory DeviceRegistry for handler tests and the in-memory benchmark. Behaves like the IoT Hub
  * adapter: getModule/getModuleTwin → undefined when absent, createModule → created / alreadyExists /
  * deviceNotFound, desired updates bump versions and etags and reject stale etags with
- * EtagMismatchError, and queries use the emulator's query engine (same subset, same paging).
+ * EtagMismatchError, and queries run on the IoT Hub query language of domain/iothub-query (the subset and
+ * paging the emulator serves too).
  * Scripted failures (`failNext`) let tests exercise retry and error paths without a network.
  */
-import { executeQueryPage, parseQuery, type QueryCollection, type QuerySlot, type QuerySource } from '../../../emulator/query';
+import { executeQueryPage, type QuerySlot, type QuerySource } from '../../domain/iothub-query/execute-query-page';
+import { parseQuery, type QueryCollection } from '../../domain/iothub-query/parse-query';
 import { EtagMismatchError, PermanentError } from '../../errors';
 import { mergePatch } from '../../domain/twin-patch';
 import type { AuthenticationType } from '../../domain/authentication-type';

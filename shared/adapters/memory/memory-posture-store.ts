@@ -40,6 +40,10 @@ export class MemoryPostureStore implements PostureStore {
     return stored && { posture: { ...stored.posture }, etag: stored.etag };
   }
 
+  readLatest(deviceId: string): Promise<StoredLatest | undefined> {
+    return this.getLatest(deviceId);
+  }
+
   async getLatestMany(deviceIds: readonly string[]): Promise<Map<string, StoredLatest>> {
     const found = new Map<string, StoredLatest>();
     for (const deviceId of deviceIds) {

@@ -1,0 +1,19 @@
+import type { HttpFunctionOptions, HttpRequest, HttpResponseInit } from '@azure/functions';
+import { getSweepServices } from '../shared/container';
+import { getSweep } from '../shared/services/compliance-queries';
+import type { SweepServices } from '../shared/services/sweep/sweep-services';
+import { toHttpResponse } from '../shared/triggers/api-response';
+import { registerFunctions, type FunctionRegistration } from '../shared/triggers/register-functions';
+
+/** GET /api/sweeps/{id}: the run, its shards' progress and, once complete, its summary. */
+export function makeGetSweepHandler(services: () => Promise<Pick<SweepServices, 'sweeps'>>) {
+  return async function getSweepHttp(request: HttpRequest): Promise<HttpResponseInit> {
+    return toHttpResponse(await getSweep(request.params['id'], (await services()).sweeps));
+  };
+}
+
+export const getSweepOptions: HttpFunctionOptions = { methods: ['GET'], authLevel: 'function', route: 'sweeps/{id}', handler: makeGetSweepHandler(getSweepServices) };
+
+export const registrations: FunctionRegistration[] = [{ kind: 'http', name: 'sweeps-get', options: getSweepOptions }];
+
+registerFunctions(registrations);

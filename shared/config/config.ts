@@ -1,0 +1,57 @@
+/** The validated, frozen configuration every part of TwinGuard reads (built by load-config.ts). */
+import type { TwinCondition } from '../domain/iothub-query/twin-condition';
+import type { JsonObject, SecurityAgentSchema } from '../domain/types';
+
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+export type IotHubAccess = { kind: 'connectionString'; hostName: string; connectionString: string } | { kind: 'identity'; hostName: string };
+
+export type EventsAccess = { kind: 'connectionString'; namespace: string } | { kind: 'identity'; namespace: string };
+
+export type StorageAccess =
+  | { kind: 'connectionString'; source: 'POSTURE_STORAGE_CONNECTION' | 'AzureWebJobsStorage'; connectionString: string }
+  | { kind: 'identity'; tableEndpoint: string };
+
+export interface Config {
+  readonly iotHub: { readonly access: IotHubAccess; readonly serviceEndpoint?: string };
+  /** The trigger reads its settings itself; they are validated here so a bad value fails at startup. */
+  readonly events: { readonly access: EventsAccess; readonly eventHubName: string; readonly consumerGroup: string };
+  readonly storage: { readonly access: StorageAccess; readonly latestTable: string; readonly historyTable: string; readonly deadLetterTable: string };
+  readonly securityModule: { readonly moduleId: string; readonly baseline: JsonObject; readonly schema: SecurityAgentSchema };
+  readonly provisioning: { readonly enabled: boolean; readonly edgeDevices: boolean; readonly targetCondition?: TwinCondition };
+  readonly registryRetryBudgetMs: number;
+  readonly postureWriteConcurrency: number;
+  readonly staleAgentHours: number;
+  readonly logLevel: LogLevel;
+  readonly compliance: ComplianceConfig;
+  /**
+   * AzureWebJobsStorage: the sweep's queue (the queue trigger reads the same account) and the import-job blobs.
+   * Absent only outside Azure Functions; the sweep functions then fail with a clear message.
+   */
+  readonly hostStorage?: { readonly connectionString: string };
+  /** Every setting with its effective value, secrets redacted: safe to log at startup. */
+  describe(): Record<string, string>;
+}
+
+export type RequiredModuleAuth = 'any' | 'x509';
+
+/** Settings of the scheduled compliance sweep (see SETTINGS for meanings and ranges). */
+export interface ComplianceConfig {
+  readonly schedule: string;
+  readonly queueName: string;
+  readonly shards: number;
+  readonly bucketDevices: number;
+  readonly pageSize: number;
+  readonly shardTimeBudgetMs: number;
+  readonly queriesPerMinute: number;
+  readonly registryOpsPerMinute: number;
+  /** Rule ids repaired by the sweep; a subset of module-missing, baseline-not-applied. */
+  readonly repairRules: readonly string[];
+  readonly bulkImportThreshold: number;
+  readonly importContainer: string;
+  readonly inactiveModuleHours: number;
+  readonly requiredModuleAuth: RequiredModuleAuth;
+  readonly runsTable: string;
+  readonly findingsTable: string;
+  readonly suppressionsTable: string;
+}

@@ -1,0 +1,9 @@
+import type { DeviceVerdict, RepairAction, SweepDevice, SweepModule } from '../../domain/compliance-rules';
+
+/** One in-scope device of a bucket as the sweep assessed it, with the results of the repairs made for it. */
+export interface Evaluated {
+  device: SweepDevice;
+  module?: SweepModule;
+  verdict: DeviceVerdict;
+  repairResults: Map<RepairAction, string>;
+}

@@ -1,0 +1,43 @@
+import type { Logger } from '../../logger';
+import type { RuleSettings } from '../../domain/compliance-rules';
+import type { TwinCondition } from '../../domain/iothub-query/twin-condition';
+import type { DeviceRegistry } from '../../ports/device-registry';
+import type { ModuleImportJobs } from '../../ports/module-import-jobs';
+import type { PostureStore } from '../../ports/posture-store';
+import type { SuppressionStore } from '../../ports/suppression-store';
+import type { SweepQueue } from '../../ports/sweep-queue';
+import type { SweepStore } from '../../ports/sweep-store';
+import type { RegistryMeter } from '../registry-budget';
+
+export interface SweepSettings {
+  rules: RuleSettings;
+  provisionEdgeDevices: boolean;
+  targetCondition?: TwinCondition;
+  repairRules: ReadonlySet<string>;
+  shards: number;
+  bucketDevices: number;
+  pageSize: number;
+  shardTimeBudgetMs: number;
+  bulkImportThreshold: number;
+  /** Parallel posture reads/writes within a bucket. */
+  writeConcurrency: number;
+  /** Seconds between import-job polls (default 15). */
+  importPollSeconds?: number;
+  /** Uniform sample size for split points (default 16,384: ±12 % bucket size at 250 buckets). */
+  sampleSize?: number;
+}
+
+export interface SweepServices {
+  /** Budgeted and metered (BudgetedRegistry). */
+  registry: DeviceRegistry;
+  meter: RegistryMeter;
+  posture: PostureStore;
+  sweeps: SweepStore;
+  suppressions: SuppressionStore;
+  queue: SweepQueue;
+  /** Absent: bulk import is unavailable and missing modules are always created one by one. */
+  imports?: ModuleImportJobs;
+  settings: SweepSettings;
+  now: () => Date;
+  logger: Logger;
+}
