@@ -9,7 +9,9 @@ export interface BenchResult {
 
 export function formatResults(title: string, results: BenchResult[]): string {
   const rows = results.map((r) => {
-    const value = Number.isInteger(r.value) ? r.value.toLocaleString('en-US') : r.value.toLocaleString('en-US', { maximumFractionDigits: 3 });
+    const value = Number.isInteger(r.value)
+      ? r.value.toLocaleString('en-US')
+      : r.value.toLocaleString('en-US', { maximumFractionDigits: 3 });
     const verdict = r.pass === undefined ? '' : r.pass ? 'PASS' : 'MISS';
     return `  ${r.name.padEnd(58)} ${`${value} ${r.unit}`.padStart(22)}  ${(r.target ?? '').padEnd(16)} ${verdict}`;
   });

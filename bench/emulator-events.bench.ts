@@ -145,11 +145,33 @@ async function measure(placement: ConsumerPlacement): Promise<BenchResult[]> {
       const rate = EVENTS / seconds;
       const label = PLACEMENT_LABEL[placement];
       return [
-        { name: `[${label}] publish phase (${EVENTS.toLocaleString('en-US')} changes, ${Math.min(PUBLISH_CHUNK, EVENTS).toLocaleString('en-US')} per loop turn)`, value: Math.round(EVENTS / ((publishedAt - startedAt) / 1000)), unit: 'events/s' },
-        { name: `[${label}] first publish → last event received`, value: Math.round(rate), unit: 'events/s', target: `≥ ${TARGET_EVENTS_PER_SECOND.toLocaleString('en-US')}/s`, pass: rate >= TARGET_EVENTS_PER_SECOND },
+        {
+          name: `[${label}] publish phase (${EVENTS.toLocaleString('en-US')} changes, ${Math.min(PUBLISH_CHUNK, EVENTS).toLocaleString('en-US')} per loop turn)`,
+          value: Math.round(EVENTS / ((publishedAt - startedAt) / 1000)),
+          unit: 'events/s',
+        },
+        {
+          name: `[${label}] first publish → last event received`,
+          value: Math.round(rate),
+          unit: 'events/s',
+          target: `≥ ${TARGET_EVENTS_PER_SECOND.toLocaleString('en-US')}/s`,
+          pass: rate >= TARGET_EVENTS_PER_SECOND,
+        },
         { name: `[${label}] end-to-end duration`, value: Number(seconds.toFixed(2)), unit: 's' },
-        { name: `[${label}] deliveries sent (no redelivery expected)`, value: endpoint.stats.delivered, unit: 'events', target: `= ${EVENTS}`, pass: endpoint.stats.delivered === EVENTS },
-        { name: `[${label}] events decoded by the SDK into JSON bodies`, value: consumer.decodedObjects(), unit: 'events', target: `= ${EVENTS}`, pass: consumer.decodedObjects() === EVENTS },
+        {
+          name: `[${label}] deliveries sent (no redelivery expected)`,
+          value: endpoint.stats.delivered,
+          unit: 'events',
+          target: `= ${EVENTS}`,
+          pass: endpoint.stats.delivered === EVENTS,
+        },
+        {
+          name: `[${label}] events decoded by the SDK into JSON bodies`,
+          value: consumer.decodedObjects(),
+          unit: 'events',
+          target: `= ${EVENTS}`,
+          pass: consumer.decodedObjects() === EVENTS,
+        },
       ];
     } finally {
       await consumer.close();

@@ -36,7 +36,7 @@ export async function pageThrough(target: PagingTarget, mode: PagingMode): Promi
     const cpuBefore = process.cpuUsage();
     while (query.hasMoreResults) {
       // next() without an argument restarts from the first page (SDK quirk); pass the token explicitly.
-      const page = mode === 'nextAsTwin' ? await query.nextAsTwin() : await query.next(query.continuationToken as unknown as string);
+      const page = mode === 'nextAsTwin' ? await query.nextAsTwin() : await query.next(query.continuationToken);
       twins += (page.result as unknown[]).length;
       pages++;
     }

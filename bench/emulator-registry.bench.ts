@@ -49,12 +49,27 @@ function seedFleet(registry: HubRegistry): void {
   for (let i = 0; i < DEVICES; i++) {
     const deviceId = `bench-${String(i).padStart(7, '0')}`;
     registry.createDevice(
-      { deviceId, tags: { environment: i % 3 === 0 ? 'prod' : 'dev', region: 'westeurope' }, authentication: { type: 'sas', symmetricKey: { primaryKey: generateSasKey(), secondaryKey: generateSasKey() } } },
+      {
+        deviceId,
+        tags: { environment: i % 3 === 0 ? 'prod' : 'dev', region: 'westeurope' },
+        authentication: { type: 'sas', symmetricKey: { primaryKey: generateSasKey(), secondaryKey: generateSasKey() } },
+      },
       { notify: false },
     );
     registry.createModule({ deviceId, moduleId: 'DefenderIotMicroAgent' }, { notify: false });
-    registry.updateTwin(deviceId, 'DefenderIotMicroAgent', { properties: { desired: { Process_MessageFrequency: 'Medium', Baseline_Disabled: false } } }, '*', { notify: false });
-    registry.updateReported(deviceId, 'DefenderIotMicroAgent', { latest_state: 'success', latest_invalid_fields: [], Process_MessageFrequency: 'Medium', Baseline_Disabled: false }, { notify: false });
+    registry.updateTwin(
+      deviceId,
+      'DefenderIotMicroAgent',
+      { properties: { desired: { Process_MessageFrequency: 'Medium', Baseline_Disabled: false } } },
+      '*',
+      { notify: false },
+    );
+    registry.updateReported(
+      deviceId,
+      'DefenderIotMicroAgent',
+      { latest_state: 'success', latest_invalid_fields: [], Process_MessageFrequency: 'Medium', Baseline_Disabled: false },
+      { notify: false },
+    );
   }
 }
 
@@ -69,9 +84,13 @@ async function sameProcessClient(target: PagingTarget): Promise<PagingRun[]> {
  * measured in the client, first request → last page received; the server's work is all in this process.
  */
 async function separateProcessClient(target: PagingTarget): Promise<PagingRun[]> {
-  const child = fork(require.resolve('./emulator-registry-client'), [target.connectionString, target.serviceEndpoint, target.sql, String(target.pageSize), MODES.join(',')], {
-    stdio: 'inherit',
-  });
+  const child = fork(
+    require.resolve('./emulator-registry-client'),
+    [target.connectionString, target.serviceEndpoint, target.sql, String(target.pageSize), MODES.join(',')],
+    {
+      stdio: 'inherit',
+    },
+  );
   const runs: PagingRun[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
@@ -105,17 +124,31 @@ function pagingResults(placement: ClientPlacement, runs: readonly PagingRun[], s
     const name = `[${label}] SDK ${run.mode === 'next' ? 'next (raw rows)' : 'nextAsTwin'}, ${run.pages} pages`;
     // The target is the realistic placement's nextAsTwin figure; the others are for comparison.
     if (placement === 'process' && run.mode === 'nextAsTwin') {
-      return { name, value: Math.round(rate), unit: 'twins/s', target: `≥ ${TARGET_TWINS_PER_SECOND.toLocaleString('en-US')}`, pass: complete && rate >= TARGET_TWINS_PER_SECOND };
+      return {
+        name,
+        value: Math.round(rate),
+        unit: 'twins/s',
+        target: `≥ ${TARGET_TWINS_PER_SECOND.toLocaleString('en-US')}`,
+        pass: complete && rate >= TARGET_TWINS_PER_SECOND,
+      };
     }
     return { name, value: Math.round(rate), unit: 'twins/s', pass: complete ? undefined : false };
   });
   const twins = runs.reduce((sum, run) => sum + run.twins, 0);
   for (const run of runs) {
     const whose = placement === 'same' ? 'server+client' : 'client';
-    results.push({ name: `[${label}] CPU/twin, ${run.mode} (${whose})`, value: microsecondsPerTwin(run.cpuSeconds, run.twins), unit: 'µs' });
+    results.push({
+      name: `[${label}] CPU/twin, ${run.mode} (${whose})`,
+      value: microsecondsPerTwin(run.cpuSeconds, run.twins),
+      unit: 'µs',
+    });
   }
   if (placement === 'process') {
-    results.push({ name: `[${label}] CPU/twin, server (query+JSON+HTTP)`, value: microsecondsPerTwin(serverCpuSeconds, twins), unit: 'µs' });
+    results.push({
+      name: `[${label}] CPU/twin, server (query+JSON+HTTP)`,
+      value: microsecondsPerTwin(serverCpuSeconds, twins),
+      unit: 'µs',
+    });
   }
   return results;
 }
@@ -131,9 +164,19 @@ export async function run(): Promise<BenchResult[]> {
   const memory = process.memoryUsage();
   const fleetHeapMiB = (memory.heapUsed - baseline) / MIB;
   const results: BenchResult[] = [
-    { name: `seed ${DEVICES.toLocaleString('en-US')} devices + module twins (direct)`, value: Math.round(DEVICES / seedSeconds), unit: 'devices/s' },
+    {
+      name: `seed ${DEVICES.toLocaleString('en-US')} devices + module twins (direct)`,
+      value: Math.round(DEVICES / seedSeconds),
+      unit: 'devices/s',
+    },
     { name: 'fleet heap (devices + modules, after GC)', value: Math.round(fleetHeapMiB), unit: 'MiB' },
-    { name: 'process heapUsed after seeding', value: Math.round(memory.heapUsed / MIB), unit: 'MiB', target: '< 1024 MiB', pass: memory.heapUsed < 1024 * MIB },
+    {
+      name: 'process heapUsed after seeding',
+      value: Math.round(memory.heapUsed / MIB),
+      unit: 'MiB',
+      target: '< 1024 MiB',
+      pass: memory.heapUsed < 1024 * MIB,
+    },
     { name: 'process rss after seeding', value: Math.round(memory.rss / MIB), unit: 'MiB' },
   ];
 
@@ -165,7 +208,13 @@ export async function run(): Promise<BenchResult[]> {
   // Without --expose-gc (e.g. under run-all) heapUsed would mostly be the paging's uncollected garbage.
   if (collectGarbage()) {
     const heapUsed = process.memoryUsage().heapUsed;
-    results.push({ name: 'process heapUsed after paging (after GC)', value: Math.round(heapUsed / MIB), unit: 'MiB', target: '< 1024 MiB', pass: heapUsed < 1024 * MIB });
+    results.push({
+      name: 'process heapUsed after paging (after GC)',
+      value: Math.round(heapUsed / MIB),
+      unit: 'MiB',
+      target: '< 1024 MiB',
+      pass: heapUsed < 1024 * MIB,
+    });
   }
   return results;
 }

@@ -17,14 +17,21 @@ import { encodeKeySegment, historyRowKey, LATEST_ROW_KEY } from '../shared/domai
 import { ensureSecurityModule } from '../shared/services/ensure-security-module';
 import { silentLogger } from '../shared/logger';
 import { type BenchResult, runIfMain } from './bench-result';
-import { startAzuriteProcess, startEmulatorProcess } from './external-services';
+import { startAzuriteProcess } from '../testing/azurite-process';
+import { startEmulatorProcess } from '../testing/emulator-process';
 import { runBatches, sumReports } from './pipeline.bench';
-import { BENCH_MODULE, buildWorkload } from './workload';
+import { BENCH_MODULE, buildWorkload } from '../testing/workload';
 
 const DEVICES = 2_000;
 const EVENTS = 4_000;
 
-async function naivePath(batches: HostShapedBatch[], registry: IotHubDeviceRegistry, latest: TableClient, history: TableClient, settings: Parameters<typeof ensureSecurityModule>[2]): Promise<number> {
+async function naivePath(
+  batches: HostShapedBatch[],
+  registry: IotHubDeviceRegistry,
+  latest: TableClient,
+  history: TableClient,
+  settings: Parameters<typeof ensureSecurityModule>[2],
+): Promise<number> {
   let twinReads = 0;
   for (const batch of batches) {
     for (const event of decodeBatch(batch.messages, batch.triggerMetadata)) {
@@ -37,8 +44,18 @@ async function naivePath(batches: HostShapedBatch[], registry: IotHubDeviceRegis
       twinReads++;
       const partitionKey = encodeKeySegment(event.deviceId);
       const reported = JSON.stringify(twin?.reported ?? {});
-      await history.upsertEntity({ partitionKey, rowKey: historyRowKey(event.position.enqueuedTime, event.position.partitionId, event.position.sequenceNumber), ReportedJson: reported }, 'Replace');
-      await latest.upsertEntity({ partitionKey, rowKey: LATEST_ROW_KEY, ReportedJson: reported, UpdatedAt: event.position.enqueuedTime }, 'Replace');
+      await history.upsertEntity(
+        {
+          partitionKey,
+          rowKey: historyRowKey(event.position.enqueuedTime, event.position.partitionId, event.position.sequenceNumber),
+          ReportedJson: reported,
+        },
+        'Replace',
+      );
+      await latest.upsertEntity(
+        { partitionKey, rowKey: LATEST_ROW_KEY, ReportedJson: reported, UpdatedAt: event.position.enqueuedTime },
+        'Replace',
+      );
     }
   }
   return twinReads;
@@ -64,7 +81,10 @@ export async function run(): Promise<BenchResult[]> {
     const config = loadConfig(env);
     const graph = await buildServiceGraph(config);
     const services = eventServicesOf(graph);
-    const handler = makeIotHubEventsHandler(async () => services) as (messages: unknown, context: InvocationContext) => Promise<unknown>;
+    const handler = makeIotHubEventsHandler(() => Promise.resolve(services)) as (
+      messages: unknown,
+      context: InvocationContext,
+    ) => Promise<unknown>;
     await runBatches(handler, workload.warmup);
     let started = process.hrtime.bigint();
     const reports = await runBatches(handler, workload.batches);
@@ -75,7 +95,10 @@ export async function run(): Promise<BenchResult[]> {
     const naiveLatest = TableClient.fromConnectionString(azurite.connectionString, 'NaiveLatest', { allowInsecureConnection: true });
     const naiveHistory = TableClient.fromConnectionString(azurite.connectionString, 'NaiveHistory', { allowInsecureConnection: true });
     await Promise.all([naiveLatest.createTable(), naiveHistory.createTable()]);
-    const naiveRegistry = IotHubDeviceRegistry.fromSettings({ connectionString: hub.serviceConnectionString, serviceEndpoint: hub.registryUrl }, { retryBudgetMs: 60_000 });
+    const naiveRegistry = IotHubDeviceRegistry.fromSettings(
+      { connectionString: hub.serviceConnectionString, serviceEndpoint: hub.registryUrl },
+      { retryBudgetMs: 60_000 },
+    );
     started = process.hrtime.bigint();
     const naiveReads = await naivePath(workload.batches, naiveRegistry, naiveLatest, naiveHistory, services.settings);
     const naiveSeconds = Number(process.hrtime.bigint() - started) / 1e9;
@@ -90,7 +113,13 @@ export async function run(): Promise<BenchResult[]> {
       { name: `TwinGuard pipeline into Azurite + emulator (${EVENTS} events, ${DEVICES} devices)`, value: pipelineRate, unit: 'events/s' },
       { name: 'naive path: twin read + 2 single-row writes per event', value: naiveRate, unit: 'events/s' },
       { name: 'pipeline / naive', value: Number(ratio.toFixed(1)), unit: '×', target: '≥ 5×', pass: ratio >= 5 },
-      { name: 'twin reads per security twin-change event (pipeline / naive)', value: Number(readsPerChange.toFixed(4)), unit: `reads/event (naive ${(naiveReads / Math.max(1, totals.securityTwinChanges)).toFixed(2)})`, target: '≤ 0.05', pass: readsPerChange <= 0.05 },
+      {
+        name: 'twin reads per security twin-change event (pipeline / naive)',
+        value: Number(readsPerChange.toFixed(4)),
+        unit: `reads/event (naive ${(naiveReads / Math.max(1, totals.securityTwinChanges)).toFixed(2)})`,
+        target: '≤ 0.05',
+        pass: readsPerChange <= 0.05,
+      },
     ];
   } finally {
     await hub.stop();

@@ -22,16 +22,26 @@ function measureOnce(files: string[]): number {
   return Number(out);
 }
 
-export async function run(): Promise<BenchResult[]> {
+function measure(): BenchResult[] {
   const files = readdirSync(FUNCTIONS_DIR)
     .filter((f) => f.endsWith('.js'))
     .map((f) => path.join(FUNCTIONS_DIR, f));
   const samples = Array.from({ length: RUNS }, () => measureOnce(files)).sort((a, b) => a - b);
   const median = samples[Math.floor(samples.length / 2)]!;
   return [
-    { name: `import every function module (${files.length} files), median of ${RUNS}`, value: Number(median.toFixed(1)), unit: 'ms', target: '≤ 400 ms', pass: median <= 400 },
+    {
+      name: `import every function module (${files.length} files), median of ${RUNS}`,
+      value: Number(median.toFixed(1)),
+      unit: 'ms',
+      target: '≤ 100 ms',
+      pass: median <= 100,
+    },
     { name: 'fastest / slowest run', value: Number(samples[0]!.toFixed(1)), unit: `ms / ${samples[samples.length - 1]!.toFixed(1)} ms` },
   ];
+}
+
+export function run(): Promise<BenchResult[]> {
+  return Promise.resolve().then(measure);
 }
 
 runIfMain(module, run);

@@ -9,51 +9,47 @@
  * Run: `npm run build && node --expose-gc dist/bench/sweep.bench.js` (BENCH_SWEEP_SIZES=10000,50000,100000).
  */
 import { type BenchResult, runIfMain } from './bench-result';
-import { FaultInjector } from '../emulator/faults';
-import { defaultPolicies, RegistryHttpServer } from '../emulator/http-server';
 import { HubRegistry } from '../emulator/registry/hub-registry';
 import { IotHubDeviceRegistry } from '../shared/adapters/iothub-registry';
 import { MemoryPostureStore } from '../shared/adapters/memory/memory-posture-store';
-import { MemorySuppressionStore, MemorySweepQueue, MemorySweepStore } from '../shared/adapters/memory/memory-sweep-store';
+import { MemorySweepStore } from '../shared/adapters/memory/memory-sweep-store';
 import { closeRegistryClient, createRegistryClient } from '../shared/adapters/registry-client';
 import { mapWithConcurrency } from '../shared/concurrency';
-import { silentLogger } from '../shared/logger';
-import { handleSweepMessage } from '../shared/services/sweep/handle-sweep-message';
-import { startSweep } from '../shared/services/sweep/start-sweep';
-import type { SweepServices } from '../shared/services/sweep/sweep-services';
-import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../shared/services/registry-budget';
+import { startRegistryOnlyHub, type RegistryOnlyHub } from '../testing/registry-only-hub';
+import { sweepHarness } from '../testing/sweep-harness';
 
 export type { BenchResult };
 
 const MODULE = 'DefenderIotMicroAgent';
 const MIB = 1024 * 1024;
 
-interface Hub {
-  registry: HubRegistry;
-  url: string;
-  connectionString: string;
-  stop(): Promise<void>;
-}
+type Hub = RegistryOnlyHub;
 
 async function startHub(devices: number): Promise<Hub> {
   const registry = new HubRegistry();
   for (let i = 0; i < devices; i++) {
     const deviceId = `bench-${String(i).padStart(7, '0')}`;
-    registry.createDevice({ deviceId, tags: { environment: i % 3 === 0 ? 'prod' : 'dev' }, authentication: { type: 'sas' }, capabilities: { iotEdge: i % 50 === 0 } }, { notify: false });
+    registry.createDevice(
+      {
+        deviceId,
+        tags: { environment: i % 3 === 0 ? 'prod' : 'dev' },
+        authentication: { type: 'sas' },
+        capabilities: { iotEdge: i % 50 === 0 },
+      },
+      { notify: false },
+    );
     if (i % 10 === 3) continue; // 10 % missing their module
     registry.createModule({ deviceId, moduleId: MODULE, authentication: { type: 'sas' } }, { notify: false });
     const desired = { Process_MessageFrequency: 'Medium', Baseline_Disabled: false };
     registry.updateTwin(deviceId, MODULE, { properties: { desired } }, '*', { notify: false });
-    const reported = i % 10 === 5 ? { latest_state: 'failed', latest_invalid_fields: ['Baseline_Disabled'] } : { ...desired, Process_MessageFrequency: i % 10 === 7 ? 'Low' : 'Medium', latest_state: 'success' };
+    const reported =
+      i % 10 === 5
+        ? { latest_state: 'failed', latest_invalid_fields: ['Baseline_Disabled'] }
+        : { ...desired, Process_MessageFrequency: i % 10 === 7 ? 'Low' : 'Medium', latest_state: 'success' };
     registry.updateReported(deviceId, MODULE, reported, { notify: false });
     registry.setConnectionState(deviceId, MODULE, 'Connected', { notify: false });
   }
-  const policies = defaultPolicies();
-  const hostName = 'bench-sweep.azure-devices.net';
-  const server = new RegistryHttpServer({ registry, faults: new FaultInjector(), hostName, policies });
-  await server.start();
-  const owner = policies.find((policy) => policy.keyName === 'iothubowner');
-  return { registry, url: server.url, connectionString: `HostName=${hostName};SharedAccessKeyName=iothubowner;SharedAccessKey=${owner?.primaryKey ?? ''}`, stop: () => server.stop() };
+  return startRegistryOnlyHub('bench-sweep', registry);
 }
 
 /**
@@ -63,22 +59,23 @@ async function startHub(devices: number): Promise<Hub> {
  */
 class RemoteLikePostureStore extends MemoryPostureStore {
   writes = 0;
-  override async getLatest() {
-    return undefined;
+  override getLatest(): Promise<undefined> {
+    return Promise.resolve(undefined);
   }
-  override async writeLatest() {
+  override writeLatest(): Promise<'written'> {
     this.writes += 1;
-    return 'written' as const;
+    return Promise.resolve('written');
   }
-  override async appendHistory() {
-    return undefined;
+  override appendHistory(): Promise<void> {
+    return Promise.resolve();
   }
 }
 
 class RemoteLikeSweepStore extends MemorySweepStore {
   findingRows = 0;
-  override async writeFindings(rows: Parameters<MemorySweepStore['writeFindings']>[0]) {
+  override writeFindings(rows: Parameters<MemorySweepStore['writeFindings']>[0]): Promise<void> {
     this.findingRows += rows.length;
+    return Promise.resolve();
   }
 }
 
@@ -103,48 +100,45 @@ async function withPeakRss<T>(task: () => Promise<T>): Promise<{ result: T; peak
   }
 }
 
-async function sweepOnce(hub: Hub): Promise<{ seconds: number; queries: number; registryCalls: number; evaluated: number; peakMiB: number }> {
-  const sdk = createRegistryClient({ connectionString: hub.connectionString, serviceEndpoint: hub.url });
-  const meter = new RegistryMeter();
-  const queue = new MemorySweepQueue();
+async function sweepOnce(
+  hub: Hub,
+): Promise<{ seconds: number; queries: number; registryCalls: number; evaluated: number; peakMiB: number }> {
   const sweeps = new RemoteLikeSweepStore();
-  const services: SweepServices = {
-    registry: new BudgetedRegistry(new IotHubDeviceRegistry(sdk, { retryBudgetMs: 60_000, logger: meteringLogger(meter, silentLogger) }), meter, { queriesPerMinute: 1e6, operationsPerMinute: 1e6 }),
-    meter,
-    posture: new RemoteLikePostureStore(),
-    sweeps,
-    suppressions: new MemorySuppressionStore(),
-    queue,
-    settings: {
-      rules: { moduleId: MODULE, schema: 'microAgent', baseline: {}, staleAgentHours: 24, inactiveModuleHours: 72, requiredModuleAuth: 'any' },
-      provisionEdgeDevices: false,
-      repairRules: new Set(['module-missing', 'baseline-not-applied']),
-      shards: 16,
-      bucketDevices: 2000,
-      pageSize: 5000,
-      shardTimeBudgetMs: 240_000,
-      bulkImportThreshold: 1e9,
-      writeConcurrency: 32,
+  const harness = sweepHarness(
+    { serviceConnectionString: hub.connectionString(), registryUrl: hub.url },
+    {
+      settings: {
+        shards: 16,
+        bucketDevices: 2000,
+        pageSize: 5000,
+        shardTimeBudgetMs: 240_000,
+        bulkImportThreshold: 1e9,
+        writeConcurrency: 32,
+      },
+      sweeps,
+      posture: new RemoteLikePostureStore(),
+      budget: { queriesPerMinute: 1e6, operationsPerMinute: 1e6 },
+      retryBudgetMs: 60_000,
     },
-    now: () => new Date(),
-    logger: silentLogger,
-  };
+  );
   const started = performance.now();
-  const { peakMiB } = await withPeakRss(async () => {
-    await startSweep({ sweepId: 'sw-bench', trigger: 'api', dryRun: true }, services);
-    await queue.drain((message) => handleSweepMessage(message, services).then(() => undefined));
-  });
+  const { result: run, peakMiB } = await withPeakRss(() => harness.sweep({ sweepId: 'sw-bench', dryRun: true }));
   const seconds = (performance.now() - started) / 1000;
-  closeRegistryClient(sdk);
-  const run = (await sweeps.getRun('sw-bench'))?.value;
-  if (run?.status !== 'completed' || !run.summary) throw new Error(`sweep did not complete: ${run?.status}`);
+  harness.close();
+  if (run.status !== 'completed' || !run.summary) throw new Error(`sweep did not complete: ${run.status}`);
   const counters = run.summary.counters;
-  return { seconds, queries: counters.queries, registryCalls: counters.queries + counters.registryOperations, evaluated: counters.evaluated, peakMiB };
+  return {
+    seconds,
+    queries: counters.queries,
+    registryCalls: counters.queries + counters.registryOperations,
+    evaluated: counters.evaluated,
+    peakMiB,
+  };
 }
 
 /** The naive sweep: page device ids, then read each module twin one by one (16 in flight). */
 async function naiveSweep(hub: Hub): Promise<{ seconds: number; registryCalls: number }> {
-  const sdk = createRegistryClient({ connectionString: hub.connectionString, serviceEndpoint: hub.url });
+  const sdk = createRegistryClient({ connectionString: hub.connectionString(), serviceEndpoint: hub.url });
   const registry = new IotHubDeviceRegistry(sdk, { retryBudgetMs: 60_000 });
   const started = performance.now();
   let calls = 0;
@@ -174,17 +168,43 @@ export async function run(): Promise<BenchResult[]> {
     const measured = await sweepOnce(hub);
     await hub.stop();
     perDevice.push({ size, microseconds: (measured.seconds * 1e6) / size, queries: measured.queries });
-    results.push({ name: `sweep ${size.toLocaleString('en-US')} devices: wall`, value: Number(measured.seconds.toFixed(2)), unit: 's', ...(size === 100_000 ? { target: '≤ 60 s', pass: measured.seconds <= 60 } : {}) });
-    results.push({ name: `sweep ${size.toLocaleString('en-US')} devices: sweep peak RSS above fleet baseline`, value: Math.round(measured.peakMiB), unit: 'MiB', ...(size === 100_000 ? { target: '≤ 512 MiB', pass: measured.peakMiB <= 512 } : {}) });
+    results.push({
+      name: `sweep ${size.toLocaleString('en-US')} devices: wall`,
+      value: Number(measured.seconds.toFixed(2)),
+      unit: 's',
+      ...(size === 100_000 ? { target: '≤ 60 s', pass: measured.seconds <= 60 } : {}),
+    });
+    results.push({
+      name: `sweep ${size.toLocaleString('en-US')} devices: sweep peak RSS above fleet baseline`,
+      value: Math.round(measured.peakMiB),
+      unit: 'MiB',
+      ...(size === 100_000 ? { target: '≤ 512 MiB', pass: measured.peakMiB <= 512 } : {}),
+    });
     const queriesPerThousand = (measured.queries * 1000) / size;
-    results.push({ name: `sweep ${size.toLocaleString('en-US')} devices: queries per 1,000 devices`, value: Number(queriesPerThousand.toFixed(2)), unit: 'queries', target: '≤ 2', pass: queriesPerThousand <= 2 });
-    results.push({ name: `sweep ${size.toLocaleString('en-US')} devices: cost per device`, value: Number(((measured.seconds * 1e6) / size).toFixed(1)), unit: 'µs' });
+    results.push({
+      name: `sweep ${size.toLocaleString('en-US')} devices: queries per 1,000 devices`,
+      value: Number(queriesPerThousand.toFixed(2)),
+      unit: 'queries',
+      target: '≤ 2',
+      pass: queriesPerThousand <= 2,
+    });
+    results.push({
+      name: `sweep ${size.toLocaleString('en-US')} devices: cost per device`,
+      value: Number(((measured.seconds * 1e6) / size).toFixed(1)),
+      unit: 'µs',
+    });
   }
   const base = perDevice[0];
   for (const point of perDevice.slice(1)) {
     if (!base) break;
     const ratio = point.microseconds / base.microseconds;
-    results.push({ name: `per-device cost ratio ${point.size.toLocaleString('en-US')} / ${base.size.toLocaleString('en-US')}`, value: Number(ratio.toFixed(2)), unit: '×', target: '≈ 1 (linear)', pass: ratio < 1.5 });
+    results.push({
+      name: `per-device cost ratio ${point.size.toLocaleString('en-US')} / ${base.size.toLocaleString('en-US')}`,
+      value: Number(ratio.toFixed(2)),
+      unit: '×',
+      target: '≈ 1 (linear)',
+      pass: ratio < 1.5,
+    });
   }
 
   const hub = await startHub(10_000);
@@ -193,7 +213,11 @@ export async function run(): Promise<BenchResult[]> {
   await hub.stop();
   results.push({ name: 'naive sweep 10,000 devices: registry calls', value: naive.registryCalls, unit: 'calls' });
   results.push({ name: 'bucketed sweep 10,000 devices: registry calls', value: ours.registryCalls, unit: 'calls' });
-  results.push({ name: 'registry calls naive / bucketed', value: Number((naive.registryCalls / ours.registryCalls).toFixed(1)), unit: '×' });
+  results.push({
+    name: 'registry calls naive / bucketed',
+    value: Number((naive.registryCalls / ours.registryCalls).toFixed(1)),
+    unit: '×',
+  });
   results.push({ name: 'time naive / bucketed (10,000 devices)', value: Number((naive.seconds / ours.seconds).toFixed(1)), unit: '×' });
   return results;
 }

@@ -7,7 +7,20 @@ import type { AgentMode } from './device-side';
 import type { HubTier } from './faults';
 import type { EmulatorOptions } from './index';
 
-export const CLI_FLAGS = ['devices', 'partitions', 'data', 'port', 'amqp-port', 'tier', 'units', 'seed-file', 'hub', 'host', 'agent-mode', 'agent-delay-ms'] as const;
+export const CLI_FLAGS = [
+  'devices',
+  'partitions',
+  'data',
+  'port',
+  'amqp-port',
+  'tier',
+  'units',
+  'seed-file',
+  'hub',
+  'host',
+  'agent-mode',
+  'agent-delay-ms',
+] as const;
 export type CliFlag = (typeof CLI_FLAGS)[number];
 
 export const CLI_USAGE = `Usage: npm run emulator -- [flags]   (or: node dist/emulator/cli.js [flags])
@@ -55,7 +68,8 @@ export function parseCliArgs(argv: readonly string[]): Partial<Record<CliFlag, s
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const [name, inline] = arg.startsWith('--') ? arg.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
-    if (!name || !(CLI_FLAGS as readonly string[]).includes(name)) throw new CliUsageError(`unknown argument ${arg}; flags: ${CLI_FLAGS.map((f) => `--${f}`).join(' ')} (--help explains them)`);
+    if (!name || !(CLI_FLAGS as readonly string[]).includes(name))
+      throw new CliUsageError(`unknown argument ${arg}; flags: ${CLI_FLAGS.map((f) => `--${f}`).join(' ')} (--help explains them)`);
     const value = inline ?? argv[++i];
     if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new CliUsageError(`--${name} needs a value`);
     out[name as CliFlag] = value;
@@ -67,7 +81,9 @@ function integer(value: string | undefined, flag: CliFlag, min: number, max = Nu
   if (value === undefined) return undefined;
   const parsed = value.trim() === '' ? NaN : Number(value);
   if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
-    throw new CliUsageError(`--${flag} must be an integer${max === Number.MAX_SAFE_INTEGER ? ` ≥ ${min}` : ` from ${min} to ${max}`}, got '${value}'`);
+    throw new CliUsageError(
+      `--${flag} must be an integer${max === Number.MAX_SAFE_INTEGER ? ` ≥ ${min}` : ` from ${min} to ${max}`}, got '${value}'`,
+    );
   }
   return parsed;
 }
@@ -91,7 +107,8 @@ export function planFromArgs(argv: readonly string[], dataFileExists: (path: str
   if (tier !== undefined && !isTier(tier)) throw new CliUsageError(`--tier must be S1, S2 or S3, got '${tier}'`);
   if (args.units !== undefined && tier === undefined) throw new CliUsageError('--units needs --tier');
   const mode = args['agent-mode'];
-  if (mode !== undefined && !isAgentMode(mode)) throw new CliUsageError(`--agent-mode must be healthy, rejectConfiguration or silent, got '${mode}'`);
+  if (mode !== undefined && !isAgentMode(mode))
+    throw new CliUsageError(`--agent-mode must be healthy, rejectConfiguration or silent, got '${mode}'`);
   if (args.data !== undefined && args.data.trim() === '') throw new CliUsageError('--data needs a file path');
   const dataFile = args.data;
   const resuming = dataFile !== undefined && dataFileExists(dataFile);
@@ -100,7 +117,9 @@ export function planFromArgs(argv: readonly string[], dataFileExists: (path: str
   const notes: string[] = [];
   if (resuming) {
     // A resumed state file already holds the fleet; seeding again would collide on device IDs.
-    const ignored = [devices !== undefined ? '--devices' : undefined, seedFile !== undefined ? '--seed-file' : undefined].filter((flag) => flag !== undefined);
+    const ignored = [devices !== undefined ? '--devices' : undefined, seedFile !== undefined ? '--seed-file' : undefined].filter(
+      (flag) => flag !== undefined,
+    );
     if (ignored.length > 0) notes.push(`${ignored.join(' and ')} ignored: resuming from ${dataFile}`);
     if (args.hub !== undefined) notes.push(`--hub ignored: resuming from ${dataFile} keeps its saved hub name and keys`);
   }

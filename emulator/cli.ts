@@ -19,7 +19,9 @@ async function main(): Promise<void> {
   const started = Date.now();
   const emulator = await IotHubEmulator.start(plan.options);
   const origin = plan.resuming ? `, resumed from ${dataFile ?? ''}` : '';
-  console.log(`IoT Hub emulator '${emulator.hubName}' ready in ${Date.now() - started} ms (${emulator.registry.deviceCount} devices, ${emulator.registry.moduleCount} modules${origin})`);
+  console.log(
+    `IoT Hub emulator '${emulator.hubName}' ready in ${Date.now() - started} ms (${emulator.registry.deviceCount} devices, ${emulator.registry.moduleCount} modules${origin})`,
+  );
   console.log(`IOTHUB_CONNECTION_STRING=${emulator.serviceConnectionString}`);
   console.log(`IOTHUB_SERVICE_ENDPOINT=${emulator.registryUrl}`);
   console.log(`EVENTHUB_CONNECTION_STRING=${emulator.eventHubConnectionString}`);

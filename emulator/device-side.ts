@@ -2,7 +2,11 @@
  * The device side of the emulated hub: what devices (and their security agents) would write into their
  * twins. There are no device protocols here; tests and seeding call these directly.
  */
-import { LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS, LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID, MICRO_AGENT_MODULE_ID } from '../shared/domain/security-module/module-ids';
+import {
+  LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS,
+  LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID,
+  MICRO_AGENT_MODULE_ID,
+} from '../shared/domain/security-module/module-ids';
 import type { HubChange } from './hub-events';
 import type { ConnectionState } from './registry/identity-json';
 import type { HubRegistry } from './registry/hub-registry';
@@ -25,9 +29,22 @@ export class DeviceSide {
 export type AgentMode = 'healthy' | 'rejectConfiguration' | 'silent';
 
 /** The agent's names and keys are TwinGuard's own domain facts; the simulated agent uses the same ones. */
-export { MICRO_AGENT_MODULE_ID, LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID, LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS } from '../shared/domain/security-module/module-ids';
+export {
+  MICRO_AGENT_MODULE_ID,
+  LEGACY_MODULE_ID as LEGACY_AGENT_MODULE_ID,
+  LEGACY_CONFIG_KEYS as LEGACY_CONFIGURATION_KEYS,
+} from '../shared/domain/security-module/module-ids';
 
-const MICRO_COLLECTORS_LOW = ['Baseline', 'SystemInformation', 'SBoM', 'Heartbeat', 'LogCollector', 'FileSystem', 'Peripheral', 'Statistics'];
+const MICRO_COLLECTORS_LOW = [
+  'Baseline',
+  'SystemInformation',
+  'SBoM',
+  'Heartbeat',
+  'LogCollector',
+  'FileSystem',
+  'Peripheral',
+  'Statistics',
+];
 const MICRO_COLLECTORS_MEDIUM = ['Login', 'NetworkActivity', 'Process'];
 
 /** The micro agent's effective defaults (Defender for IoT micro-agent configuration reference). */
@@ -38,8 +55,18 @@ export const MICRO_AGENT_DEFAULTS: Readonly<Record<string, unknown>> = Object.fr
   NetworkActivity_Devices: 'eth0',
   Process_Mode: 1,
   Process_PollingInterval: 100000,
-  ...Object.fromEntries(MICRO_COLLECTORS_LOW.flatMap((c) => [[`${c}_Disabled`, false], [`${c}_MessageFrequency`, 'Low']])),
-  ...Object.fromEntries(MICRO_COLLECTORS_MEDIUM.flatMap((c) => [[`${c}_Disabled`, false], [`${c}_MessageFrequency`, 'Medium']])),
+  ...Object.fromEntries(
+    MICRO_COLLECTORS_LOW.flatMap((c): [string, unknown][] => [
+      [`${c}_Disabled`, false],
+      [`${c}_MessageFrequency`, 'Low'],
+    ]),
+  ),
+  ...Object.fromEntries(
+    MICRO_COLLECTORS_MEDIUM.flatMap((c): [string, unknown][] => [
+      [`${c}_Disabled`, false],
+      [`${c}_MessageFrequency`, 'Medium'],
+    ]),
+  ),
 });
 
 /** The legacy agent's effective defaults (Azure-IoT-Security schema). */
@@ -70,7 +97,12 @@ function microValueIsValid(key: string, value: unknown): boolean {
   if (key.endsWith('_Disabled') || key === 'Login_UsePAM' || key === 'FileSystem_Recursive') return typeof value === 'boolean';
   if (key.endsWith('_MessageFrequency')) return value === 'Low' || value === 'Medium' || value === 'High';
   if (key === 'CollectorsCore_PriorityIntervals') return typeof value === 'string' && /^\d+,\d+,\d+$/.test(value);
-  if (key.endsWith('_CacheSize') || key.endsWith('_PollingInterval') || key === 'IothubModule_MessageTimeout' || key === 'NetworkActivity_PacketBufferSize') {
+  if (
+    key.endsWith('_CacheSize') ||
+    key.endsWith('_PollingInterval') ||
+    key === 'IothubModule_MessageTimeout' ||
+    key === 'NetworkActivity_PacketBufferSize'
+  ) {
     return typeof value === 'number' && Number.isInteger(value) && value > 0;
   }
   if (key === 'Process_Mode') return value === 1 || value === 2 || value === 3;
@@ -156,17 +188,23 @@ export class SecurityAgentSimulator {
     const properties = twin.properties as { desired: Record<string, unknown>; reported: Record<string, unknown> };
     const desired = stripMeta(properties.desired);
     const reported = stripMeta(properties.reported);
-    const patch = moduleId === LEGACY_AGENT_MODULE_ID ? legacyReport(desired, reported, mode) : microReport(desired, reported, mode, entry?.rejectKeys);
+    const patch =
+      moduleId === LEGACY_AGENT_MODULE_ID ? legacyReport(desired, reported, mode) : microReport(desired, reported, mode, entry?.rejectKeys);
     if (!patch) return;
     // An agent reports over its own connection: the module is connected and active while it does.
-    if (twin['connectionState'] !== 'Connected') this.registry.setConnectionState(deviceId, moduleId, 'Connected', { notify: options.notify });
+    if (twin['connectionState'] !== 'Connected')
+      this.registry.setConnectionState(deviceId, moduleId, 'Connected', { notify: options.notify });
     this.registry.updateReported(deviceId, moduleId, patch, { notify: options.notify });
   }
 
   private onChange(change: HubChange): void {
     if (this.stopped || change.moduleId === undefined || !this.moduleIds.has(change.moduleId)) return;
     const created = change.kind === 'lifecycle' && change.opType === 'createDeviceIdentity';
-    const desiredChanged = change.kind === 'twinChange' && typeof change.body.properties === 'object' && change.body.properties !== null && 'desired' in change.body.properties;
+    const desiredChanged =
+      change.kind === 'twinChange' &&
+      typeof change.body.properties === 'object' &&
+      change.body.properties !== null &&
+      'desired' in change.body.properties;
     if (!created && !desiredChanged) return;
     if (this.modeOf(change.deviceId) === 'silent') return;
     const { deviceId, moduleId } = change;
@@ -196,7 +234,12 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function microReport(desired: Record<string, unknown>, reported: Record<string, unknown>, mode: AgentMode, rejectKeys?: readonly string[]): Record<string, unknown> {
+function microReport(
+  desired: Record<string, unknown>,
+  reported: Record<string, unknown>,
+  mode: AgentMode,
+  rejectKeys?: readonly string[],
+): Record<string, unknown> {
   const configKeys = Object.keys(desired).filter((key) => !isPlainObject(desired[key]));
   let invalid = configKeys.filter((key) => !microValueIsValid(key, desired[key]));
   if (mode === 'rejectConfiguration') {
@@ -214,12 +257,18 @@ function microReport(desired: Record<string, unknown>, reported: Record<string, 
   return patch;
 }
 
-function legacyReport(desired: Record<string, unknown>, reported: Record<string, unknown>, mode: AgentMode): Record<string, unknown> | undefined {
+function legacyReport(
+  desired: Record<string, unknown>,
+  reported: Record<string, unknown>,
+  mode: AgentMode,
+): Record<string, unknown> | undefined {
   const key = LEGACY_CONFIGURATION_KEYS.find((candidate) => isPlainObject(desired[candidate])) ?? LEGACY_CONFIGURATION_KEYS[0];
   const wrapped = key === LEGACY_CONFIGURATION_KEYS[1];
   const alreadyReported = LEGACY_CONFIGURATION_KEYS.some((candidate) => isPlainObject(reported[candidate]));
   const config = isPlainObject(desired[key]) ? desired[key] : {};
-  const defaults = wrapped ? Object.fromEntries(Object.entries(LEGACY_AGENT_DEFAULTS).map(([k, v]) => [k, { value: v }])) : LEGACY_AGENT_DEFAULTS;
+  const defaults = wrapped
+    ? Object.fromEntries(Object.entries(LEGACY_AGENT_DEFAULTS).map(([k, v]) => [k, { value: v }]))
+    : LEGACY_AGENT_DEFAULTS;
   // A rejecting legacy agent ignores the new object and keeps its current configuration.
   if (mode === 'rejectConfiguration') return alreadyReported ? undefined : { [key]: { ...defaults } };
   return { [key]: { ...defaults, ...config } };

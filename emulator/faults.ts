@@ -33,9 +33,19 @@ export function ratesForTier(tier: HubTier, units: number): Record<OperationClas
     case 'S1':
       return { registry: perMinute(100 * units), query: perMinute(20 * units), twinRead: perSecond(100), twinUpdate: perSecond(50) };
     case 'S2':
-      return { registry: perMinute(100 * units), query: perMinute(20 * units), twinRead: perSecond(Math.max(100, 10 * units)), twinUpdate: perSecond(Math.max(50, 5 * units)) };
+      return {
+        registry: perMinute(100 * units),
+        query: perMinute(20 * units),
+        twinRead: perSecond(Math.max(100, 10 * units)),
+        twinUpdate: perSecond(Math.max(50, 5 * units)),
+      };
     case 'S3':
-      return { registry: perMinute(5000 * units), query: perMinute(1000 * units), twinRead: perSecond(500 * units), twinUpdate: perSecond(250 * units) };
+      return {
+        registry: perMinute(5000 * units),
+        query: perMinute(1000 * units),
+        twinRead: perSecond(500 * units),
+        twinUpdate: perSecond(250 * units),
+      };
   }
 }
 

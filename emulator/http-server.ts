@@ -28,7 +28,12 @@ export interface SharedAccessPolicy {
 export function defaultPolicies(ownerKey?: string): SharedAccessPolicy[] {
   const key = (): string => randomBytes(32).toString('base64');
   return [
-    { keyName: 'iothubowner', primaryKey: ownerKey ?? key(), secondaryKey: key(), rights: ['RegistryRead', 'RegistryWrite', 'ServiceConnect', 'DeviceConnect'] },
+    {
+      keyName: 'iothubowner',
+      primaryKey: ownerKey ?? key(),
+      secondaryKey: key(),
+      rights: ['RegistryRead', 'RegistryWrite', 'ServiceConnect', 'DeviceConnect'],
+    },
     { keyName: 'service', primaryKey: key(), secondaryKey: key(), rights: ['ServiceConnect'] },
     { keyName: 'device', primaryKey: key(), secondaryKey: key(), rights: ['DeviceConnect'] },
     { keyName: 'registryRead', primaryKey: key(), secondaryKey: key(), rights: ['RegistryRead'] },
@@ -103,7 +108,8 @@ function header(request: { headers: IncomingMessage['headers'] }, name: string):
 }
 
 function asRecord(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HubError(400, 'ArgumentInvalid', `${what} must be a JSON object`);
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw new HubError(400, 'ArgumentInvalid', `${what} must be a JSON object`);
   return value as Record<string, unknown>;
 }
 
@@ -121,7 +127,10 @@ function readAheadKey(text: string, pageSize: number, continuationToken: string)
 
 function errorBody(code: string, message: string): string {
   const trackingId = randomBytes(16).toString('hex');
-  return JSON.stringify({ Message: `ErrorCode:${code};${message}`, ExceptionMessage: `Tracking ID:${trackingId}-G:0-TimeStamp:${new Date().toISOString()}` });
+  return JSON.stringify({
+    Message: `ErrorCode:${code};${message}`,
+    ExceptionMessage: `Tracking ID:${trackingId}-G:0-TimeStamp:${new Date().toISOString()}`,
+  });
 }
 
 /**
@@ -199,7 +208,10 @@ export class RegistryHttpServer {
     const rawUrl = req.url ?? '/';
     const queryStart = rawUrl.indexOf('?');
     const rawPath = queryStart >= 0 ? rawUrl.slice(0, queryStart) : rawUrl;
-    const segments = rawPath.split('/').filter((s) => s.length > 0).map(decodeSegment);
+    const segments = rawPath
+      .split('/')
+      .filter((s) => s.length > 0)
+      .map(decodeSegment);
     const method = (req.method ?? 'GET').toUpperCase();
     const route = this.route(method, segments);
     if (!route) throw new HubError(404, 'NotFound', `No route for ${method} ${rawPath}`);
@@ -261,7 +273,9 @@ export class RegistryHttpServer {
     if (error instanceof HubError) {
       this.send(res, error.status, errorBody(error.code, error.message), { 'iothub-errorcode': error.code });
     } else if (error instanceof QuerySyntaxError) {
-      this.send(res, 400, errorBody('BadRequest', `Query is not supported by the emulator or malformed: ${error.message}`), { 'iothub-errorcode': 'BadRequest' });
+      this.send(res, 400, errorBody('BadRequest', `Query is not supported by the emulator or malformed: ${error.message}`), {
+        'iothub-errorcode': 'BadRequest',
+      });
     } else {
       const message = error instanceof Error ? error.message : String(error);
       this.send(res, 500, errorBody('ServerError', message.replace(/;/g, ',')), { 'iothub-errorcode': 'ServerError' });
@@ -306,7 +320,9 @@ export class RegistryHttpServer {
     for (const key of [policy?.primaryKey, policy?.secondaryKey]) {
       if (!key) continue;
       for (const resourceForm of candidates) {
-        const expected = createHmac('sha256', Buffer.from(key, 'base64')).update(`${resourceForm}\n${se as string}`).digest();
+        const expected = createHmac('sha256', Buffer.from(key, 'base64'))
+          .update(`${resourceForm}\n${se as string}`)
+          .digest();
         if (expected.length === presented.length && timingSafeEqual(expected, presented)) valid = true;
       }
     }
@@ -323,7 +339,8 @@ export class RegistryHttpServer {
     const write: Permission[] = ['RegistryWrite'];
     if (root === 'devices') {
       if (id === undefined) {
-        if (method === 'GET') return { opClass: 'registry', permissions: read, handle: () => ({ status: 200, body: registry.listDevices(1000) }) };
+        if (method === 'GET')
+          return { opClass: 'registry', permissions: read, handle: () => ({ status: 200, body: registry.listDevices(1000) }) };
         return undefined;
       }
       if (id === 'query' && sub === undefined && method === 'POST') {
@@ -336,14 +353,20 @@ export class RegistryHttpServer {
           case 'PUT':
             return { opClass: 'registry', permissions: write, handle: (r) => this.putDevice(id, r) };
           case 'DELETE':
-            return { opClass: 'registry', permissions: write, handle: (r) => (registry.deleteDevice(id, header(r, 'if-match')), { status: 204 }) };
+            return {
+              opClass: 'registry',
+              permissions: write,
+              handle: (r) => (registry.deleteDevice(id, header(r, 'if-match')), { status: 204 }),
+            };
           default:
             return undefined;
         }
       }
       if (sub !== 'modules') return undefined;
       if (subId === undefined) {
-        return method === 'GET' ? { opClass: 'registry', permissions: read, handle: () => ({ status: 200, body: registry.listModules(id) }) } : undefined;
+        return method === 'GET'
+          ? { opClass: 'registry', permissions: read, handle: () => ({ status: 200, body: registry.listModules(id) }) }
+          : undefined;
       }
       switch (method) {
         case 'GET':
@@ -351,16 +374,22 @@ export class RegistryHttpServer {
         case 'PUT':
           return { opClass: 'registry', permissions: write, handle: (r) => this.putModule(id, subId, r) };
         case 'DELETE':
-          return { opClass: 'registry', permissions: write, handle: (r) => (registry.deleteModule(id, subId, header(r, 'if-match')), { status: 204 }) };
+          return {
+            opClass: 'registry',
+            permissions: write,
+            handle: (r) => (registry.deleteModule(id, subId, header(r, 'if-match')), { status: 204 }),
+          };
         default:
           return undefined;
       }
     }
     if (root === 'jobs') {
       // POST /jobs/create (import), GET /jobs/{id} (azure-iothub getJob) and GET /jobs/v2/{id}.
-      if (method === 'POST' && id === 'create' && sub === undefined) return { opClass: 'registry', permissions: write, handle: (r) => ({ status: 200, body: this.jobs.create(r.body) }) };
+      if (method === 'POST' && id === 'create' && sub === undefined)
+        return { opClass: 'registry', permissions: write, handle: (r) => ({ status: 200, body: this.jobs.create(r.body) }) };
       const jobId = id === 'v2' ? sub : sub === undefined ? id : undefined;
-      if (method === 'GET' && jobId !== undefined && subId === undefined) return { opClass: 'registry', permissions: read, handle: () => ({ status: 200, body: this.jobs.get(jobId) }) };
+      if (method === 'GET' && jobId !== undefined && subId === undefined)
+        return { opClass: 'registry', permissions: read, handle: () => ({ status: 200, body: this.jobs.get(jobId) }) };
       return undefined;
     }
     if (root === 'twins' && id !== undefined) {
@@ -368,11 +397,23 @@ export class RegistryHttpServer {
       const moduleId = subId;
       switch (method) {
         case 'GET':
-          return { opClass: 'twinRead', permissions: ['ServiceConnect', 'RegistryRead'], handle: () => ({ status: 200, body: registry.getTwin(id, moduleId) }) };
+          return {
+            opClass: 'twinRead',
+            permissions: ['ServiceConnect', 'RegistryRead'],
+            handle: () => ({ status: 200, body: registry.getTwin(id, moduleId) }),
+          };
         case 'PATCH':
-          return { opClass: 'twinUpdate', permissions: ['ServiceConnect', 'RegistryWrite'], handle: (r) => ({ status: 200, body: registry.updateTwin(id, moduleId, r.body, header(r, 'if-match')) }) };
+          return {
+            opClass: 'twinUpdate',
+            permissions: ['ServiceConnect', 'RegistryWrite'],
+            handle: (r) => ({ status: 200, body: registry.updateTwin(id, moduleId, r.body, header(r, 'if-match')) }),
+          };
         case 'PUT':
-          return { opClass: 'twinUpdate', permissions: ['ServiceConnect', 'RegistryWrite'], handle: (r) => ({ status: 200, body: registry.replaceTwin(id, moduleId, r.body, header(r, 'if-match')) }) };
+          return {
+            opClass: 'twinUpdate',
+            permissions: ['ServiceConnect', 'RegistryWrite'],
+            handle: (r) => ({ status: 200, body: registry.replaceTwin(id, moduleId, r.body, header(r, 'if-match')) }),
+          };
         default:
           return undefined;
       }
@@ -382,7 +423,8 @@ export class RegistryHttpServer {
 
   private putDevice(deviceId: string, request: ParsedRequest): { status: number; body: unknown } {
     const body = asRecord(request.body, 'The device');
-    if (body.deviceId !== undefined && body.deviceId !== deviceId) throw new HubError(400, 'ArgumentInvalid', 'deviceId in the body does not match the path');
+    if (body.deviceId !== undefined && body.deviceId !== deviceId)
+      throw new HubError(400, 'ArgumentInvalid', 'deviceId in the body does not match the path');
     const input = { ...body, deviceId, tags: undefined } as DeviceInput;
     const ifMatch = header(request, 'if-match');
     const registry = this.options.registry;
@@ -402,16 +444,20 @@ export class RegistryHttpServer {
 
   private query(request: ParsedRequest): HandlerResult {
     const body = asRecord(request.body, 'The query request');
-    if (typeof body.query !== 'string' || body.query.trim() === '') throw new HubError(400, 'ArgumentInvalid', 'The request body needs a "query" string');
+    if (typeof body.query !== 'string' || body.query.trim() === '')
+      throw new HubError(400, 'ArgumentInvalid', 'The request body needs a "query" string');
     const rawSize = header(request, 'x-ms-max-item-count');
     let pageSize = DEFAULT_PAGE_SIZE;
     if (rawSize !== undefined) {
       pageSize = Number(rawSize);
-      if (!Number.isInteger(pageSize) || pageSize < 1) throw new HubError(400, 'ArgumentInvalid', `x-ms-max-item-count '${rawSize}' must be a positive integer`);
+      if (!Number.isInteger(pageSize) || pageSize < 1)
+        throw new HubError(400, 'ArgumentInvalid', `x-ms-max-item-count '${rawSize}' must be a positive integer`);
       pageSize = Math.min(pageSize, MAX_PAGE_SIZE);
     }
     const text = body.query;
-    const page = this.takeReadAhead(text, pageSize, header(request, 'x-ms-continuation')) ?? this.queryPage(text, pageSize, header(request, 'x-ms-continuation'));
+    const page =
+      this.takeReadAhead(text, pageSize, header(request, 'x-ms-continuation')) ??
+      this.queryPage(text, pageSize, header(request, 'x-ms-continuation'));
     const headers: Record<string, string> = { 'x-ms-item-type': 'Twin' };
     const next = page.continuationToken;
     if (next === undefined) return { status: 200, json: page.json, headers };

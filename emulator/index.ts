@@ -117,13 +117,32 @@ export class IotHubEmulator {
       host: options.host,
       port: options.amqpPort ?? 0,
     });
-    const http = new RegistryHttpServer({ registry, faults, hostName: `${hubName}.azure-devices.net`, policies, host: options.host, port: options.httpPort ?? 0 });
+    const http = new RegistryHttpServer({
+      registry,
+      faults,
+      hostName: `${hubName}.azure-devices.net`,
+      policies,
+      host: options.host,
+      port: options.httpPort ?? 0,
+    });
     const detach = registry.onChange((change) => events.publishChange(change));
     const agents = new SecurityAgentSimulator(registry, options.agent);
     try {
       await Promise.all([http.start(), events.start()]);
       const seeded = options.seed ? await seedRegistry(registry, options.seed) : { devices: 0, modules: 0, edge: 0, disabled: 0 };
-      return new IotHubEmulator(hubName, policies, registry, new DeviceSide(registry), agents, faults, events, http, options.dataFile, detach, seeded);
+      return new IotHubEmulator(
+        hubName,
+        policies,
+        registry,
+        new DeviceSide(registry),
+        agents,
+        faults,
+        events,
+        http,
+        options.dataFile,
+        detach,
+        seeded,
+      );
     } catch (error) {
       agents.stop();
       detach();
@@ -136,7 +155,14 @@ export class IotHubEmulator {
   async save(file?: string): Promise<void> {
     const target = file ?? this.dataFile;
     if (!target) throw new Error('save() needs a file (no dataFile option was given)');
-    await saveState(target, { hubName: this.hubName, policies: this.policies.map(({ keyName, primaryKey, secondaryKey }) => ({ keyName, primaryKey, secondaryKey })) }, this.registry);
+    await saveState(
+      target,
+      {
+        hubName: this.hubName,
+        policies: this.policies.map(({ keyName, primaryKey, secondaryKey }) => ({ keyName, primaryKey, secondaryKey })),
+      },
+      this.registry,
+    );
   }
 
   /** Stops both endpoints and the agent simulator; closes every socket and timer. */
@@ -149,8 +175,16 @@ export class IotHubEmulator {
 
 /** IoT Hub names its built-in endpoint `iothub-ehub-<hub prefix>-<id>-<hash>`; the emulator mimics the shape. */
 function eventHubNameFor(hubName: string): string {
-  const prefix = hubName.replace(/[^a-z0-9-]/gi, '').slice(0, 10).toLowerCase() || 'hub';
-  const suffix = Buffer.from(hubName).reduce((hash, byte) => (hash * 31 + byte) >>> 0, 7).toString(16).padStart(8, '0').slice(0, 7);
+  const prefix =
+    hubName
+      .replace(/[^a-z0-9-]/gi, '')
+      .slice(0, 10)
+      .toLowerCase() || 'hub';
+  const suffix = Buffer.from(hubName)
+    .reduce((hash, byte) => (hash * 31 + byte) >>> 0, 7)
+    .toString(16)
+    .padStart(8, '0')
+    .slice(0, 7);
   return `iothub-ehub-${prefix}-${suffix}`;
 }
 

@@ -54,7 +54,8 @@ export class ImportJobRunner {
   create(body: unknown): ImportJobJson {
     if (typeof body !== 'object' || body === null) throw new HubError(400, 'ArgumentInvalid', 'The job request must be a JSON object');
     const request = body as Record<string, unknown>;
-    if (request['type'] !== 'import') throw new HubError(400, 'ArgumentInvalid', `Job type '${String(request['type'])}' is not supported by the emulator (only import)`);
+    if (request['type'] !== 'import')
+      throw new HubError(400, 'ArgumentInvalid', `Job type '${String(request['type'])}' is not supported by the emulator (only import)`);
     const input = request['inputBlobContainerUri'];
     const output = request['outputBlobContainerUri'];
     if (typeof input !== 'string' || typeof output !== 'string' || !/^https?:\/\//.test(input) || !/^https?:\/\//.test(output)) {
@@ -63,7 +64,15 @@ export class ImportJobRunner {
     if ([...this.jobs.values()].some((job) => job.status === 'enqueued' || job.status === 'running')) {
       throw new HubError(409, 'JobQuotaExceeded', 'Only one import/export job may run at a time on this hub');
     }
-    const job: ImportJobJson = { jobId: randomUUID(), type: 'import', status: 'enqueued', startTimeUtc: new Date().toISOString(), progress: 0, inputBlobContainerUri: input, outputBlobContainerUri: output };
+    const job: ImportJobJson = {
+      jobId: randomUUID(),
+      type: 'import',
+      status: 'enqueued',
+      startTimeUtc: new Date().toISOString(),
+      progress: 0,
+      inputBlobContainerUri: input,
+      outputBlobContainerUri: output,
+    };
     this.jobs.set(job.jobId, job);
     const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run(job));
     this.running.add(run);
@@ -86,8 +95,13 @@ export class ImportJobRunner {
   private async run(job: ImportJobJson): Promise<void> {
     job.status = 'running';
     try {
-      const text = (await new ContainerClient(job.inputBlobContainerUri).getBlobClient(IMPORT_INPUT_BLOB).downloadToBuffer()).toString('utf8');
-      const lines = text.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+      const text = (await new ContainerClient(job.inputBlobContainerUri).getBlobClient(IMPORT_INPUT_BLOB).downloadToBuffer()).toString(
+        'utf8',
+      );
+      const lines = text
+        .split('\n')
+        .map((line) => line.trim())
+        .filter((line) => line !== '');
       const errors: string[] = [];
       for (const [index, line] of lines.entries()) {
         const problem = this.apply(line);
@@ -120,19 +134,27 @@ export class ImportJobRunner {
     const mode = typeof line.importMode === 'string' ? line.importMode.toLowerCase() : 'createorupdate';
     try {
       if (id === undefined) throw new HubError(400, 'ArgumentInvalid', 'line needs an id');
-      const authentication = (typeof line.authentication === 'object' && line.authentication !== null ? line.authentication : undefined) as Parameters<HubRegistry['createModule']>[0]['authentication'];
+      const authentication = (
+        typeof line.authentication === 'object' && line.authentication !== null ? line.authentication : undefined
+      ) as Parameters<HubRegistry['createModule']>[0]['authentication'];
       if (mode === 'delete') {
         if (moduleId === undefined) this.registry.deleteDevice(id);
         else this.registry.deleteModule(id, moduleId);
         return undefined;
       }
-      if (mode !== 'create' && mode !== 'createorupdate') throw new HubError(400, 'ArgumentInvalid', `importMode '${String(line.importMode)}' is not supported by the emulator`);
+      if (mode !== 'create' && mode !== 'createorupdate')
+        throw new HubError(400, 'ArgumentInvalid', `importMode '${String(line.importMode)}' is not supported by the emulator`);
       const exists = moduleId === undefined ? this.registry.findTwin(id) !== undefined : this.registry.findTwin(id, moduleId) !== undefined;
       if (exists && mode === 'create') {
-        throw new HubError(409, moduleId === undefined ? 'DeviceAlreadyExists' : 'ModuleAlreadyExistsOnDevice', `${moduleId ?? id} already exists`);
+        throw new HubError(
+          409,
+          moduleId === undefined ? 'DeviceAlreadyExists' : 'ModuleAlreadyExistsOnDevice',
+          `${moduleId ?? id} already exists`,
+        );
       }
       if (!exists) {
-        if (moduleId === undefined) this.registry.createDevice({ deviceId: id, authentication, status: line.status === 'disabled' ? 'disabled' : 'enabled' });
+        if (moduleId === undefined)
+          this.registry.createDevice({ deviceId: id, authentication, status: line.status === 'disabled' ? 'disabled' : 'enabled' });
         else this.registry.createModule({ deviceId: id, moduleId, authentication });
       }
       const desired = line.properties?.desired;

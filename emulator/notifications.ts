@@ -123,7 +123,12 @@ export function buildNotification(hubName: string, change: HubChange, correlatio
  * Strings are sent as UTF-8, Buffers untouched, anything else as JSON; content type and encoding are
  * only present when the device set them, because IoT Hub never invents them for telemetry.
  */
-export function buildTelemetry(deviceId: string, body: string | Buffer | object, options: TelemetryOptions, enqueuedTime: Date): HubMessage {
+export function buildTelemetry(
+  deviceId: string,
+  body: string | Buffer | object,
+  options: TelemetryOptions,
+  enqueuedTime: Date,
+): HubMessage {
   const { moduleId } = options;
   const authMethod = { scope: moduleId === undefined ? 'device' : 'module', type: 'sas', issuer: 'iothub', acceptingIpFilterRule: null };
   const annotations: Record<string, string | Date> = {
@@ -155,6 +160,8 @@ function toBodyBytes(body: string | Buffer | object): Buffer {
  * registry, so derive a stable one from the identity instead: same identity, same id, every time.
  */
 function authGenerationIdFor(deviceId: string, moduleId: string | undefined): string {
-  const digest = createHash('sha256').update(`${deviceId}/${moduleId ?? ''}`).digest();
+  const digest = createHash('sha256')
+    .update(`${deviceId}/${moduleId ?? ''}`)
+    .digest();
   return `63${(digest.readBigUInt64BE(0) % 10n ** 16n).toString().padStart(16, '0')}`;
 }

@@ -57,7 +57,7 @@ export function generateFleet(count: number, randomSeed = 1): SeedFile {
   const random = seededRandom(randomSeed);
   const devices: SeedDevice[] = [];
   for (let i = 0; i < count; i++) {
-    const oddStem = i % 500 === 7 ? ODD_ID_STEMS[(i / 500) % ODD_ID_STEMS.length | 0] : undefined;
+    const oddStem = i % 500 === 7 ? ODD_ID_STEMS[((i / 500) % ODD_ID_STEMS.length) | 0] : undefined;
     const deviceId = oddStem ? `${oddStem}-${i}` : `sim-${String(i).padStart(6, '0')}`;
     const roll = random();
     const environment = ENVIRONMENTS[roll < 0.6 ? 0 : roll < 0.85 ? 1 : 2] as string;
@@ -102,7 +102,8 @@ function thumbprint(deviceId: string): string {
 }
 
 function desiredFor(moduleId: string): Record<string, unknown> {
-  if (moduleId === LEGACY_AGENT_MODULE_ID) return { [LEGACY_CONFIGURATION_KEYS[0]]: { highPriorityMessageFrequency: 'PT7M', lowPriorityMessageFrequency: 'PT5H' } };
+  if (moduleId === LEGACY_AGENT_MODULE_ID)
+    return { [LEGACY_CONFIGURATION_KEYS[0]]: { highPriorityMessageFrequency: 'PT7M', lowPriorityMessageFrequency: 'PT5H' } };
   return { Baseline_Disabled: false, Process_MessageFrequency: 'Medium', CollectorsCore_PriorityIntervals: '30,120,1440' };
 }
 

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { getSweepServices } from '../shared/container';
-import { listFindingsPage, streamFindingsCsv } from '../shared/services/compliance-queries';
+import { listFindingsPage, streamFindingsCsv } from '../shared/services/findings-api';
 import type { SweepServices } from '../shared/services/sweep/sweep-services';
 import { toHttpResponse } from '../shared/triggers/api-response';
 import { registerFunctions, type FunctionRegistration } from '../shared/triggers/register-functions';
@@ -17,20 +17,30 @@ export function makeFindingsHandler(services: () => Promise<Pick<SweepServices, 
       continuationToken: request.query.get('continuationToken') ?? undefined,
     };
     const format = (request.query.get('format') ?? 'json').toLowerCase();
-    if (format !== 'json' && format !== 'csv') return toHttpResponse({ status: 400, body: { error: 'BadRequest', message: 'format must be json or csv' } });
+    if (format !== 'json' && format !== 'csv')
+      return toHttpResponse({ status: 400, body: { error: 'BadRequest', message: 'format must be json or csv' } });
     const sweeps = (await services()).sweeps;
     if (format === 'json') return toHttpResponse(await listFindingsPage(input, sweeps));
     const result = await streamFindingsCsv(input, sweeps);
     if ('status' in result) return toHttpResponse(result);
     return {
       status: 200,
-      headers: { 'content-type': 'text/csv; charset=utf-8', 'content-disposition': `attachment; filename="findings-${result.sweepId}.csv"`, 'cache-control': 'no-store' },
+      headers: {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="findings-${result.sweepId}.csv"`,
+        'cache-control': 'no-store',
+      },
       body: Readable.from(result.lines) as unknown as ReadableStream,
     };
   };
 }
 
-export const findingsOptions: HttpFunctionOptions = { methods: ['GET'], authLevel: 'function', route: 'compliance/findings', handler: makeFindingsHandler(getSweepServices) };
+export const findingsOptions: HttpFunctionOptions = {
+  methods: ['GET'],
+  authLevel: 'function',
+  route: 'compliance/findings',
+  handler: makeFindingsHandler(getSweepServices),
+};
 
 export const registrations: FunctionRegistration[] = [{ kind: 'http', name: 'compliance-findings', options: findingsOptions }];
 

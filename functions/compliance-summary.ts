@@ -1,6 +1,6 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { getSweepServices } from '../shared/container';
-import { getCompliance } from '../shared/services/compliance-queries';
+import { getCompliance } from '../shared/services/sweeps-api';
 import type { SweepServices } from '../shared/services/sweep/sweep-services';
 import { toHttpResponse } from '../shared/triggers/api-response';
 import { registerFunctions, type FunctionRegistration } from '../shared/triggers/register-functions';
@@ -12,7 +12,12 @@ export function makeComplianceHandler(services: () => Promise<Pick<SweepServices
   };
 }
 
-export const complianceOptions: HttpFunctionOptions = { methods: ['GET'], authLevel: 'function', route: 'compliance', handler: makeComplianceHandler(getSweepServices) };
+export const complianceOptions: HttpFunctionOptions = {
+  methods: ['GET'],
+  authLevel: 'function',
+  route: 'compliance',
+  handler: makeComplianceHandler(getSweepServices),
+};
 
 export const registrations: FunctionRegistration[] = [{ kind: 'http', name: 'compliance-summary', options: complianceOptions }];
 

@@ -27,6 +27,8 @@ export const complianceSweepTimerOptions: TimerFunctionOptions = {
   handler: makeComplianceSweepTimerHandler(getSweepServices),
 };
 
-export const registrations: FunctionRegistration[] = [{ kind: 'timer', name: COMPLIANCE_SWEEP_FUNCTION, options: complianceSweepTimerOptions }];
+export const registrations: FunctionRegistration[] = [
+  { kind: 'timer', name: COMPLIANCE_SWEEP_FUNCTION, options: complianceSweepTimerOptions },
+];
 
 registerFunctions(registrations);

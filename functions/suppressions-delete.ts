@@ -1,6 +1,6 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { getSweepServices } from '../shared/container';
-import { deleteSuppression } from '../shared/services/compliance-queries';
+import { deleteSuppression } from '../shared/services/suppressions-api';
 import type { SweepServices } from '../shared/services/sweep/sweep-services';
 import { toHttpResponse } from '../shared/triggers/api-response';
 import { registerFunctions, type FunctionRegistration } from '../shared/triggers/register-functions';
@@ -12,7 +12,12 @@ export function makeDeleteSuppressionHandler(services: () => Promise<Pick<SweepS
   };
 }
 
-export const deleteSuppressionOptions: HttpFunctionOptions = { methods: ['DELETE'], authLevel: 'function', route: 'suppressions/{id}', handler: makeDeleteSuppressionHandler(getSweepServices) };
+export const deleteSuppressionOptions: HttpFunctionOptions = {
+  methods: ['DELETE'],
+  authLevel: 'function',
+  route: 'suppressions/{id}',
+  handler: makeDeleteSuppressionHandler(getSweepServices),
+};
 
 export const registrations: FunctionRegistration[] = [{ kind: 'http', name: 'suppressions-delete', options: deleteSuppressionOptions }];
 

@@ -1,6 +1,6 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { getSweepServices } from '../shared/container';
-import { createSuppression, listSuppressions } from '../shared/services/compliance-queries';
+import { createSuppression, listSuppressions } from '../shared/services/suppressions-api';
 import type { SweepServices } from '../shared/services/sweep/sweep-services';
 import { toHttpResponse } from '../shared/triggers/api-response';
 import { readJsonBody } from '../shared/triggers/read-json-body';
@@ -17,7 +17,12 @@ export function makeSuppressionsHandler(services: () => Promise<Pick<SweepServic
   };
 }
 
-export const suppressionsOptions: HttpFunctionOptions = { methods: ['GET', 'POST'], authLevel: 'function', route: 'suppressions', handler: makeSuppressionsHandler(getSweepServices) };
+export const suppressionsOptions: HttpFunctionOptions = {
+  methods: ['GET', 'POST'],
+  authLevel: 'function',
+  route: 'suppressions',
+  handler: makeSuppressionsHandler(getSweepServices),
+};
 
 export const registrations: FunctionRegistration[] = [{ kind: 'http', name: 'suppressions', options: suppressionsOptions }];
 

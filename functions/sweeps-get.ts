@@ -1,6 +1,6 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { getSweepServices } from '../shared/container';
-import { getSweep } from '../shared/services/compliance-queries';
+import { getSweep } from '../shared/services/sweeps-api';
 import type { SweepServices } from '../shared/services/sweep/sweep-services';
 import { toHttpResponse } from '../shared/triggers/api-response';
 import { registerFunctions, type FunctionRegistration } from '../shared/triggers/register-functions';
@@ -12,7 +12,12 @@ export function makeGetSweepHandler(services: () => Promise<Pick<SweepServices, 
   };
 }
 
-export const getSweepOptions: HttpFunctionOptions = { methods: ['GET'], authLevel: 'function', route: 'sweeps/{id}', handler: makeGetSweepHandler(getSweepServices) };
+export const getSweepOptions: HttpFunctionOptions = {
+  methods: ['GET'],
+  authLevel: 'function',
+  route: 'sweeps/{id}',
+  handler: makeGetSweepHandler(getSweepServices),
+};
 
 export const registrations: FunctionRegistration[] = [{ kind: 'http', name: 'sweeps-get', options: getSweepOptions }];
 

@@ -1,6 +1,6 @@
 import type { HttpFunctionOptions, HttpRequest, HttpResponseInit } from '@azure/functions';
 import { getSweepServices } from '../shared/container';
-import { requestSweep } from '../shared/services/compliance-queries';
+import { requestSweep } from '../shared/services/sweeps-api';
 import type { SweepServices } from '../shared/services/sweep/sweep-services';
 import { toHttpResponse } from '../shared/triggers/api-response';
 import { readJsonBody } from '../shared/triggers/read-json-body';
@@ -18,7 +18,12 @@ export function makeStartSweepHandler(services: () => Promise<Pick<SweepServices
   };
 }
 
-export const startSweepOptions: HttpFunctionOptions = { methods: ['POST'], authLevel: 'function', route: 'sweeps', handler: makeStartSweepHandler(getSweepServices) };
+export const startSweepOptions: HttpFunctionOptions = {
+  methods: ['POST'],
+  authLevel: 'function',
+  route: 'sweeps',
+  handler: makeStartSweepHandler(getSweepServices),
+};
 
 export const registrations: FunctionRegistration[] = [{ kind: 'http', name: 'sweeps-start', options: startSweepOptions }];
 

@@ -51,7 +51,9 @@ function parseArgs(argv: string[]): Args {
         args.standalone = true;
         break;
       default:
-        throw new Error(`unknown argument ${flag}; usage: npm start [-- --data <dir>] [--devices <n>] [--demo-devices <n>] [--port <n>] [--standalone]`);
+        throw new Error(
+          `unknown argument ${flag}; usage: npm start [-- --data <dir>] [--devices <n>] [--demo-devices <n>] [--port <n>] [--standalone]`,
+        );
     }
   }
   return args;
@@ -103,7 +105,14 @@ async function runStandalone(logger: Logger): Promise<void> {
 }
 
 async function runEmbedded(args: Args, logger: Logger): Promise<void> {
-  const system = await EmbeddedTwinGuard.start({ dataDir: args.data, seedDevices: args.devices, demoDevices: args.demoDevices, demoIntervalMs: 2500, httpPort: args.port, logger });
+  const system = await EmbeddedTwinGuard.start({
+    dataDir: args.data,
+    seedDevices: args.devices,
+    demoDevices: args.demoDevices,
+    demoIntervalMs: 2500,
+    httpPort: args.port,
+    logger,
+  });
   const api = system.host.httpUrl ?? '(no HTTP functions)';
   const lines = [
     '',

@@ -10,7 +10,13 @@ export function consoleLogger(options: { quiet?: (message: string) => boolean } 
   const line = (level: string, message: string, fields?: LogFields): void => {
     if (options.quiet?.(message)) return;
     const time = new Date().toISOString().slice(11, 19);
-    const rendered = fields && Object.keys(fields).length > 0 ? ` ${Object.entries(fields).filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${formatValue(v)}`).join(' ')}` : '';
+    const rendered =
+      fields && Object.keys(fields).length > 0
+        ? ` ${Object.entries(fields)
+            .filter(([, v]) => v !== undefined)
+            .map(([k, v]) => `${k}=${formatValue(v)}`)
+            .join(' ')}`
+        : '';
     const text = redactSecrets(`${time} ${level} ${message}${rendered}`);
     if (level === 'ERROR') console.error(text);
     else console.log(text);

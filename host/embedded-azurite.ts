@@ -56,7 +56,24 @@ function createTableServer(host: string, port: number, location: string | undefi
   const TableConfiguration = load<ConfigurationConstructor>('azurite/dist/src/table/TableConfiguration');
   const dbPath = path.join(location ?? '.', '__azurite_db_table__.json');
   // host, port, keepAlive, dbPath, debug, accessLog, accessLogStream, debugPath, loose, skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemory
-  const config = new TableConfiguration(host, port, KEEP_ALIVE, dbPath, NO_LOG, NO_LOG, undefined, undefined, LOOSE, SKIP_API_VERSION_CHECK, NO_TLS, NO_TLS, NO_TLS, OAUTH, PRODUCT_STYLE_URL, location === undefined);
+  const config = new TableConfiguration(
+    host,
+    port,
+    KEEP_ALIVE,
+    dbPath,
+    NO_LOG,
+    NO_LOG,
+    undefined,
+    undefined,
+    LOOSE,
+    SKIP_API_VERSION_CHECK,
+    NO_TLS,
+    NO_TLS,
+    NO_TLS,
+    OAUTH,
+    PRODUCT_STYLE_URL,
+    location === undefined,
+  );
   return new TableServer(config);
 }
 
@@ -69,7 +86,26 @@ function createBlobOrQueueServer(kind: 'blob' | 'queue', host: string, port: num
   const extentDb = path.join(base, `__azurite_db_${kind}_extent__.json`);
   const persistence = [{ locationId: 'Default', locationPath: path.join(base, `__${kind}storage__`), maxConcurrency: 1 }];
   // host, port, keepAlive, metaDB, extentDB, persistArr, accessLog, accessLogStream, debug, debugPath, loose, skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemory
-  const config = new Configuration(host, port, KEEP_ALIVE, metaDb, extentDb, persistence, NO_LOG, undefined, NO_LOG, undefined, LOOSE, SKIP_API_VERSION_CHECK, NO_TLS, NO_TLS, NO_TLS, OAUTH, PRODUCT_STYLE_URL, location === undefined);
+  const config = new Configuration(
+    host,
+    port,
+    KEEP_ALIVE,
+    metaDb,
+    extentDb,
+    persistence,
+    NO_LOG,
+    undefined,
+    NO_LOG,
+    undefined,
+    LOOSE,
+    SKIP_API_VERSION_CHECK,
+    NO_TLS,
+    NO_TLS,
+    NO_TLS,
+    OAUTH,
+    PRODUCT_STYLE_URL,
+    location === undefined,
+  );
   return new Server(config);
 }
 
@@ -99,7 +135,12 @@ export async function startEmbeddedAzurite(options: EmbeddedAzuriteOptions = {})
   const tableEndpoint = endpoint(table);
   const blobEndpoint = blob ? endpoint(blob) : undefined;
   const queueEndpoint = queue ? endpoint(queue) : undefined;
-  const parts = ['DefaultEndpointsProtocol=http', `AccountName=${AZURITE_ACCOUNT_NAME}`, `AccountKey=${AZURITE_ACCOUNT_KEY}`, `TableEndpoint=${tableEndpoint}`];
+  const parts = [
+    'DefaultEndpointsProtocol=http',
+    `AccountName=${AZURITE_ACCOUNT_NAME}`,
+    `AccountKey=${AZURITE_ACCOUNT_KEY}`,
+    `TableEndpoint=${tableEndpoint}`,
+  ];
   if (blobEndpoint) parts.push(`BlobEndpoint=${blobEndpoint}`);
   if (queueEndpoint) parts.push(`QueueEndpoint=${queueEndpoint}`);
   return { tableEndpoint, blobEndpoint, queueEndpoint, connectionString: `${parts.join(';')};`, stop };

@@ -41,7 +41,11 @@ export class EmbeddedTwinGuard {
 
   static async start(options: EmbeddedOptions): Promise<EmbeddedTwinGuard> {
     const { logger } = options;
-    const azurite = await startEmbeddedAzurite({ blob: true, queue: true, location: options.dataDir && path.join(options.dataDir, 'azurite') });
+    const azurite = await startEmbeddedAzurite({
+      blob: true,
+      queue: true,
+      location: options.dataDir && path.join(options.dataDir, 'azurite'),
+    });
     let hub: IotHubEmulator | undefined;
     try {
       const dataFile = options.dataDir && path.join(options.dataDir, 'iothub-emulator.json');
@@ -100,7 +104,13 @@ export class EmbeddedTwinGuard {
           item.auth === 'sas'
             ? { type: 'sas' as const, symmetricKey: { primaryKey: '', secondaryKey: '' } }
             : item.auth === 'selfSigned'
-              ? { type: 'selfSigned' as const, x509Thumbprint: { primaryThumbprint: randomBytes(20).toString('hex').toUpperCase(), secondaryThumbprint: randomBytes(20).toString('hex').toUpperCase() } }
+              ? {
+                  type: 'selfSigned' as const,
+                  x509Thumbprint: {
+                    primaryThumbprint: randomBytes(20).toString('hex').toUpperCase(),
+                    secondaryThumbprint: randomBytes(20).toString('hex').toUpperCase(),
+                  },
+                }
               : { type: 'certificateAuthority' as const };
         await registry.create({ deviceId: item.deviceId, status: 'enabled', authentication }).catch((err: unknown) => {
           this.options.logger.warn('demo device could not be created', { deviceId: item.deviceId, error: String(err) });
@@ -129,7 +139,19 @@ export class EmbeddedTwinGuard {
       for (let attempt = 0; attempt < 120 && !this.stopping; attempt++) {
         await new Promise((resolve) => setTimeout(resolve, 500));
         const response = await fetch(`${api}/api/sweeps/${encodeURIComponent(run.sweepId)}`, { headers });
-        const body = (await response.json()) as { status?: string; summary?: { counters?: { evaluated: number; compliant: number; nonCompliant: number; outOfScopeEdge: number; rules: Record<string, { violations: number; suppressed: number }>; repairs: Record<string, number> } } };
+        const body = (await response.json()) as {
+          status?: string;
+          summary?: {
+            counters?: {
+              evaluated: number;
+              compliant: number;
+              nonCompliant: number;
+              outOfScopeEdge: number;
+              rules: Record<string, { violations: number; suppressed: number }>;
+              repairs: Record<string, number>;
+            };
+          };
+        };
         const counters = body.summary?.counters;
         if (body.status !== 'completed' || !counters) continue;
         const rules = Object.entries(counters.rules)
@@ -142,7 +164,10 @@ export class EmbeddedTwinGuard {
           nonCompliant: counters.nonCompliant,
           edgeOutOfScope: counters.outOfScopeEdge,
           violations: rules || 'none',
-          repairs: Object.entries(counters.repairs).map(([action, count]) => `${action}=${count}`).join(' ') || 'none',
+          repairs:
+            Object.entries(counters.repairs)
+              .map(([action, count]) => `${action}=${count}`)
+              .join(' ') || 'none',
         });
         logger.info(`details: curl -H 'x-functions-key: ${this.functionKey}' ${api}/api/compliance/findings?format=csv`);
         return;
@@ -173,7 +198,11 @@ function narrate(hub: IotHubEmulator, logger: Logger): () => void {
     } else if (change.kind === 'twinChange' && change.moduleId) {
       const reported = (change.body['properties'] as { reported?: Record<string, unknown> } | undefined)?.reported;
       if (reported && 'latest_state' in reported) {
-        logger.info('hub: security agent reported', { deviceId: change.deviceId, latest_state: reported['latest_state'], invalid: reported['latest_invalid_fields'] });
+        logger.info('hub: security agent reported', {
+          deviceId: change.deviceId,
+          latest_state: reported['latest_state'],
+          invalid: reported['latest_invalid_fields'],
+        });
       }
     }
   });

@@ -1,4 +1,10 @@
-import { EventHubConsumerClient, earliestEventPosition, type PartitionContext, type ReceivedEventData, type Subscription } from '@azure/event-hubs';
+import {
+  EventHubConsumerClient,
+  earliestEventPosition,
+  type PartitionContext,
+  type ReceivedEventData,
+  type Subscription,
+} from '@azure/event-hubs';
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { ContainerClient } from '@azure/storage-blob';
 import { InvocationContext } from '@azure/functions';
@@ -37,10 +43,14 @@ export interface EventConsumerOptions {
 const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);
-    signal.addEventListener('abort', () => {
-      clearTimeout(timer);
-      resolve();
-    }, { once: true });
+    signal.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
   });
 
 /**
@@ -66,21 +76,36 @@ export class EventConsumer {
     const { connection } = options;
     if ('connectionString' in connection) {
       this.client = options.eventHubName
-        ? new EventHubConsumerClient(options.consumerGroup, connection.connectionString, options.eventHubName, checkpointStore, clientOptions)
+        ? new EventHubConsumerClient(
+            options.consumerGroup,
+            connection.connectionString,
+            options.eventHubName,
+            checkpointStore,
+            clientOptions,
+          )
         : new EventHubConsumerClient(options.consumerGroup, connection.connectionString, checkpointStore, clientOptions);
     } else {
       if (!options.eventHubName) throw new Error('an identity-based Event Hubs connection needs the event hub name (IOTHUB_EVENTS_NAME)');
-      this.client = new EventHubConsumerClient(options.consumerGroup, connection.fullyQualifiedNamespace, options.eventHubName, connection.credential, checkpointStore, clientOptions);
+      this.client = new EventHubConsumerClient(
+        options.consumerGroup,
+        connection.fullyQualifiedNamespace,
+        options.eventHubName,
+        connection.credential,
+        checkpointStore,
+        clientOptions,
+      );
     }
     this.subscription = this.client.subscribe(
       {
         processEvents: (events, context) => this.track(this.processBatch(events, context)),
-        processError: async (err, context) => {
-          if (this.stopping.signal.aborted) return;
-          options.logger.warn('event hub receive error (the client reconnects by itself)', {
-            partitionId: context.partitionId,
-            error: errorMessage(err),
-          });
+        processError: (err, context) => {
+          if (!this.stopping.signal.aborted) {
+            options.logger.warn('event hub receive error (the client reconnects by itself)', {
+              partitionId: context.partitionId,
+              error: errorMessage(err),
+            });
+          }
+          return Promise.resolve();
         },
       },
       {

@@ -30,10 +30,13 @@ interface CompiledRoute extends HttpRoute {
 }
 
 function compile(route: HttpRoute): CompiledRoute {
-  const segments = route.route.split('/').filter((s) => s.length > 0).map((segment) => {
-    const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\??\}$/.exec(segment)?.[1];
-    return param ? { param } : { literal: segment.toLowerCase() };
-  });
+  const segments = route.route
+    .split('/')
+    .filter((s) => s.length > 0)
+    .map((segment) => {
+      const param = /^\{([A-Za-z_][A-Za-z0-9_]*)\??\}$/.exec(segment)?.[1];
+      return param ? { param } : { literal: segment.toLowerCase() };
+    });
   return { ...route, segments };
 }
 
@@ -73,7 +76,8 @@ export class HttpHost {
   constructor(private readonly options: HttpHostOptions) {
     this.routes = options.routes.map(compile);
     const needsKey = options.routes.some((r) => r.authLevel !== 'anonymous');
-    if (needsKey && !options.functionKey) throw new Error('a function key is required to serve routes whose authLevel is function or admin');
+    if (needsKey && !options.functionKey)
+      throw new Error('a function key is required to serve routes whose authLevel is function or admin');
   }
 
   get url(): string {
@@ -106,7 +110,10 @@ export class HttpHost {
     });
   }
 
-  private match(method: string, pathname: string): { route: CompiledRoute; params: Record<string, string> } | 'methodNotAllowed' | undefined {
+  private match(
+    method: string,
+    pathname: string,
+  ): { route: CompiledRoute; params: Record<string, string> } | 'methodNotAllowed' | undefined {
     const prefix = (this.options.routePrefix ?? 'api').toLowerCase();
     const raw = pathname.split('/').filter((s) => s.length > 0);
     if (raw[0]?.toLowerCase() !== prefix) return undefined;

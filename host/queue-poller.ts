@@ -92,7 +92,13 @@ export class QueuePoller {
       // simply becomes visible again and is dealt with on its next delivery.
       await Promise.all(
         received.receivedMessageItems.map((message) =>
-          this.deliver(route, message).catch((err: unknown) => this.logger.warn('queue message could not be settled', { functionName: route.functionName, messageId: message.messageId, error: errorMessage(err) })),
+          this.deliver(route, message).catch((err: unknown) =>
+            this.logger.warn('queue message could not be settled', {
+              functionName: route.functionName,
+              messageId: message.messageId,
+              error: errorMessage(err),
+            }),
+          ),
         ),
       );
     }
@@ -100,7 +106,15 @@ export class QueuePoller {
 
   private async deliver(
     route: QueueRoute,
-    message: { messageId: string; popReceipt: string; messageText: string; dequeueCount: number; insertedOn: Date; expiresOn: Date; nextVisibleOn: Date },
+    message: {
+      messageId: string;
+      popReceipt: string;
+      messageText: string;
+      dequeueCount: number;
+      insertedOn: Date;
+      expiresOn: Date;
+      nextVisibleOn: Date;
+    },
   ): Promise<void> {
     const maxDequeueCount = this.options.maxDequeueCount ?? 5;
     const text = Buffer.from(message.messageText, 'base64').toString('utf8');
@@ -138,18 +152,35 @@ export class QueuePoller {
         return;
       }
       // Released for a retry after retryVisibilityTimeoutSeconds (the lease would otherwise hold it for visibilityTimeoutSeconds).
-      this.logger.warn('queue message failed; it will be redelivered', { functionName: route.functionName, messageId: message.messageId, error: errorMessage(err) });
+      this.logger.warn('queue message failed; it will be redelivered', {
+        functionName: route.functionName,
+        messageId: message.messageId,
+        error: errorMessage(err),
+      });
       await route.queue
         .updateMessage(message.messageId, message.popReceipt, undefined, this.options.retryVisibilityTimeoutSeconds ?? 0)
-        .catch((updateErr: unknown) => this.logger.warn('could not release a failed queue message; it is retried after its lease', { functionName: route.functionName, messageId: message.messageId, error: errorMessage(updateErr) }));
+        .catch((updateErr: unknown) =>
+          this.logger.warn('could not release a failed queue message; it is retried after its lease', {
+            functionName: route.functionName,
+            messageId: message.messageId,
+            error: errorMessage(updateErr),
+          }),
+        );
     }
   }
 
-  private async poison(route: QueueRoute, message: { messageId: string; popReceipt: string; messageText: string; dequeueCount: number }): Promise<void> {
+  private async poison(
+    route: QueueRoute,
+    message: { messageId: string; popReceipt: string; messageText: string; dequeueCount: number },
+  ): Promise<void> {
     await route.poisonQueue.createIfNotExists();
     await route.poisonQueue.sendMessage(message.messageText);
     await route.queue.deleteMessage(message.messageId, message.popReceipt);
-    this.logger.error('queue message moved to the poison queue', { functionName: route.functionName, messageId: message.messageId, dequeueCount: message.dequeueCount });
+    this.logger.error('queue message moved to the poison queue', {
+      functionName: route.functionName,
+      messageId: message.messageId,
+      dequeueCount: message.dequeueCount,
+    });
   }
 
   async stop(): Promise<void> {

@@ -31,9 +31,21 @@ export interface StandaloneSettings {
 export const STANDALONE_SETTINGS = [
   { name: 'STANDALONE_HTTP_HOST', default: '127.0.0.1', description: 'Interface the HTTP functions listen on (0.0.0.0 in a container).' },
   { name: 'STANDALONE_HTTP_PORT', default: '7071', description: 'Port of the HTTP functions (Core Tools uses 7071 too).' },
-  { name: 'STANDALONE_FUNCTION_KEY', default: '', description: 'Key for authLevel function routes, sent as x-functions-key or ?code=. Required when serving them.' },
-  { name: 'STANDALONE_CHECKPOINT_CONTAINER', default: 'twinguard-checkpoints', description: 'Blob container (in AzureWebJobsStorage) for Event Hubs checkpoints and partition ownership.' },
-  { name: 'STANDALONE_LOAD_BALANCING', default: 'balanced', description: 'balanced (several hosts share partitions) or greedy (a single host claims all at once).' },
+  {
+    name: 'STANDALONE_FUNCTION_KEY',
+    default: '',
+    description: 'Key for authLevel function routes, sent as x-functions-key or ?code=. Required when serving them.',
+  },
+  {
+    name: 'STANDALONE_CHECKPOINT_CONTAINER',
+    default: 'twinguard-checkpoints',
+    description: 'Blob container (in AzureWebJobsStorage) for Event Hubs checkpoints and partition ownership.',
+  },
+  {
+    name: 'STANDALONE_LOAD_BALANCING',
+    default: 'balanced',
+    description: 'balanced (several hosts share partitions) or greedy (a single host claims all at once).',
+  },
 ] as const;
 
 export function readStandaloneSettings(env: Env): StandaloneSettings {
@@ -73,7 +85,8 @@ export function loadRegistrations(functionsDir = path.join(__dirname, '..', 'fun
 export function resolveBindingExpression(value: string, env: Env): string {
   return value.replace(/%([A-Za-z0-9_]+)%/g, (_m, name: string) => {
     const resolved = env[name];
-    if (resolved === undefined || resolved === '') throw new Error(`binding expression %${name}% refers to an app setting that is not defined`);
+    if (resolved === undefined || resolved === '')
+      throw new Error(`binding expression %${name}% refers to an app setting that is not defined`);
     return resolved;
   });
 }
@@ -119,7 +132,8 @@ export class StandaloneHost {
           const options = registration.options;
           const connection = env[options.connection];
           const namespace = env[`${options.connection}__fullyQualifiedNamespace`];
-          if (!connection && !namespace) throw new Error(`${options.connection} is not defined, make sure ${options.connection} is defined in the environment`);
+          if (!connection && !namespace)
+            throw new Error(`${options.connection} is not defined, make sure ${options.connection} is defined in the environment`);
           const consumer = new EventConsumer({
             connection: connection
               ? { connectionString: connection }
@@ -154,21 +168,37 @@ export class StandaloneHost {
         }
         case 'timer': {
           const options = registration.options;
-          timerRoutes.push({ functionName: registration.name, schedule: resolveBindingExpression(options.schedule, env), runOnStartup: options.runOnStartup, handler: options.handler });
+          timerRoutes.push({
+            functionName: registration.name,
+            schedule: resolveBindingExpression(options.schedule, env),
+            runOnStartup: options.runOnStartup,
+            handler: options.handler,
+          });
           break;
         }
         case 'storageQueue': {
           const options = registration.options;
           const service = QueueServiceClient.fromConnectionString(storageSetting(env, options.connection));
           const queueName = resolveBindingExpression(options.queueName, env);
-          queueRoutes.push({ functionName: registration.name, queue: service.getQueueClient(queueName), poisonQueue: service.getQueueClient(`${queueName}-poison`), handler: options.handler });
+          queueRoutes.push({
+            functionName: registration.name,
+            queue: service.getQueueClient(queueName),
+            poisonQueue: service.getQueueClient(`${queueName}-poison`),
+            handler: options.handler,
+          });
           break;
         }
       }
     }
 
     if (httpRoutes.length > 0) {
-      this.http = new HttpHost({ routes: httpRoutes, functionKey: settings.functionKey, host: settings.httpHost, port: settings.httpPort, logger });
+      this.http = new HttpHost({
+        routes: httpRoutes,
+        functionKey: settings.functionKey,
+        host: settings.httpHost,
+        port: settings.httpPort,
+        logger,
+      });
       await this.http.start();
     }
     if (timerRoutes.length > 0) {
@@ -184,7 +214,9 @@ export class StandaloneHost {
 
   private checkpointContainer(): ContainerClient {
     const { env, settings } = this.options;
-    return BlobServiceClient.fromConnectionString(storageSetting(env, 'AzureWebJobsStorage')).getContainerClient(settings.checkpointContainer);
+    return BlobServiceClient.fromConnectionString(storageSetting(env, 'AzureWebJobsStorage')).getContainerClient(
+      settings.checkpointContainer,
+    );
   }
 
   /**

@@ -44,13 +44,16 @@ export class TimerScheduler {
     const due = nextOccurrence(schedule, this.now());
     // setTimeout holds at most ~24.8 days; re-arm in steps for longer waits.
     const delay = Math.min(due.getTime() - this.now().getTime(), 2 ** 31 - 1);
-    const timer = setTimeout(() => {
-      if (this.now() < due) return this.arm(route, schedule, last);
-      const pastDue = this.running.has(route.functionName);
-      if (!pastDue) void this.fire(route, schedule, last, false);
-      else this.logger.warn('timer occurrence skipped: the previous run is still going', { functionName: route.functionName });
-      this.arm(route, schedule, due);
-    }, Math.max(delay, 0));
+    const timer = setTimeout(
+      () => {
+        if (this.now() < due) return this.arm(route, schedule, last);
+        const pastDue = this.running.has(route.functionName);
+        if (!pastDue) void this.fire(route, schedule, last, false);
+        else this.logger.warn('timer occurrence skipped: the previous run is still going', { functionName: route.functionName });
+        this.arm(route, schedule, due);
+      },
+      Math.max(delay, 0),
+    );
     timer.unref?.();
     this.timers.set(route.functionName, timer);
   }

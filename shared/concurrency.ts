@@ -10,7 +10,11 @@ function assertPositiveInteger(name: string, value: number): void {
  * failure no new work starts, and the promise rejects with that error once the in-flight calls have
  * settled (so no work is left running behind the caller's back).
  */
-export async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapWithConcurrency<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   assertPositiveInteger('limit', limit);
   const results = new Array<R>(items.length);
   let nextIndex = 0;

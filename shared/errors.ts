@@ -45,14 +45,7 @@ export class EtagMismatchError extends PermanentError {
 }
 
 export type ServiceErrorKind =
-  | 'notFound'
-  | 'conflict'
-  | 'preconditionFailed'
-  | 'throttled'
-  | 'transient'
-  | 'unauthorized'
-  | 'badRequest'
-  | 'permanent';
+  'notFound' | 'conflict' | 'preconditionFailed' | 'throttled' | 'transient' | 'unauthorized' | 'badRequest' | 'permanent';
 
 export interface ServiceErrorClassification {
   kind: ServiceErrorKind;
@@ -119,7 +112,8 @@ function retryAfterFrom(headers: unknown, nowMs: number): number | undefined {
 function iotHubErrorCode(body: unknown): string | undefined {
   let text: string | undefined;
   if (typeof body === 'string') text = body;
-  else if (isRecord(body)) text = typeof body.Message === 'string' ? body.Message : typeof body.message === 'string' ? body.message : undefined;
+  else if (isRecord(body))
+    text = typeof body.Message === 'string' ? body.Message : typeof body.message === 'string' ? body.message : undefined;
   const match = text === undefined ? null : /ErrorCode:\s*([A-Za-z0-9]+)/.exec(text);
   return match?.[1];
 }
@@ -149,13 +143,22 @@ export function classifyServiceError(err: unknown, nowMs: number = Date.now()): 
 
   const response = isRecord(err.response) ? err.response : undefined;
   const statusCode =
-    typeof err.statusCode === 'number' ? err.statusCode : typeof response?.statusCode === 'number' ? response.statusCode : typeof response?.status === 'number' ? response.status : undefined;
+    typeof err.statusCode === 'number'
+      ? err.statusCode
+      : typeof response?.statusCode === 'number'
+        ? response.statusCode
+        : typeof response?.status === 'number'
+          ? response.status
+          : undefined;
   const socketCode = typeof err.code === 'string' ? err.code : undefined;
   const code = iotHubErrorCode(err.responseBody) ?? socketCode;
 
   if (statusCode === undefined) {
     const message = typeof err.message === 'string' ? err.message : '';
-    const isNetwork = (socketCode !== undefined && TRANSIENT_SOCKET_CODES.has(socketCode)) || TRANSIENT_MESSAGE.test(message) || err.name === 'TimeoutError';
+    const isNetwork =
+      (socketCode !== undefined && TRANSIENT_SOCKET_CODES.has(socketCode)) ||
+      TRANSIENT_MESSAGE.test(message) ||
+      err.name === 'TimeoutError';
     return isNetwork ? { kind: 'transient', code } : { kind: 'permanent', code };
   }
 

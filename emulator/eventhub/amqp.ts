@@ -39,7 +39,12 @@ export function encodeHubMessage(hubMessage: HubMessage, broker: BrokerAnnotatio
   return encodeHubMessageDirect(hubMessage, broker) ?? encodeHubMessageWithRhea(hubMessage, broker);
 }
 
-const BROKER_ANNOTATION_NAMES: ReadonlySet<string> = new Set(['x-opt-sequence-number', 'x-opt-offset', 'x-opt-enqueued-time', 'x-opt-partition-key']);
+const BROKER_ANNOTATION_NAMES: ReadonlySet<string> = new Set([
+  'x-opt-sequence-number',
+  'x-opt-offset',
+  'x-opt-enqueued-time',
+  'x-opt-partition-key',
+]);
 
 /**
  * The fast path: same bytes as {@link encodeHubMessageWithRhea} without rhea's typed-value tree.
@@ -54,7 +59,11 @@ function encodeHubMessageDirect(hubMessage: HubMessage, broker: BrokerAnnotation
     if (value === undefined) return undefined;
     annotations.push([name, value instanceof Date ? { timestamp: value.getTime() } : value]);
   }
-  annotations.push(['x-opt-sequence-number', { long: broker.sequenceNumber }], ['x-opt-offset', broker.offset], ['x-opt-enqueued-time', { timestamp: broker.enqueuedTime.getTime() }]);
+  annotations.push(
+    ['x-opt-sequence-number', { long: broker.sequenceNumber }],
+    ['x-opt-offset', broker.offset],
+    ['x-opt-enqueued-time', { timestamp: broker.enqueuedTime.getTime() }],
+  );
   if (broker.partitionKey !== undefined) annotations.push(['x-opt-partition-key', broker.partitionKey]);
   return encodeMessage({
     messageId: hubMessage.messageId,
@@ -103,7 +112,8 @@ export function decodeProducedTransfer(delivered: unknown, format: number | unde
     const envelope = toFields(rheaMessage.decode(delivered));
     const envelopeKey = partitionKeyOf(envelope);
     const body = asRecord(envelope['body']);
-    const sections = body?.['multiple'] === true && Array.isArray(body['content']) ? body['content'] : [body?.['content']];
+    const sections: readonly unknown[] =
+      body?.['multiple'] === true && Array.isArray(body['content']) ? body['content'] : [body?.['content']];
     const events: ProducedEvent[] = [];
     for (const section of sections) {
       const sectionBytes = asRecord(section)?.['content'] ?? section;
@@ -155,7 +165,12 @@ export function readServiceRequest(delivered: unknown): ServiceRequest {
 }
 
 /** Builds a `$cbs`/`$management` response; `body` is an AMQP map for management reads. */
-export function serviceResponse(request: ServiceRequest, status: number, description: string, extra: { errorCondition?: string; body?: Record<string, unknown> } = {}): Message {
+export function serviceResponse(
+  request: ServiceRequest,
+  status: number,
+  description: string,
+  extra: { errorCondition?: string; body?: Record<string, unknown> } = {},
+): Message {
   const applicationProperties: Record<string, unknown> = { 'status-code': status, 'status-description': description };
   if (extra.errorCondition !== undefined) applicationProperties['error-condition'] = extra.errorCondition;
   const response: Record<string, unknown> = { correlation_id: request.messageId, application_properties: applicationProperties };
@@ -200,9 +215,11 @@ export function remoteTerminusOf(link: Link): RemoteTerminus {
 export function completeLocalAttach(link: Link, maxMessageSize?: number): void {
   const remote = asRecord(link.source);
   const remoteTarget = asRecord(link.target);
-  if (remote?.['address'] !== undefined) link.set_source({ address: String(remote['address']) });
-  if (remoteTarget?.['address'] !== undefined) link.set_target({ address: String(remoteTarget['address']) });
-  const local = asRecord(asRecord(link as unknown)?.['local']);
+  const sourceAddress = remote?.['address'];
+  const targetAddress = remoteTarget?.['address'];
+  if (sourceAddress !== undefined) link.set_source({ address: addressText(sourceAddress) });
+  if (targetAddress !== undefined) link.set_target({ address: addressText(targetAddress) });
+  const local = asRecord(asRecord(link)?.['local']);
   const attach = asRecord(local?.['attach']);
   if (attach !== undefined) {
     if (maxMessageSize !== undefined) attach['max_message_size'] = maxMessageSize;
@@ -212,17 +229,28 @@ export function completeLocalAttach(link: Link, maxMessageSize?: number): void {
 }
 
 /**
+ * A terminus address as rhea decodes it: a string, or null when the peer encoded an explicit null
+ * (kept as the text "null", as String() gave).
+ */
+function addressText(address: unknown): string {
+  return typeof address === 'string' ? address : JSON.stringify(address);
+}
+
+/**
  * How many more deliveries may go out on a sending link. rhea only decrements `credit` when it
  * flushes, so during a synchronous burst the limit is computed from the invariant
  * `delivery_count + credit` (the peer's absolute allowance) minus what was already handed to rhea,
  * capped by free slots in the session's outgoing buffer.
  */
 export function deliveryBudget(sender: Sender, handedToRhea: number): { credit: number; bufferSpace: number } {
-  const internals = asRecord(sender as unknown);
+  const internals = asRecord(sender);
   const deliveryCount = Number(internals?.['delivery_count'] ?? 0);
   const credit = Number(internals?.['credit'] ?? 0);
   const outgoing = asRecord(asRecord(internals?.['session'])?.['outgoing']);
-  const available = outgoing !== undefined && typeof outgoing['available'] === 'function' ? Number((outgoing['available'] as () => unknown).call(outgoing)) : 0;
+  const available =
+    outgoing !== undefined && typeof outgoing['available'] === 'function'
+      ? Number((outgoing['available'] as () => unknown).call(outgoing))
+      : 0;
   return { credit: Math.max(0, deliveryCount + credit - handedToRhea), bufferSpace: Math.max(0, available) };
 }
 
@@ -234,7 +262,7 @@ export function deliveryBudget(sender: Sender, handedToRhea: number): { credit: 
  * after that send runs after the flush.
  */
 export function corkUntilNextTick(connection: Connection): void {
-  const socket = asRecord(asRecord(connection as unknown)?.['socket']);
+  const socket = asRecord(asRecord(connection)?.['socket']);
   const cork = socket?.['cork'];
   const uncork = socket?.['uncork'];
   if (socket === undefined || typeof cork !== 'function' || typeof uncork !== 'function') return;

@@ -97,7 +97,8 @@ export class EventHubEndpoint {
   private listeningPort = 0;
 
   constructor(private readonly options: EventHubEndpointOptions) {
-    if (!Number.isInteger(options.partitionCount) || options.partitionCount < 1) throw new RangeError('partitionCount must be a positive integer');
+    if (!Number.isInteger(options.partitionCount) || options.partitionCount < 1)
+      throw new RangeError('partitionCount must be a positive integer');
     const retention = options.retentionPerPartition ?? DEFAULT_RETENTION;
     if (!Number.isInteger(retention) || retention < 1) throw new RangeError('retentionPerPartition must be a positive integer');
     this.partitions = Array.from({ length: options.partitionCount }, (_unused, index) => new PartitionLog(String(index), retention));
@@ -195,13 +196,20 @@ export class EventHubEndpoint {
   private appendHubMessage(hubMessage: HubMessage): void {
     const log = this.partitionLog(this.partitionFor(hubMessage.deviceId));
     if (log === undefined) return;
-    log.append(({ sequenceNumber, offset, enqueuedTime }) => encodeHubMessage(hubMessage, { sequenceNumber, offset: String(offset), enqueuedTime }));
+    log.append(({ sequenceNumber, offset, enqueuedTime }) =>
+      encodeHubMessage(hubMessage, { sequenceNumber, offset: String(offset), enqueuedTime }),
+    );
     this.stats.published += 1;
   }
 
   private appendProducedEvent(event: ProducedEvent, log: PartitionLog): void {
     log.append(({ sequenceNumber, offset, enqueuedTime }) =>
-      encodeProducedEvent(event, { sequenceNumber, offset: String(offset), enqueuedTime, ...(event.partitionKey === undefined ? {} : { partitionKey: event.partitionKey }) }),
+      encodeProducedEvent(event, {
+        sequenceNumber,
+        offset: String(offset),
+        enqueuedTime,
+        ...(event.partitionKey === undefined ? {} : { partitionKey: event.partitionKey }),
+      }),
     );
     this.stats.published += 1;
   }
@@ -267,8 +275,15 @@ export class EventHubEndpoint {
     const unauthorized = this.checkAuthorized(context.connection, sourceAddress ?? '');
     if (unauthorized !== undefined) return sender.close(unauthorized);
     const start = parseSelector(selector);
-    if (start === undefined) return sender.close({ condition: 'com.microsoft:argument-error', description: `unsupported filter: ${selector ?? ''}` });
-    const reader: PartitionReader = { sender, log: resolved.log, connection: context.connection, nextSequenceNumber: resolved.log.firstSequenceNumberFor(start), handedToRhea: 0 };
+    if (start === undefined)
+      return sender.close({ condition: 'com.microsoft:argument-error', description: `unsupported filter: ${selector ?? ''}` });
+    const reader: PartitionReader = {
+      sender,
+      log: resolved.log,
+      connection: context.connection,
+      nextSequenceNumber: resolved.log.firstSequenceNumberFor(start),
+      handedToRhea: 0,
+    };
     this.readersBySender.set(sender, reader);
     let readers = this.readersByPartition.get(resolved.log);
     if (readers === undefined) this.readersByPartition.set(resolved.log, (readers = new Set()));
@@ -334,15 +349,30 @@ export class EventHubEndpoint {
     const request = readServiceRequest(context.message);
     const properties = request.applicationProperties;
     const token = properties['security_token'];
-    if (this.verifyTokens && (typeof token !== 'string' || !verifySasToken(token, this.options.sharedAccessKeyName, this.options.sharedAccessKey).ok)) {
-      return this.reply(context.connection, request, serviceResponse(request, 401, 'Unauthorized: invalid security_token', { errorCondition: 'amqp:unauthorized-access' }));
+    if (
+      this.verifyTokens &&
+      (typeof token !== 'string' || !verifySasToken(token, this.options.sharedAccessKeyName, this.options.sharedAccessKey).ok)
+    ) {
+      return this.reply(
+        context.connection,
+        request,
+        serviceResponse(request, 401, 'Unauthorized: invalid security_token', { errorCondition: 'amqp:unauthorized-access' }),
+      );
     }
     const name = properties['name'];
     if (properties['operation'] !== 'READ' || typeof name !== 'string') {
-      return this.reply(context.connection, request, serviceResponse(request, 400, 'Only READ is supported', { errorCondition: 'com.microsoft:argument-error' }));
+      return this.reply(
+        context.connection,
+        request,
+        serviceResponse(request, 400, 'Only READ is supported', { errorCondition: 'com.microsoft:argument-error' }),
+      );
     }
     if (name.toLowerCase() !== this.options.eventHubName.toLowerCase()) {
-      return this.reply(context.connection, request, serviceResponse(request, 404, `The messaging entity '${name}' could not be found.`, { errorCondition: 'amqp:not-found' }));
+      return this.reply(
+        context.connection,
+        request,
+        serviceResponse(request, 404, `The messaging entity '${name}' could not be found.`, { errorCondition: 'amqp:not-found' }),
+      );
     }
     if (properties['type'] === 'com.microsoft:eventhub') {
       const body = {
@@ -357,7 +387,11 @@ export class EventHubEndpoint {
     const partitionId = properties['partition'];
     const log = typeof partitionId === 'string' ? this.partitionLog(partitionId) : undefined;
     if (properties['type'] !== 'com.microsoft:partition' || log === undefined) {
-      return this.reply(context.connection, request, serviceResponse(request, 404, `Partition '${String(partitionId)}' could not be found.`, { errorCondition: 'amqp:not-found' }));
+      return this.reply(
+        context.connection,
+        request,
+        serviceResponse(request, 404, `Partition '${String(partitionId)}' could not be found.`, { errorCondition: 'amqp:not-found' }),
+      );
     }
     const last = log.lastEvent;
     const body = {
@@ -375,7 +409,9 @@ export class EventHubEndpoint {
 
   /** Replies go to the link the client named in `reply_to` (its receiver's link name). */
   private reply(connection: Connection, request: ServiceRequest, response: ReturnType<typeof serviceResponse>): void {
-    const replyLink = connection.find_sender((candidate: Sender) => candidate.name === request.replyTo || remoteTerminusOf(candidate).targetAddress === request.replyTo);
+    const replyLink = connection.find_sender(
+      (candidate: Sender) => candidate.name === request.replyTo || remoteTerminusOf(candidate).targetAddress === request.replyTo,
+    );
     replyLink?.send(response);
   }
 
@@ -385,7 +421,10 @@ export class EventHubEndpoint {
     const notFound = { condition: 'amqp:not-found', description: `The messaging entity '${address}' could not be found.` };
     if (match === null || hub.toLowerCase() !== this.options.eventHubName.toLowerCase()) return notFound;
     if (!this.consumerGroups.has(decodeURIComponent(consumerGroup).toLowerCase())) {
-      return { condition: 'amqp:not-found', description: `The messaging entity '${this.options.eventHubName}/ConsumerGroups/${consumerGroup}' could not be found.` };
+      return {
+        condition: 'amqp:not-found',
+        description: `The messaging entity '${this.options.eventHubName}/ConsumerGroups/${consumerGroup}' could not be found.`,
+      };
     }
     const log = this.partitionLog(partitionId);
     return log === undefined ? notFound : { log };

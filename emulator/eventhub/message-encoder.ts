@@ -200,7 +200,12 @@ const scratch = new ScratchWriter();
 /** Generous upper bound of the encoded size: every UTF-16 unit may take 3 UTF-8 bytes. */
 function sizeBound(message: EncodableMessage): number {
   let bound = 128 + message.body.length + (message.userId?.length ?? 0);
-  bound += 3 * ((message.messageId?.length ?? 0) + (message.correlationId?.length ?? 0) + (message.contentType?.length ?? 0) + (message.contentEncoding?.length ?? 0));
+  bound +=
+    3 *
+    ((message.messageId?.length ?? 0) +
+      (message.correlationId?.length ?? 0) +
+      (message.contentType?.length ?? 0) +
+      (message.contentEncoding?.length ?? 0));
   for (const [name, value] of message.annotations) bound += 16 + 3 * name.length + (typeof value === 'string' ? 3 * value.length : 8);
   for (const name in message.applicationProperties) {
     const value = message.applicationProperties[name];
@@ -241,7 +246,16 @@ function writeMessage(writer: ScratchWriter, message: EncodableMessage): void {
   writer.endCompound(annotationsAt);
 
   // The properties list runs up to the last field that is set; unset fields before it are nulls.
-  const fields = [message.messageId, message.userId, undefined, undefined, undefined, message.correlationId, message.contentType, message.contentEncoding];
+  const fields = [
+    message.messageId,
+    message.userId,
+    undefined,
+    undefined,
+    undefined,
+    message.correlationId,
+    message.contentType,
+    message.contentEncoding,
+  ];
   let count = fields.length;
   while (count > 0 && fields[count - 1] === undefined) count -= 1;
   writer.described(PROPERTIES);

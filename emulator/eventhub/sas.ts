@@ -22,7 +22,9 @@ export function verifySasToken(token: string, keyName: string, key: string, nowM
   if (fields.get('skn') !== keyName) return { ok: false, reason: `unknown key name '${fields.get('skn') ?? ''}'` };
   const expiresAtMs = Number(expiry) * 1000;
   if (!Number.isFinite(expiresAtMs) || expiresAtMs <= nowMs) return { ok: false, reason: 'token expired' };
-  const expected = createHmac('sha256', key).update(`${encodeURIComponent(audience)}\n${expiry}`).digest();
+  const expected = createHmac('sha256', key)
+    .update(`${encodeURIComponent(audience)}\n${expiry}`)
+    .digest();
   const presented = Buffer.from(signature, 'base64');
   if (presented.length !== expected.length || !timingSafeEqual(presented, expected)) return { ok: false, reason: 'signature mismatch' };
   return { ok: true, audience, expiresAtMs };

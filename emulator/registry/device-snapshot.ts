@@ -12,7 +12,15 @@ export interface DeviceSnapshot {
   connectionStateUpdatedTime: string;
   statusReason: string | null;
   statusUpdatedTime: string;
-  modules: Array<{ seq: number; twin: JsonObject; generationId: string; primaryKey: string | null; secondaryKey: string | null; connectionStateUpdatedTime: string; managedBy: string | null }>;
+  modules: Array<{
+    seq: number;
+    twin: JsonObject;
+    generationId: string;
+    primaryKey: string | null;
+    secondaryKey: string | null;
+    connectionStateUpdatedTime: string;
+    managedBy: string | null;
+  }>;
 }
 
 export function toDeviceSnapshot(entry: DeviceEntry): DeviceSnapshot {

@@ -17,7 +17,14 @@ import { HubError, preconditionFailed } from './hub-error';
 import { hubTimestamp, NEVER } from './hub-timestamp';
 import { assertValidId } from './identity-id';
 import type { DeviceInput, ModuleInput } from './identity-input';
-import { deviceIdentityJson, moduleIdentityJson, type ConnectionState, type DeviceIdentityJson, type DeviceStatus, type ModuleIdentityJson } from './identity-json';
+import {
+  deviceIdentityJson,
+  moduleIdentityJson,
+  type ConnectionState,
+  type DeviceIdentityJson,
+  type DeviceStatus,
+  type ModuleIdentityJson,
+} from './identity-json';
 import { parseAuthentication } from './parse-authentication';
 import type { DeviceEntry, ModuleEntry, StoredTwin } from './registry-entry';
 import { applyDesired, emptySection, mergeSection, splitSection, withoutNulls } from './twin-sections';
@@ -93,10 +100,12 @@ export class HubRegistry implements QuerySource {
   createDevice(input: DeviceInput, options: WriteOptions = {}): DeviceIdentityJson {
     this.revisionCounter++;
     assertValidId(input.deviceId, 'deviceId');
-    if (this.devices.has(input.deviceId)) throw new HubError(409, 'DeviceAlreadyExists', `A device with ID '${input.deviceId}' is already registered.`);
+    if (this.devices.has(input.deviceId))
+      throw new HubError(409, 'DeviceAlreadyExists', `A device with ID '${input.deviceId}' is already registered.`);
     const auth = parseAuthentication(input.authentication);
     const status = input.status ?? 'enabled';
-    if (status !== 'enabled' && status !== 'disabled') throw new HubError(400, 'ArgumentInvalid', `status '${String(status)}' must be enabled or disabled`);
+    if (status !== 'enabled' && status !== 'disabled')
+      throw new HubError(400, 'ArgumentInvalid', `status '${String(status)}' must be enabled or disabled`);
     const time = hubTimestamp(this.now());
     const tags = input.tags && Object.keys(input.tags).length > 0 ? input.tags : undefined;
     if (tags) validateKeys(tags, 'tags', 1);
@@ -143,7 +152,8 @@ export class HubRegistry implements QuerySource {
     if (!etagMatches(ifMatch, entry.twin.deviceEtag as string)) throw preconditionFailed();
     const auth = parseAuthentication(input.authentication, entry);
     const status = input.status ?? (entry.twin.status as DeviceStatus);
-    if (status !== 'enabled' && status !== 'disabled') throw new HubError(400, 'ArgumentInvalid', `status '${String(status)}' must be enabled or disabled`);
+    if (status !== 'enabled' && status !== 'disabled')
+      throw new HubError(400, 'ArgumentInvalid', `status '${String(status)}' must be enabled or disabled`);
     if (status !== entry.twin.status) {
       entry.statusUpdatedTime = hubTimestamp(this.now());
       entry.twin.statusUpdateTime = entry.statusUpdatedTime;
@@ -203,10 +213,18 @@ export class HubRegistry implements QuerySource {
     assertValidId(input.moduleId, 'moduleId');
     const device = this.requireDevice(input.deviceId);
     if (device.modules.has(input.moduleId)) {
-      throw new HubError(409, 'ModuleAlreadyExistsOnDevice', `A module with ID '${input.moduleId}' already exists on device '${input.deviceId}'.`);
+      throw new HubError(
+        409,
+        'ModuleAlreadyExistsOnDevice',
+        `A module with ID '${input.moduleId}' already exists on device '${input.deviceId}'.`,
+      );
     }
     if (device.modules.size >= this.maxModulesPerDevice) {
-      throw new HubError(413, 'TooManyModulesOnDevice', `Device '${input.deviceId}' already has ${device.modules.size} modules, the maximum.`);
+      throw new HubError(
+        413,
+        'TooManyModulesOnDevice',
+        `Device '${input.deviceId}' already has ${device.modules.size} modules, the maximum.`,
+      );
     }
     const auth = parseAuthentication(input.authentication);
     const twin: StoredTwin = {
@@ -379,7 +397,14 @@ export class HubRegistry implements QuerySource {
     if (options.notify === false) return;
     this.connectionSequence += 1n;
     const sequenceNumber = this.connectionSequence.toString(16).padStart(64, '0');
-    this.emit({ kind: 'connectionState', opType: state === 'Connected' ? 'deviceConnected' : 'deviceDisconnected', deviceId, moduleId, sequenceNumber, operationTime: date });
+    this.emit({
+      kind: 'connectionState',
+      opType: state === 'Connected' ? 'deviceConnected' : 'deviceDisconnected',
+      deviceId,
+      moduleId,
+      sequenceNumber,
+      operationTime: date,
+    });
   }
 
   // ---- query -----------------------------------------------------------------------------------
@@ -485,7 +510,14 @@ export class HubRegistry implements QuerySource {
 
   private emitLifecycle(opType: 'createDeviceIdentity' | 'deleteDeviceIdentity', entry: DeviceEntry | ModuleEntry): void {
     const twin = entry.twin;
-    this.emit({ kind: 'lifecycle', opType, deviceId: twin.deviceId, moduleId: twin.moduleId, body: { ...twin }, operationTime: this.now() });
+    this.emit({
+      kind: 'lifecycle',
+      opType,
+      deviceId: twin.deviceId,
+      moduleId: twin.moduleId,
+      body: { ...twin },
+      operationTime: this.now(),
+    });
   }
 
   private emit(change: HubChange): void {

@@ -7,7 +7,11 @@ export interface DeviceInput {
   deviceId: string;
   status?: DeviceStatus;
   statusReason?: string | null;
-  authentication?: Partial<{ type: AuthenticationType; symmetricKey: Partial<AuthenticationMechanism['symmetricKey']>; x509Thumbprint: Partial<AuthenticationMechanism['x509Thumbprint']> }>;
+  authentication?: Partial<{
+    type: AuthenticationType;
+    symmetricKey: Partial<AuthenticationMechanism['symmetricKey']>;
+    x509Thumbprint: Partial<AuthenticationMechanism['x509Thumbprint']>;
+  }>;
   capabilities?: { iotEdge?: boolean };
   /** Only honoured by seeding/restore (the REST API ignores it), to build fleets with a known posture. */
   tags?: Record<string, unknown>;

@@ -18,17 +18,25 @@ const NULL_THUMBPRINT = Object.freeze({ primaryThumbprint: null, secondaryThumbp
  * Validates the `authentication` of a create or update. Empty SAS keys are generated, or on an update kept
  * from `previous`. @throws HubError(400 ArgumentInvalid).
  */
-export function parseAuthentication(input: DeviceInput['authentication'], previous?: { primaryKey: string | null; secondaryKey: string | null }): ParsedAuthentication {
+export function parseAuthentication(
+  input: DeviceInput['authentication'],
+  previous?: { primaryKey: string | null; secondaryKey: string | null },
+): ParsedAuthentication {
   const requested = input?.type ?? 'sas';
   const type = toAuthenticationType(requested);
   if (type === undefined) {
-    throw new HubError(400, 'ArgumentInvalid', `authentication.type '${String(requested)}' is not one of ${AUTHENTICATION_TYPES.join(', ')}`);
+    throw new HubError(
+      400,
+      'ArgumentInvalid',
+      `authentication.type '${String(requested)}' is not one of ${AUTHENTICATION_TYPES.join(', ')}`,
+    );
   }
   if (type === 'sas') {
     const keyOf = (key: unknown, fallback: string | null | undefined): string => {
       if (typeof key === 'string' && key.length > 0) {
         const raw = Buffer.from(key, 'base64');
-        if (raw.length < 16 || raw.length > 64 || raw.toString('base64') !== key) throw new HubError(400, 'ArgumentInvalid', 'Symmetric keys must be base64 of 16 to 64 bytes');
+        if (raw.length < 16 || raw.length > 64 || raw.toString('base64') !== key)
+          throw new HubError(400, 'ArgumentInvalid', 'Symmetric keys must be base64 of 16 to 64 bytes');
         return key;
       }
       return fallback ?? generateSasKey();
@@ -43,7 +51,8 @@ export function parseAuthentication(input: DeviceInput['authentication'], previo
   if (type === 'selfSigned') {
     const primary = input?.x509Thumbprint?.primaryThumbprint ?? null;
     const secondary = input?.x509Thumbprint?.secondaryThumbprint ?? null;
-    if (!primary && !secondary) throw new HubError(400, 'ArgumentInvalid', 'selfSigned authentication needs a primary or secondary thumbprint');
+    if (!primary && !secondary)
+      throw new HubError(400, 'ArgumentInvalid', 'selfSigned authentication needs a primary or secondary thumbprint');
     return { type, primaryKey: null, secondaryKey: null, thumbprint: { primaryThumbprint: primary, secondaryThumbprint: secondary } };
   }
   return { type, primaryKey: null, secondaryKey: null, thumbprint: NULL_THUMBPRINT };

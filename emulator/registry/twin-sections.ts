@@ -60,7 +60,11 @@ export function mergeSection(values: JsonObject, meta: JsonObject, patch: JsonOb
 /** A properties section split into its values, its `$metadata` and its `$version`. */
 export function splitSection(section: JsonObject): { values: JsonObject; meta: JsonObject; version: number } {
   const { $metadata, $version, ...values } = section;
-  return { values, meta: isJsonObject($metadata) ? $metadata : { $lastUpdated: NEVER }, version: typeof $version === 'number' ? $version : 1 };
+  return {
+    values,
+    meta: isJsonObject($metadata) ? $metadata : { $lastUpdated: NEVER },
+    version: typeof $version === 'number' ? $version : 1,
+  };
 }
 
 /** The properties section of a new twin. */
@@ -76,7 +80,9 @@ export function applyDesired(twin: StoredTwin, desired: JsonObject, time: string
   const current = splitSection(twin.properties.desired);
   const sectionVersion = current.version + 1;
   const stamp = { $lastUpdated: time, $lastUpdatedVersion: sectionVersion };
-  const merged = replace ? mergeSection({}, { $lastUpdated: NEVER }, desired, stamp) : mergeSection(current.values, current.meta, desired, stamp);
+  const merged = replace
+    ? mergeSection({}, { $lastUpdated: NEVER }, desired, stamp)
+    : mergeSection(current.values, current.meta, desired, stamp);
   const section = { ...merged.values, $metadata: merged.meta, $version: sectionVersion };
   assertSize(section, MAX_PROPERTIES_BYTES, 'properties.desired');
   twin.properties = { desired: section, reported: twin.properties.reported };

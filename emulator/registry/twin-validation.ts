@@ -21,7 +21,11 @@ export function validateKeys(value: unknown, section: string, depth: number): vo
   if (depth > MAX_DEPTH) throw new HubError(400, 'ArgumentInvalid', `${section} is nested deeper than ${MAX_DEPTH} levels`);
   for (const [key, child] of Object.entries(value)) {
     if (key.length === 0 || /[.$ ]/.test(key) || hasControlCharacter(key)) {
-      throw new HubError(400, 'ArgumentInvalid', `Property name '${key}' in ${section} is invalid: names cannot be empty or contain '.', '$', spaces or control characters`);
+      throw new HubError(
+        400,
+        'ArgumentInvalid',
+        `Property name '${key}' in ${section} is invalid: names cannot be empty or contain '.', '$', spaces or control characters`,
+      );
     }
     validateKeys(child, section, depth + 1);
   }
@@ -44,7 +48,8 @@ export function readServicePatch(patch: unknown): { tags?: JsonObject; desired?:
   let desired: JsonObject | undefined;
   if (properties !== undefined && properties !== null) {
     if (!isJsonObject(properties)) throw new HubError(400, 'ArgumentInvalid', 'properties must be an object');
-    if (properties.reported !== undefined) throw new HubError(400, 'ArgumentInvalid', 'Reported properties cannot be updated by the service');
+    if (properties.reported !== undefined)
+      throw new HubError(400, 'ArgumentInvalid', 'Reported properties cannot be updated by the service');
     if (properties.desired !== undefined && properties.desired !== null) {
       if (!isJsonObject(properties.desired)) throw new HubError(400, 'ArgumentInvalid', 'properties.desired must be an object');
       const { $metadata: _m, $version: _v, ...rest } = properties.desired;

@@ -28,7 +28,13 @@ function blockId(blockKey: string, lines: number): string {
 
 /** The SDK resolves some job calls with the body and others with `{ responseBody, httpResponse }`. */
 function bodyOf(result: unknown): unknown {
-  return typeof result === 'object' && result !== null && 'responseBody' in result ? (result as { responseBody: unknown }).responseBody : result;
+  return typeof result === 'object' && result !== null && 'responseBody' in result ? result.responseBody : result;
+}
+
+/** A field of an import error log line as text: strings as they are, absent/null → `fallback`, other JSON values as JSON. */
+function logField(value: unknown, fallback: string): string {
+  if (value === undefined || value === null) return fallback;
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 export class IotHubModuleImportJobs implements ModuleImportJobs {
@@ -50,18 +56,22 @@ export class IotHubModuleImportJobs implements ModuleImportJobs {
     const container = this.container(sweepId);
     await this.retry('createImportContainer', () => container.createIfNotExists());
     const body = `${lines.join('\n')}\n`;
-    await this.retry('stageImportBlock', () => container.getBlockBlobClient(INPUT_BLOB).stageBlock(blockId(blockKey, lines.length), body, Buffer.byteLength(body)));
+    await this.retry('stageImportBlock', () =>
+      container.getBlockBlobClient(INPUT_BLOB).stageBlock(blockId(blockKey, lines.length), body, Buffer.byteLength(body)),
+    );
   }
 
   async start(sweepId: string): Promise<{ jobId: string; staged: number }> {
     const container = this.container(sweepId);
     const blob = container.getBlockBlobClient(INPUT_BLOB);
     const list = await this.retry('getBlockList', () => blob.getBlockList('all'));
-    const blocks = (list.committedBlocks?.length ? list.committedBlocks : (list.uncommittedBlocks ?? [])).map((block) => block.name).sort((a, b) => {
-      const left = Buffer.from(a, 'base64').toString();
-      const right = Buffer.from(b, 'base64').toString();
-      return left < right ? -1 : left > right ? 1 : 0;
-    });
+    const blocks = (list.committedBlocks?.length ? list.committedBlocks : (list.uncommittedBlocks ?? []))
+      .map((block) => block.name)
+      .sort((a, b) => {
+        const left = Buffer.from(a, 'base64').toString();
+        const right = Buffer.from(b, 'base64').toString();
+        return left < right ? -1 : left > right ? 1 : 0;
+      });
     if (!list.committedBlocks?.length) await this.retry('commitBlockList', () => blob.commitBlockList(blocks));
     const staged = blocks.reduce((sum, name) => sum + Number(Buffer.from(name, 'base64').toString().split(':')[1] ?? 0), 0);
     const expiresOn = new Date((this.options.now?.() ?? new Date()).getTime() + SAS_LIFETIME_MS);
@@ -77,7 +87,11 @@ export class IotHubModuleImportJobs implements ModuleImportJobs {
     const response = await this.retry('getJob', () => this.registry.getJob(jobId));
     const job = bodyOf(response) as { status?: unknown; failureReason?: unknown };
     if (job.status === 'failed' || job.status === 'cancelled') {
-      return { status: 'failed', failureReason: typeof job.failureReason === 'string' ? job.failureReason : String(job.status), errors: [] };
+      return {
+        status: 'failed',
+        failureReason: typeof job.failureReason === 'string' ? job.failureReason : String(job.status),
+        errors: [],
+      };
     }
     if (job.status !== 'completed') return { status: 'running', errors: [] };
     const log = await this.retry('readImportErrors', async () => {
@@ -89,7 +103,10 @@ export class IotHubModuleImportJobs implements ModuleImportJobs {
       .filter((line) => line.trim() !== '')
       .map((line) => {
         const parsed = JSON.parse(line) as { id?: unknown; errorStatus?: unknown; errorCode?: unknown };
-        return { deviceId: typeof parsed.id === 'string' ? parsed.id : '', message: `${String(parsed.errorCode ?? 'Error')}: ${String(parsed.errorStatus ?? '')}` };
+        return {
+          deviceId: typeof parsed.id === 'string' ? parsed.id : '',
+          message: `${logField(parsed.errorCode, 'Error')}: ${logField(parsed.errorStatus, '')}`,
+        };
       });
     return { status: 'completed', errors };
   }

@@ -11,7 +11,14 @@ import { retryTransient } from '../retry';
 import { toAuthenticationType } from '../domain/authentication-type';
 import type { AuthenticationType } from '../domain/authentication-type';
 import type { JsonObject } from '../domain/types';
-import type { CreateModuleResult, DeviceIdentity, DeviceRegistry, ModuleIdentity, ModuleTwin, TwinQueryPage } from '../ports/device-registry';
+import type {
+  CreateModuleResult,
+  DeviceIdentity,
+  DeviceRegistry,
+  ModuleIdentity,
+  ModuleTwin,
+  TwinQueryPage,
+} from '../ports/device-registry';
 import type { ModuleAuthentication } from '../domain/module-authentication';
 import { closeRegistryClient, createRegistryClient } from './registry-client';
 
@@ -49,7 +56,10 @@ function toWireAuthentication(authentication: ModuleAuthentication): WireAuthent
     case 'selfSigned':
       return {
         type: 'selfSigned',
-        x509Thumbprint: { primaryThumbprint: authentication.primaryThumbprint, secondaryThumbprint: authentication.secondaryThumbprint ?? authentication.primaryThumbprint },
+        x509Thumbprint: {
+          primaryThumbprint: authentication.primaryThumbprint,
+          secondaryThumbprint: authentication.secondaryThumbprint ?? authentication.primaryThumbprint,
+        },
       };
   }
 }
@@ -126,7 +136,9 @@ export class IotHubDeviceRegistry implements DeviceRegistry {
   }
 
   async getModule(deviceId: string, moduleId: string): Promise<ModuleIdentity | undefined> {
-    const module = await this.orUndefinedOnNotFound(this.call('getModule', { deviceId, moduleId }, () => this.registry.getModule(deviceId, moduleId)));
+    const module = await this.orUndefinedOnNotFound(
+      this.call('getModule', { deviceId, moduleId }, () => this.registry.getModule(deviceId, moduleId)),
+    );
     return module && toModuleIdentity(module.responseBody);
   }
 
@@ -146,7 +158,9 @@ export class IotHubDeviceRegistry implements DeviceRegistry {
   }
 
   async getModuleTwin(deviceId: string, moduleId: string): Promise<ModuleTwin | undefined> {
-    const twin = await this.orUndefinedOnNotFound(this.call('getModuleTwin', { deviceId, moduleId }, () => this.registry.getModuleTwin(deviceId, moduleId)));
+    const twin = await this.orUndefinedOnNotFound(
+      this.call('getModuleTwin', { deviceId, moduleId }, () => this.registry.getModuleTwin(deviceId, moduleId)),
+    );
     return twin && toModuleTwin(twin.responseBody, { deviceId, moduleId });
   }
 
@@ -154,7 +168,9 @@ export class IotHubDeviceRegistry implements DeviceRegistry {
   async updateModuleDesired(deviceId: string, moduleId: string, desiredPatch: JsonObject, etag: string): Promise<ModuleTwin | undefined> {
     try {
       const twin = await this.orUndefinedOnNotFound(
-        this.call('updateModuleDesired', { deviceId, moduleId }, () => this.registry.updateModuleTwin(deviceId, moduleId, { properties: { desired: desiredPatch } }, etag)),
+        this.call('updateModuleDesired', { deviceId, moduleId }, () =>
+          this.registry.updateModuleTwin(deviceId, moduleId, { properties: { desired: desiredPatch } }, etag),
+        ),
       );
       return twin && toModuleTwin(twin.responseBody, { deviceId, moduleId });
     } catch (err) {

@@ -67,12 +67,14 @@ export function createRegistryClient(options: RegistryClientOptions): Registry {
   }
   if (options.serviceEndpoint) {
     const endpoint = new URL(options.serviceEndpoint);
-    if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:') throw new Error(`serviceEndpoint must be http: or https:, got ${endpoint.protocol}`);
+    if (endpoint.protocol !== 'http:' && endpoint.protocol !== 'https:')
+      throw new Error(`serviceEndpoint must be http: or https:, got ${endpoint.protocol}`);
     // azure-iothub always issues https.request to HostName:443 and has no public endpoint option; its own
     // constructor installs the keep-alive agent through this private client, so replacing the agent here
     // is the least invasive override. Kept in this single function on purpose.
     const restApiClient = restApiClientOf(registry);
-    if (!restApiClient) throw new Error('azure-iothub Registry no longer exposes _restApiClient.setOptions; the endpoint override needs updating');
+    if (!restApiClient)
+      throw new Error('azure-iothub Registry no longer exposes _restApiClient.setOptions; the endpoint override needs updating');
     restApiClient.setOptions({ http: { agent: endpointAgent(endpoint, hostName) } });
   }
   return registry;

@@ -30,9 +30,16 @@ export class StorageSweepQueue implements SweepQueue {
       throw error;
     });
     await this.created;
-    await retryTransient(() => this.client.sendMessage(StorageSweepQueue.encode(message), visibilityDelaySeconds ? { visibilityTimeout: visibilityDelaySeconds } : {}), {
-      budgetMs: this.options.retryBudgetMs,
-      operationName: `enqueue ${message.kind}`,
-    });
+    await retryTransient(
+      () =>
+        this.client.sendMessage(
+          StorageSweepQueue.encode(message),
+          visibilityDelaySeconds ? { visibilityTimeout: visibilityDelaySeconds } : {},
+        ),
+      {
+        budgetMs: this.options.retryBudgetMs,
+        operationName: `enqueue ${message.kind}`,
+      },
+    );
   }
 }

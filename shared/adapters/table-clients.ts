@@ -26,7 +26,9 @@ export function createTableClient(settings: TableClientSettings, tableName: stri
   if (settings.connectionString) return TableClient.fromConnectionString(settings.connectionString, tableName, options);
   if (settings.endpoint) {
     const endpoint = settings.endpoint.replace(/\/+$/, '');
-    return settings.credential ? new TableClient(endpoint, tableName, settings.credential, options) : new TableClient(endpoint, tableName, options);
+    return settings.credential
+      ? new TableClient(endpoint, tableName, settings.credential, options)
+      : new TableClient(endpoint, tableName, options);
   }
   throw new Error(`Table storage for table "${tableName}" is not configured: give a connection string, or an endpoint with a credential`);
 }
@@ -110,11 +112,14 @@ export function planUpsertTransactions<E extends { partitionKey: string; rowKey:
   const byPartition = new Map<string, Map<string, E>>();
   for (const entity of entities) {
     let rows = byPartition.get(entity.partitionKey);
-    if (!rows) byPartition.set(entity.partitionKey, (rows = new Map()));
+    if (!rows) byPartition.set(entity.partitionKey, (rows = new Map<string, E>()));
     rows.delete(entity.rowKey);
     rows.set(entity.rowKey, entity);
   }
-  return splitIntoTransactions([...byPartition.values()].map((rows) => [...rows.values()]), estimateEntityWireBytes);
+  return splitIntoTransactions(
+    [...byPartition.values()].map((rows) => [...rows.values()]),
+    estimateEntityWireBytes,
+  );
 }
 
 /**

@@ -100,7 +100,8 @@ export class TableDeadLetterStore implements DeadLetterStore {
         operationName: 'recordDeadLetters',
         sleep: this.options.sleep,
         random: this.options.random,
-        onRetry: (info) => this.logger.warn('dead-letter write retried', { operation: 'recordDeadLetters', entities: entities.length, ...info }),
+        onRetry: (info) =>
+          this.logger.warn('dead-letter write retried', { operation: 'recordDeadLetters', entities: entities.length, ...info }),
       });
     });
   }

@@ -1,5 +1,5 @@
 /**
- * SweepStore and SuppressionStore on Azure Table storage.
+ * SweepStore on Azure Table storage.
  *
  * SweepRuns — PartitionKey = sweepId:
  * | RowKey | columns |
@@ -15,26 +15,23 @@
  * SuppressionId, RepairAction (`createModule`/`applyBaseline`), RepairResult (`created`, `alreadyExists`, `applied`,
  * `dryRun`, `queuedForImport`, `needsThumbprint`, `deviceNotFound`, `failed`, …). Written in ≤100-entity
  * transactions; a re-run bucket upserts the same keys.
- *
- * ComplianceSuppressions — PartitionKey `suppression`, RowKey = id: RuleId (`*` = all), DeviceId or Selector (twin
- * condition), Reason, CreatedAt, ExpiresAt (DateTime, absent = no expiry).
+
  */
 import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
 import { mapWithConcurrency } from '../concurrency';
 import { classifyServiceError, InvalidContinuationTokenError, PermanentError } from '../errors';
 import { retryTransient } from '../retry';
-import type { RuleId, Suppression } from '../domain/compliance-rules';
+import type { RuleId } from '../domain/compliance-rules';
 import { emptyCounters, type SweepCounters } from '../domain/sweep-summary';
 import { encodeKeySegment, invertedTicks } from '../domain/table-keys';
 import type { FindingRecord, FindingsQuery, ShardState, Stored, SweepRun, SweepStore, WriteResult } from '../ports/sweep-store';
-import type { SuppressionStore } from '../ports/suppression-store';
+import { isoString as iso, stringValue as str } from './entity-values';
 import { joinStringProperty, planUpsertTransactions, readInteger, splitStringProperty, withoutUndefined } from './table-clients';
 
 type Entity = TableEntity<Record<string, unknown>>;
 
 const RUN_ROW = 'run';
 const RECENT_PARTITION = '~recent';
-const SUPPRESSION_PARTITION = 'suppression';
 const MAX_JSON_PARTS = 8;
 
 export interface TableSweepStoreOptions {
@@ -60,14 +57,6 @@ function json(name: string, value: unknown): Record<string, string> {
 function parse<T>(entity: Record<string, unknown>, name: string): T | undefined {
   const text = joinStringProperty(entity, name);
   return text === undefined ? undefined : (JSON.parse(text) as T);
-}
-
-function str(value: unknown): string | undefined {
-  return typeof value === 'string' ? value : undefined;
-}
-
-function iso(value: unknown): string | undefined {
-  return value instanceof Date ? value.toISOString() : typeof value === 'string' ? value : undefined;
 }
 
 function runColumns(run: SweepRun): Record<string, unknown> {
@@ -161,7 +150,11 @@ function findingFrom(entity: Record<string, unknown>): FindingRecord {
     status: str(entity.Status) === 'suppressed' ? 'suppressed' : 'violation',
     message: str(entity.Message) ?? '',
   };
-  for (const [column, key] of [['SuppressionId', 'suppressionId'], ['RepairAction', 'repairAction'], ['RepairResult', 'repairResult']] as const) {
+  for (const [column, key] of [
+    ['SuppressionId', 'suppressionId'],
+    ['RepairAction', 'repairAction'],
+    ['RepairResult', 'repairResult'],
+  ] as const) {
     const value = str(entity[column]);
     if (value !== undefined) row[key] = value;
   }
@@ -200,7 +193,9 @@ export class TableSweepStore implements SweepStore {
   }
 
   createRun(run: SweepRun): Promise<WriteResult> {
-    return this.conditional(() => this.retry('createRun', () => this.runs.createEntity({ partitionKey: run.sweepId, rowKey: RUN_ROW, ...runColumns(run) })));
+    return this.conditional(() =>
+      this.retry('createRun', () => this.runs.createEntity({ partitionKey: run.sweepId, rowKey: RUN_ROW, ...runColumns(run) })),
+    );
   }
 
   async getRun(sweepId: string): Promise<Stored<SweepRun> | undefined> {
@@ -209,7 +204,11 @@ export class TableSweepStore implements SweepStore {
   }
 
   updateRun(run: SweepRun, etag: string): Promise<WriteResult> {
-    return this.conditional(() => this.retry('updateRun', () => this.runs.updateEntity({ partitionKey: run.sweepId, rowKey: RUN_ROW, ...runColumns(run) }, 'Replace', { etag })));
+    return this.conditional(() =>
+      this.retry('updateRun', () =>
+        this.runs.updateEntity({ partitionKey: run.sweepId, rowKey: RUN_ROW, ...runColumns(run) }, 'Replace', { etag }),
+      ),
+    );
   }
 
   async createShards(shards: ShardState[]): Promise<void> {
@@ -231,14 +230,17 @@ export class TableSweepStore implements SweepStore {
     const filter = odata`PartitionKey eq ${sweepId} and RowKey ge 'shard-' and RowKey lt 'shard.'`;
     return this.retry('listShards', async () => {
       const shards: ShardState[] = [];
-      for await (const entity of this.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter } })) shards.push(shardFrom(entity));
+      for await (const entity of this.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter } }))
+        shards.push(shardFrom(entity));
       return shards;
     });
   }
 
   async listRecentRuns(limit: number): Promise<SweepRun[]> {
     return this.retry('listRecentRuns', async () => {
-      const pages = this.runs.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${RECENT_PARTITION}` } }).byPage({ maxPageSize: limit });
+      const pages = this.runs
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${RECENT_PARTITION}` } })
+        .byPage({ maxPageSize: limit });
       const first = await pages.next();
       return first.done ? [] : first.value.slice(0, limit).map(runFrom);
     });
@@ -264,7 +266,7 @@ export class TableSweepStore implements SweepStore {
         const parsed = JSON.parse(Buffer.from(query.continuationToken, 'base64').toString('utf8')) as { s?: unknown; t?: unknown };
         if (typeof parsed.s !== 'number' || (parsed.t !== undefined && typeof parsed.t !== 'string')) throw new Error('bad token');
         shard = parsed.s;
-        tableToken = parsed.t as string | undefined;
+        tableToken = parsed.t;
       } catch {
         throw new InvalidContinuationTokenError();
       }
@@ -275,7 +277,9 @@ export class TableSweepStore implements SweepStore {
       if (query.ruleId) filter += odata` and RuleId eq ${query.ruleId}`;
       if (query.status) filter += odata` and Status eq ${query.status}`;
       const page = await this.retry('listFindings', async () => {
-        const pages = this.findings.listEntities<Record<string, unknown>>({ queryOptions: { filter } }).byPage({ maxPageSize: query.limit - rows.length, continuationToken: tableToken });
+        const pages = this.findings
+          .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+          .byPage({ maxPageSize: query.limit - rows.length, continuationToken: tableToken });
         const first = await pages.next();
         return first.done ? undefined : first.value;
       });
@@ -289,72 +293,4 @@ export class TableSweepStore implements SweepStore {
 
 function encodeToken(shard: number, tableToken?: string): string {
   return Buffer.from(JSON.stringify(tableToken === undefined ? { s: shard } : { s: shard, t: tableToken })).toString('base64');
-}
-
-function suppressionFrom(entity: Record<string, unknown>): Suppression {
-  const suppression: Suppression = {
-    id: str(entity.rowKey) ?? '',
-    ruleId: (str(entity.RuleId) ?? '*') as Suppression['ruleId'],
-    reason: str(entity.Reason) ?? '',
-    createdAt: iso(entity.CreatedAt) ?? '',
-  };
-  const deviceId = str(entity.DeviceId);
-  const selector = str(entity.Selector);
-  const expiresAt = iso(entity.ExpiresAt);
-  if (deviceId !== undefined) suppression.deviceId = deviceId;
-  if (selector !== undefined) suppression.selector = selector;
-  if (expiresAt !== undefined) suppression.expiresAt = expiresAt;
-  return suppression;
-}
-
-export class TableSuppressionStore implements SuppressionStore {
-  constructor(
-    private readonly table: TableClient,
-    private readonly options: TableSweepStoreOptions,
-  ) {}
-
-  private retry<T>(name: string, call: () => Promise<T>): Promise<T> {
-    return retryTransient(call, { budgetMs: this.options.retryBudgetMs, operationName: name, sleep: this.options.sleep });
-  }
-
-  list(): Promise<Suppression[]> {
-    return this.retry('listSuppressions', async () => {
-      const items: Suppression[] = [];
-      for await (const entity of this.table.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${SUPPRESSION_PARTITION}` } })) items.push(suppressionFrom(entity));
-      return items;
-    });
-  }
-
-  async get(id: string): Promise<Suppression | undefined> {
-    try {
-      return suppressionFrom(await this.retry('getSuppression', () => this.table.getEntity<Record<string, unknown>>(SUPPRESSION_PARTITION, id)));
-    } catch (error) {
-      if (classifyServiceError(error).kind === 'notFound') return undefined;
-      throw error;
-    }
-  }
-
-  async put(suppression: Suppression): Promise<void> {
-    const entity = withoutUndefined<Entity>({
-      partitionKey: SUPPRESSION_PARTITION,
-      rowKey: suppression.id,
-      RuleId: suppression.ruleId,
-      DeviceId: suppression.deviceId,
-      Selector: suppression.selector,
-      Reason: suppression.reason,
-      CreatedAt: new Date(suppression.createdAt),
-      ExpiresAt: suppression.expiresAt === undefined ? undefined : new Date(suppression.expiresAt),
-    });
-    await this.retry('putSuppression', () => this.table.upsertEntity(entity, 'Replace'));
-  }
-
-  async delete(id: string): Promise<boolean> {
-    try {
-      await this.retry('deleteSuppression', () => this.table.deleteEntity(SUPPRESSION_PARTITION, id));
-      return true;
-    } catch (error) {
-      if (classifyServiceError(error).kind === 'notFound') return false;
-      throw error;
-    }
-  }
 }

@@ -13,7 +13,8 @@ import { StorageSweepQueue } from '../adapters/storage-sweep-queue';
 import { createTableClient, ensureTables, type TableClientSettings } from '../adapters/table-clients';
 import { TableDeadLetterStore } from '../adapters/table-dead-letter-store';
 import { TablePostureStore } from '../adapters/table-posture-store';
-import { TableSuppressionStore, TableSweepStore } from '../adapters/table-sweep-store';
+import { TableSuppressionStore } from '../adapters/table-suppression-store';
+import { TableSweepStore } from '../adapters/table-sweep-store';
 import type { Config } from '../config/config';
 import { silentLogger } from '../logger';
 import type { ModuleImportJobs } from '../ports/module-import-jobs';
@@ -39,8 +40,11 @@ export interface ServiceGraph {
   readonly deadLetters: TableDeadLetterStore;
   readonly sweeps: TableSweepStore;
   readonly suppressions: TableSuppressionStore;
-  /** Undefined when AzureWebJobsStorage is not set (only the sweep needs it). */
-  readonly hostStorage?: HostStorageParts;
+  /**
+   * The sweep's queue and import jobs, built on first use: only the sweep needs AzureWebJobsStorage, so a missing
+   * or Table-only account must not stop the event path. @throws when AzureWebJobsStorage is not set or unusable.
+   */
+  hostStorage(): HostStorageParts;
   readonly now: () => Date;
   /** Releases what holds sockets (the IoT Hub client's keep-alive agent). Idempotent. */
   close(): Promise<void>;
@@ -57,18 +61,24 @@ function registryClientFor(config: Config, credential: () => DefaultAzureCredent
 
 function tableSettingsFor(config: Config, credential: () => DefaultAzureCredential): TableClientSettings {
   const access = config.storage.access;
-  return access.kind === 'connectionString' ? { connectionString: access.connectionString } : { endpoint: access.tableEndpoint, credential: credential() };
+  return access.kind === 'connectionString'
+    ? { connectionString: access.connectionString }
+    : { endpoint: access.tableEndpoint, credential: credential() };
 }
 
-function hostStoragePartsFor(config: Config, sdk: Registry): HostStorageParts | undefined {
+function hostStoragePartsFor(config: Config, sdk: Registry): HostStorageParts {
   const connectionString = config.hostStorage?.connectionString;
-  if (connectionString === undefined) return undefined;
+  if (connectionString === undefined)
+    throw new Error('AzureWebJobsStorage must be a storage connection string: the sweep fans out through its queue');
   const retryBudgetMs = config.registryRetryBudgetMs;
   // The queue trigger reads AzureWebJobsStorage, so the sweep enqueues there too.
   const queue = StorageSweepQueue.fromConnectionString(connectionString, config.compliance.queueName, { retryBudgetMs });
   const sharedKey = /AccountKey=|UseDevelopmentStorage=true/i.test(connectionString);
   if (!sharedKey) return { queue };
-  const imports = new IotHubModuleImportJobs(BlobServiceClient.fromConnectionString(connectionString), sdk, { containerPrefix: config.compliance.importContainer, retryBudgetMs });
+  const imports = new IotHubModuleImportJobs(BlobServiceClient.fromConnectionString(connectionString), sdk, {
+    containerPrefix: config.compliance.importContainer,
+    retryBudgetMs,
+  });
   return { queue, imports };
 }
 
@@ -80,10 +90,14 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
 
   const sdk = registryClientFor(config, credential);
   const meter = new RegistryMeter();
-  const sweepRegistry = new BudgetedRegistry(new IotHubDeviceRegistry(sdk, { retryBudgetMs, logger: meteringLogger(meter, silentLogger) }), meter, {
-    queriesPerMinute: config.compliance.queriesPerMinute,
-    operationsPerMinute: config.compliance.registryOpsPerMinute,
-  });
+  const sweepRegistry = new BudgetedRegistry(
+    new IotHubDeviceRegistry(sdk, { retryBudgetMs, logger: meteringLogger(meter, silentLogger) }),
+    meter,
+    {
+      queriesPerMinute: config.compliance.queriesPerMinute,
+      operationsPerMinute: config.compliance.registryOpsPerMinute,
+    },
+  );
 
   const storage = tableSettingsFor(config, credential);
   const table = (name: string) => createTableClient(storage, name);
@@ -96,7 +110,7 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   await ensureTables([latest, history, deadLetterTable, runs, findings, suppressions]);
 
   let closed = false;
-  const hostStorage = hostStoragePartsFor(config, sdk);
+  let hostStorage: HostStorageParts | undefined;
   return {
     config,
     registry: new IotHubDeviceRegistry(sdk, { retryBudgetMs }),
@@ -106,7 +120,7 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
     deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs }),
     sweeps: new TableSweepStore(runs, findings, { retryBudgetMs }),
     suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs }),
-    ...(hostStorage ? { hostStorage } : {}),
+    hostStorage: () => (hostStorage ??= hostStoragePartsFor(config, sdk)),
     now: () => new Date(),
     close() {
       if (!closed) {

@@ -30,8 +30,7 @@ export function sweepSettingsFrom(config: Config): SweepSettings {
 
 /** @throws when AzureWebJobsStorage is not set: the sweep fans out through its queue. */
 export function sweepServicesOf(graph: ServiceGraph): SweepServices {
-  const host = graph.hostStorage;
-  if (!host) throw new Error('AzureWebJobsStorage must be a storage connection string: the sweep fans out through its queue');
+  const host = graph.hostStorage();
   return {
     registry: graph.sweepRegistry,
     meter: graph.meter,

@@ -4,7 +4,8 @@ import type { JsonObject, SecurityAgentSchema } from '../domain/types';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 
-export type IotHubAccess = { kind: 'connectionString'; hostName: string; connectionString: string } | { kind: 'identity'; hostName: string };
+export type IotHubAccess =
+  { kind: 'connectionString'; hostName: string; connectionString: string } | { kind: 'identity'; hostName: string };
 
 export type EventsAccess = { kind: 'connectionString'; namespace: string } | { kind: 'identity'; namespace: string };
 
@@ -16,7 +17,12 @@ export interface Config {
   readonly iotHub: { readonly access: IotHubAccess; readonly serviceEndpoint?: string };
   /** The trigger reads its settings itself; they are validated here so a bad value fails at startup. */
   readonly events: { readonly access: EventsAccess; readonly eventHubName: string; readonly consumerGroup: string };
-  readonly storage: { readonly access: StorageAccess; readonly latestTable: string; readonly historyTable: string; readonly deadLetterTable: string };
+  readonly storage: {
+    readonly access: StorageAccess;
+    readonly latestTable: string;
+    readonly historyTable: string;
+    readonly deadLetterTable: string;
+  };
   readonly securityModule: { readonly moduleId: string; readonly baseline: JsonObject; readonly schema: SecurityAgentSchema };
   readonly provisioning: { readonly enabled: boolean; readonly edgeDevices: boolean; readonly targetCondition?: TwinCondition };
   readonly registryRetryBudgetMs: number;

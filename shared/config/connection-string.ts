@@ -19,8 +19,18 @@ export function missingParts(parts: Map<string, string>, required: readonly stri
 
 /** Connection-string parts that identify a resource without granting access; everything else is masked. */
 const PUBLIC_CONNECTION_PARTS = new Set([
-  'hostname', 'sharedaccesskeyname', 'endpoint', 'entitypath', 'accountname', 'defaultendpointsprotocol',
-  'endpointsuffix', 'tableendpoint', 'blobendpoint', 'queueendpoint', 'fileendpoint', 'usedevelopmentstorage',
+  'hostname',
+  'sharedaccesskeyname',
+  'endpoint',
+  'entitypath',
+  'accountname',
+  'defaultendpointsprotocol',
+  'endpointsuffix',
+  'tableendpoint',
+  'blobendpoint',
+  'queueendpoint',
+  'fileendpoint',
+  'usedevelopmentstorage',
 ]);
 
 /** Allow-list rather than deny-list: a malformed or unfamiliar secret is masked whole, never shown. */

@@ -18,6 +18,13 @@ import { SETTING_DEFAULTS as DEFAULTS } from './settings-catalogue';
 
 const HOST_NAME = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/;
 
+/** The catalogue default of a setting that has one (every caller names such a setting). */
+function defaultOf(name: string): string {
+  const value = DEFAULTS.get(name);
+  if (value === undefined) throw new Error(`setting ${name} has no default in the catalogue`);
+  return value;
+}
+
 function notDefined(names: readonly string[]): string {
   if (names.length === 1) return `${names[0]} is not defined, make sure ${names[0]} is defined in the environment`;
   const list = `${names.slice(0, -1).join(', ')} or ${names[names.length - 1]}`;
@@ -67,7 +74,7 @@ export class SettingsReader {
   }
 
   tableName(name: string): string {
-    const value = read(this.env, name) ?? (DEFAULTS.get(name) as string);
+    const value = read(this.env, name) ?? defaultOf(name);
     if (!isTableName(value)) {
       this.problems.push(`${name} must be 3–63 letters and digits starting with a letter, and not "tables" (got "${value}")`);
     }
@@ -82,23 +89,33 @@ export class SettingsReader {
       const parts = parseConnectionString(connectionString);
       const missing = missingParts(parts, ['HostName', 'SharedAccessKeyName', 'SharedAccessKey']);
       if (parts.has('endpoint')) {
-        this.problems.push('IOTHUB_CONNECTION_STRING is an Event Hub-compatible connection string; it must be the IoT Hub service connection string (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)');
+        this.problems.push(
+          'IOTHUB_CONNECTION_STRING is an Event Hub-compatible connection string; it must be the IoT Hub service connection string (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)',
+        );
       } else if (parts.has('deviceid')) {
-        this.problems.push('IOTHUB_CONNECTION_STRING is a device connection string; it must be a service connection string with a shared access policy (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)');
+        this.problems.push(
+          'IOTHUB_CONNECTION_STRING is a device connection string; it must be a service connection string with a shared access policy (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)',
+        );
       } else if (missing.length > 0) {
-        this.problems.push(`IOTHUB_CONNECTION_STRING must have the form HostName=…;SharedAccessKeyName=…;SharedAccessKey=… (missing ${missing.join(', ')})`);
+        this.problems.push(
+          `IOTHUB_CONNECTION_STRING must have the form HostName=…;SharedAccessKeyName=…;SharedAccessKey=… (missing ${missing.join(', ')})`,
+        );
       } else if (!HOST_NAME.test(parts.get('hostname') ?? '')) {
         this.problems.push('IOTHUB_CONNECTION_STRING has a HostName that is not a host name');
       }
       const hostName = parts.get('hostname') ?? '';
       if (hostNameSetting !== undefined && hostName !== '' && hostNameSetting.toLowerCase() !== hostName.toLowerCase()) {
-        this.problems.push(`IOTHUB_HOST_NAME "${hostNameSetting}" differs from the HostName in IOTHUB_CONNECTION_STRING; set only one of them`);
+        this.problems.push(
+          `IOTHUB_HOST_NAME "${hostNameSetting}" differs from the HostName in IOTHUB_CONNECTION_STRING; set only one of them`,
+        );
       }
       access = { kind: 'connectionString', hostName, connectionString };
     } else if (hostNameSetting === undefined) {
       this.problems.push(notDefined(['IOTHUB_CONNECTION_STRING', 'IOTHUB_HOST_NAME']));
     } else if (!HOST_NAME.test(hostNameSetting)) {
-      this.problems.push(`IOTHUB_HOST_NAME must be a host name such as myhub.azure-devices.net, without scheme or path (got "${hostNameSetting}")`);
+      this.problems.push(
+        `IOTHUB_HOST_NAME must be a host name such as myhub.azure-devices.net, without scheme or path (got "${hostNameSetting}")`,
+      );
     }
     const endpointText = read(this.env, 'IOTHUB_SERVICE_ENDPOINT');
     if (endpointText === undefined) return { access };
@@ -120,25 +137,33 @@ export class SettingsReader {
       const endpoint = parseUrlLoose(parts.get('endpoint'));
       const hasKey = !missingParts(parts, ['SharedAccessKeyName', 'SharedAccessKey']).length || parts.has('sharedaccesssignature');
       if (parts.has('hostname')) {
-        this.problems.push("IOTHUB_EVENTS_CONNECTION is an IoT Hub service connection string; it must be the built-in endpoint's Event Hub-compatible connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=…)");
+        this.problems.push(
+          "IOTHUB_EVENTS_CONNECTION is an IoT Hub service connection string; it must be the built-in endpoint's Event Hub-compatible connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=…)",
+        );
       } else if (!endpoint || endpoint.protocol !== 'sb:' || !hasKey) {
-        this.problems.push('IOTHUB_EVENTS_CONNECTION must have the form Endpoint=sb://<namespace>/;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…]');
+        this.problems.push(
+          'IOTHUB_EVENTS_CONNECTION must have the form Endpoint=sb://<namespace>/;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…]',
+        );
       }
       const entityPath = parts.get('entitypath');
       if (entityPath !== undefined && eventHubName !== undefined && entityPath !== eventHubName) {
-        this.problems.push(`IOTHUB_EVENTS_NAME "${eventHubName}" differs from EntityPath "${entityPath}" in IOTHUB_EVENTS_CONNECTION; the trigger would use EntityPath`);
+        this.problems.push(
+          `IOTHUB_EVENTS_NAME "${eventHubName}" differs from EntityPath "${entityPath}" in IOTHUB_EVENTS_CONNECTION; the trigger would use EntityPath`,
+        );
       }
       eventHubName ??= entityPath;
       access = { kind: 'connectionString', namespace: endpoint?.hostname ?? '' };
     } else if (namespaceSetting === undefined) {
       this.problems.push(notDefined(['IOTHUB_EVENTS_CONNECTION', 'IOTHUB_EVENTS_CONNECTION__fullyQualifiedNamespace']));
     } else if (!HOST_NAME.test(namespaceSetting)) {
-      this.problems.push(`IOTHUB_EVENTS_CONNECTION__fullyQualifiedNamespace must be a host name such as ihsuprodxx000dednamespace.servicebus.windows.net (got "${namespaceSetting}")`);
+      this.problems.push(
+        `IOTHUB_EVENTS_CONNECTION__fullyQualifiedNamespace must be a host name such as ihsuprodxx000dednamespace.servicebus.windows.net (got "${namespaceSetting}")`,
+      );
     }
     if (eventHubName === undefined && (connectionString !== undefined || namespaceSetting !== undefined)) {
       this.problems.push(`${notDefined(['IOTHUB_EVENTS_NAME'])} (or include EntityPath in IOTHUB_EVENTS_CONNECTION)`);
     }
-    const consumerGroup = read(this.env, 'IOTHUB_EVENTS_CONSUMER_GROUP') ?? (DEFAULTS.get('IOTHUB_EVENTS_CONSUMER_GROUP') as string);
+    const consumerGroup = read(this.env, 'IOTHUB_EVENTS_CONSUMER_GROUP') ?? defaultOf('IOTHUB_EVENTS_CONSUMER_GROUP');
     return { access, eventHubName: eventHubName ?? '', consumerGroup };
   }
 
@@ -154,14 +179,22 @@ export class SettingsReader {
       const source = explicit !== undefined ? 'POSTURE_STORAGE_CONNECTION' : 'AzureWebJobsStorage';
       const connectionString = (explicit ?? hostStorage) as string;
       const parts = parseConnectionString(connectionString);
-      const usable = parts.get('usedevelopmentstorage')?.toLowerCase() === 'true' || parts.has('tableendpoint') || (parts.has('accountname') && (parts.has('accountkey') || parts.has('sharedaccesssignature')));
+      const usable =
+        parts.get('usedevelopmentstorage')?.toLowerCase() === 'true' ||
+        parts.has('tableendpoint') ||
+        (parts.has('accountname') && (parts.has('accountkey') || parts.has('sharedaccesssignature')));
       if (!usable) {
-        this.problems.push(`${source} must be a storage connection string (AccountName=…;AccountKey=…, a TableEndpoint with a SharedAccessSignature, or UseDevelopmentStorage=true)`);
+        this.problems.push(
+          `${source} must be a storage connection string (AccountName=…;AccountKey=…, a TableEndpoint with a SharedAccessSignature, or UseDevelopmentStorage=true)`,
+        );
       }
       access = { kind: 'connectionString', source, connectionString };
     } else if (endpointText !== undefined) {
       const endpoint = parseHttpUrl(endpointText);
-      if (!endpoint || endpoint.search !== '') this.problems.push('POSTURE_STORAGE_TABLE_ENDPOINT must be an http(s) URL such as https://<account>.table.core.windows.net, without credentials or query');
+      if (!endpoint || endpoint.search !== '')
+        this.problems.push(
+          'POSTURE_STORAGE_TABLE_ENDPOINT must be an http(s) URL such as https://<account>.table.core.windows.net, without credentials or query',
+        );
       access = { kind: 'identity', tableEndpoint: endpoint ? endpoint.href.replace(/\/+$/, '') : '' };
     } else {
       this.problems.push(notDefined(['POSTURE_STORAGE_CONNECTION', 'POSTURE_STORAGE_TABLE_ENDPOINT', 'AzureWebJobsStorage']));
@@ -181,7 +214,9 @@ export class SettingsReader {
   securityModule(): Config['securityModule'] {
     const moduleId = read(this.env, 'SECURITY_MODULE_ID') ?? MICRO_AGENT_MODULE_ID;
     if (!isLegalIdentityId(moduleId) || moduleId.startsWith('$')) {
-      this.problems.push(`SECURITY_MODULE_ID must be a module id: 1–128 letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ ', not starting with $ (got "${moduleId}")`);
+      this.problems.push(
+        `SECURITY_MODULE_ID must be a module id: 1–128 letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ ', not starting with $ (got "${moduleId}")`,
+      );
       return { moduleId, baseline: {}, schema: 'microAgent' };
     }
     const validation = validateBaseline(read(this.env, 'SECURITY_MODULE_BASELINE') ?? '{}', moduleId);
@@ -207,19 +242,37 @@ export class SettingsReader {
   }
 
   compliance(storage: Config['storage']): ComplianceConfig {
-    const schedule = read(this.env, 'COMPLIANCE_SWEEP_SCHEDULE') ?? (DEFAULTS.get('COMPLIANCE_SWEEP_SCHEDULE') as string);
+    const schedule = read(this.env, 'COMPLIANCE_SWEEP_SCHEDULE') ?? defaultOf('COMPLIANCE_SWEEP_SCHEDULE');
     try {
       parseSchedule(schedule);
     } catch (error) {
       if (!(error instanceof ScheduleSyntaxError)) throw error;
-      this.problems.push(`COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": ${error.message} (got "${schedule}")`);
+      this.problems.push(
+        `COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": ${error.message} (got "${schedule}")`,
+      );
     }
-    const queueName = read(this.env, 'COMPLIANCE_SWEEP_QUEUE') ?? (DEFAULTS.get('COMPLIANCE_SWEEP_QUEUE') as string);
-    if (!isQueueName(queueName)) this.problems.push(`COMPLIANCE_SWEEP_QUEUE must be a queue name: 3–63 lower-case letters, digits and single hyphens (got "${queueName}")`);
-    const importContainer = read(this.env, 'SWEEP_IMPORT_CONTAINER') ?? (DEFAULTS.get('SWEEP_IMPORT_CONTAINER') as string);
-    if (!isContainerName(importContainer)) this.problems.push(`SWEEP_IMPORT_CONTAINER must be a container name: 3–63 lower-case letters, digits and single hyphens (got "${importContainer}")`);
-    const repairText = read(this.env, 'SWEEP_REPAIR_RULES') ?? (DEFAULTS.get('SWEEP_REPAIR_RULES') as string);
-    const repairRules = repairText.toLowerCase() === 'none' ? [] : [...new Set(repairText.split(',').map((rule) => rule.trim()).filter((rule) => rule !== ''))];
+    const queueName = read(this.env, 'COMPLIANCE_SWEEP_QUEUE') ?? defaultOf('COMPLIANCE_SWEEP_QUEUE');
+    if (!isQueueName(queueName))
+      this.problems.push(
+        `COMPLIANCE_SWEEP_QUEUE must be a queue name: 3–63 lower-case letters, digits and single hyphens (got "${queueName}")`,
+      );
+    const importContainer = read(this.env, 'SWEEP_IMPORT_CONTAINER') ?? defaultOf('SWEEP_IMPORT_CONTAINER');
+    if (!isContainerName(importContainer))
+      this.problems.push(
+        `SWEEP_IMPORT_CONTAINER must be a container name: 3–63 lower-case letters, digits and single hyphens (got "${importContainer}")`,
+      );
+    const repairText = read(this.env, 'SWEEP_REPAIR_RULES') ?? defaultOf('SWEEP_REPAIR_RULES');
+    const repairRules =
+      repairText.toLowerCase() === 'none'
+        ? []
+        : [
+            ...new Set(
+              repairText
+                .split(',')
+                .map((rule) => rule.trim())
+                .filter((rule) => rule !== ''),
+            ),
+          ];
     for (const rule of repairRules) {
       if (!(REPAIRABLE_RULES as readonly string[]).includes(rule)) {
         const why = (RULE_IDS as readonly string[]).includes(rule) ? 'has no automatic repair' : 'is not a rule id';
@@ -228,7 +281,8 @@ export class SettingsReader {
     }
     const authText = read(this.env, 'REQUIRED_MODULE_AUTH') ?? 'any';
     const requiredModuleAuth = authText.toLowerCase();
-    if (requiredModuleAuth !== 'any' && requiredModuleAuth !== 'x509') this.problems.push(`REQUIRED_MODULE_AUTH must be any or x509 (got "${authText}")`);
+    if (requiredModuleAuth !== 'any' && requiredModuleAuth !== 'x509')
+      this.problems.push(`REQUIRED_MODULE_AUTH must be any or x509 (got "${authText}")`);
     const bucketDevices = this.integer('SWEEP_BUCKET_DEVICES', 100, 10000) as number;
     const pageSize = this.integer('SWEEP_PAGE_SIZE', 100, 10000) as number;
     const runsTable = this.tableName('COMPLIANCE_RUNS_TABLE');
@@ -237,7 +291,9 @@ export class SettingsReader {
     const postureNames = new Set([storage.latestTable, storage.historyTable, storage.deadLetterTable].map((name) => name.toLowerCase()));
     const names = [runsTable, findingsTable, suppressionsTable].map((name) => name.toLowerCase());
     if (new Set(names).size !== names.length || names.some((name) => postureNames.has(name))) {
-      this.problems.push('COMPLIANCE_RUNS_TABLE, COMPLIANCE_FINDINGS_TABLE and COMPLIANCE_SUPPRESSIONS_TABLE must name tables different from each other and from the posture tables');
+      this.problems.push(
+        'COMPLIANCE_RUNS_TABLE, COMPLIANCE_FINDINGS_TABLE and COMPLIANCE_SUPPRESSIONS_TABLE must name tables different from each other and from the posture tables',
+      );
     }
     return {
       schedule,

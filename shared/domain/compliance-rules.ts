@@ -84,11 +84,21 @@ function hoursText(ms: number): string {
 
 export const RULES: Readonly<Record<RuleId, RuleFn>> = Object.freeze({
   'module-missing': (device, module, settings) =>
-    module ? undefined : { ruleId: 'module-missing', severity: 'critical', message: `security module ${settings.moduleId} is missing on device ${device.deviceId}` },
+    module
+      ? undefined
+      : {
+          ruleId: 'module-missing',
+          severity: 'critical',
+          message: `security module ${settings.moduleId} is missing on device ${device.deviceId}`,
+        },
 
   'identity-disabled': (device, module) => {
-    const disabled = [device.status === 'disabled' ? 'device' : undefined, module?.status === 'disabled' ? 'module' : undefined].filter((part) => part !== undefined);
-    return disabled.length === 0 ? undefined : { ruleId: 'identity-disabled', severity: 'high', message: `${disabled.join(' and ')} identity disabled` };
+    const disabled = [device.status === 'disabled' ? 'device' : undefined, module?.status === 'disabled' ? 'module' : undefined].filter(
+      (part) => part !== undefined,
+    );
+    return disabled.length === 0
+      ? undefined
+      : { ruleId: 'identity-disabled', severity: 'high', message: `${disabled.join(' and ')} identity disabled` };
   },
 
   'configuration-drift': (_device, module, settings) => {
@@ -97,7 +107,11 @@ export const RULES: Readonly<Record<RuleId, RuleFn>> = Object.freeze({
     if (readAgentState(module.reported).agentState === 'failed') return undefined;
     const { state, driftedKeys } = compareConfiguration(module.desired, module.reported, settings.schema);
     return state === 'drifted'
-      ? { ruleId: 'configuration-drift', severity: 'medium', message: `reported configuration differs from desired: ${driftedKeys.join(', ')}` }
+      ? {
+          ruleId: 'configuration-drift',
+          severity: 'medium',
+          message: `reported configuration differs from desired: ${driftedKeys.join(', ')}`,
+        }
       : undefined;
   },
 
@@ -112,7 +126,13 @@ export const RULES: Readonly<Record<RuleId, RuleFn>> = Object.freeze({
   'baseline-not-applied': (_device, module, settings) => {
     if (!module) return undefined;
     const missing = baselineDiff(module.desired, settings.baseline, settings.schema);
-    return missing.length === 0 ? undefined : { ruleId: 'baseline-not-applied', severity: 'medium', message: `desired configuration lacks the baseline for: ${missing.join(', ')}` };
+    return missing.length === 0
+      ? undefined
+      : {
+          ruleId: 'baseline-not-applied',
+          severity: 'medium',
+          message: `desired configuration lacks the baseline for: ${missing.join(', ')}`,
+        };
   },
 
   'agent-stale': (_device, module, settings, now) => {
@@ -121,16 +141,25 @@ export const RULES: Readonly<Record<RuleId, RuleFn>> = Object.freeze({
     if (isNever(lastUpdated)) return { ruleId: 'agent-stale', severity: 'medium', message: 'agent has never reported' };
     const age = now.getTime() - Date.parse(lastUpdated as string);
     return age > settings.staleAgentHours * HOUR_MS
-      ? { ruleId: 'agent-stale', severity: 'medium', message: `no reported update for ${hoursText(age)} (limit ${settings.staleAgentHours} h, last ${lastUpdated as string})` }
+      ? {
+          ruleId: 'agent-stale',
+          severity: 'medium',
+          message: `no reported update for ${hoursText(age)} (limit ${settings.staleAgentHours} h, last ${lastUpdated as string})`,
+        }
       : undefined;
   },
 
   'module-inactive': (_device, module, settings, now) => {
     if (!module || module.connectionState === 'Connected') return undefined;
-    if (isNever(module.lastActivityTime)) return { ruleId: 'module-inactive', severity: 'low', message: 'module is not connected and has never been active' };
+    if (isNever(module.lastActivityTime))
+      return { ruleId: 'module-inactive', severity: 'low', message: 'module is not connected and has never been active' };
     const idle = now.getTime() - Date.parse(module.lastActivityTime as string);
     return idle > settings.inactiveModuleHours * HOUR_MS
-      ? { ruleId: 'module-inactive', severity: 'low', message: `module not connected, inactive for ${hoursText(idle)} (limit ${settings.inactiveModuleHours} h)` }
+      ? {
+          ruleId: 'module-inactive',
+          severity: 'low',
+          message: `module not connected, inactive for ${hoursText(idle)} (limit ${settings.inactiveModuleHours} h)`,
+        }
       : undefined;
   },
 
@@ -139,7 +168,11 @@ export const RULES: Readonly<Record<RuleId, RuleFn>> = Object.freeze({
     const type = module.authType ?? 'none';
     return type === 'selfSigned' || type === 'certificateAuthority'
       ? undefined
-      : { ruleId: 'module-auth-weak', severity: 'medium', message: `module authenticates with ${type}; policy requires X.509 (selfSigned or certificateAuthority)` };
+      : {
+          ruleId: 'module-auth-weak',
+          severity: 'medium',
+          message: `module authenticates with ${type}; policy requires X.509 (selfSigned or certificateAuthority)`,
+        };
   },
 });
 
@@ -191,7 +224,9 @@ export interface ActiveSuppression {
 export function activeSuppressions(suppressions: readonly Suppression[], now: Date): ActiveSuppression[] {
   return suppressions
     .filter((suppression) => suppression.expiresAt === undefined || Date.parse(suppression.expiresAt) > now.getTime())
-    .map((suppression) => (suppression.selector === undefined ? { suppression } : { suppression, selector: parseCondition(suppression.selector) }));
+    .map((suppression) =>
+      suppression.selector === undefined ? { suppression } : { suppression, selector: parseCondition(suppression.selector) },
+    );
 }
 
 /** The suppression covering this finding, if any (device-specific ones win over selectors, then the lowest id). */
@@ -199,7 +234,10 @@ export function matchSuppression(device: SweepDevice, ruleId: RuleId, active: re
   let best: Suppression | undefined;
   for (const { suppression, selector } of active) {
     if (suppression.ruleId !== '*' && suppression.ruleId !== ruleId) continue;
-    const matches = suppression.deviceId !== undefined ? suppression.deviceId === device.deviceId : selector !== undefined && evaluateCondition(selector, device.twin);
+    const matches =
+      suppression.deviceId !== undefined
+        ? suppression.deviceId === device.deviceId
+        : selector !== undefined && evaluateCondition(selector, device.twin);
     if (!matches) continue;
     const rank = (candidate: Suppression): number => (candidate.deviceId !== undefined ? 0 : 1);
     if (!best || rank(suppression) < rank(best) || (rank(suppression) === rank(best) && suppression.id < best.id)) best = suppression;
@@ -232,7 +270,12 @@ export interface DeviceVerdict {
  * Device Defender never mitigates suppressed findings). Creating a module also applies the baseline, so a missing
  * module yields one `createModule` repair only.
  */
-export function verdictFor(device: SweepDevice, findings: readonly Finding[], active: readonly ActiveSuppression[], repairRules: ReadonlySet<string>): DeviceVerdict {
+export function verdictFor(
+  device: SweepDevice,
+  findings: readonly Finding[],
+  active: readonly ActiveSuppression[],
+  repairRules: ReadonlySet<string>,
+): DeviceVerdict {
   const deviceFindings: DeviceFinding[] = findings.map((finding) => {
     const suppression = matchSuppression(device, finding.ruleId, active);
     return suppression ? { ...finding, status: 'suppressed', suppressionId: suppression.id } : { ...finding, status: 'violation' };

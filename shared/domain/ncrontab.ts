@@ -52,7 +52,8 @@ function parseField(text: string, field: Field): Set<number> {
   for (const part of text.split(',')) {
     const [range = '', stepText] = part.split('/');
     const step = stepText === undefined ? 1 : Number(stepText);
-    if (!Number.isInteger(step) || step < 1) throw new ScheduleSyntaxError(`${field.name}: step "${stepText}" must be a positive whole number`);
+    if (!Number.isInteger(step) || step < 1)
+      throw new ScheduleSyntaxError(`${field.name}: step "${stepText}" must be a positive whole number`);
     let from: number;
     let to: number;
     if (range === '*') {

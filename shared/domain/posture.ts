@@ -73,7 +73,13 @@ export function postureFromTwin(
   }
   const next = derivePosture(
     withSections(
-      { ...base, modulePresent: true, deviceDeleted: false, twinVersion: twin.version, ...definedOnly({ authType: twin.authType ?? latest?.authType }) },
+      {
+        ...base,
+        modulePresent: true,
+        deviceDeleted: false,
+        twinVersion: twin.version,
+        ...definedOnly({ authType: twin.authType ?? latest?.authType }),
+      },
       twin.desired,
       twin.reported,
     ),
@@ -197,7 +203,9 @@ function applyTwinReplaced(latest: LatestPosture | undefined, event: EventOf<'tw
     ...definedOnly({ twinVersion, authType: authTypeOf(event.body) ?? latest?.authType }),
   };
   // A replace cannot change reported properties, so a body without them keeps the stored reported section.
-  const next = derivePosture(withSections(base, properties.desired ?? sectionFrom(latest, 'desired'), properties.reported ?? sectionFrom(latest, 'reported')));
+  const next = derivePosture(
+    withSections(base, properties.desired ?? sectionFrom(latest, 'desired'), properties.reported ?? sectionFrom(latest, 'reported')),
+  );
   const summary = `twin replaced${twinVersion === undefined ? '' : ` v${twinVersion}`}${sectionVersionsText(next)}`;
   return { kind: 'applied', next, history: historyEntry(next, event, 'twinReplaced', summary, sectionsChange(next)) };
 }
@@ -324,7 +332,9 @@ function withoutSectionContent(base: PostureBase): PostureBase {
 function withSections(base: PostureBase, desiredSection: unknown, reportedSection: unknown): PostureBase {
   return {
     ...withoutSectionContent(base),
-    ...(isJsonObject(desiredSection) ? { desired: stripMetadata(desiredSection), ...definedOnly({ desiredVersion: sectionVersion(desiredSection) }) } : {}),
+    ...(isJsonObject(desiredSection)
+      ? { desired: stripMetadata(desiredSection), ...definedOnly({ desiredVersion: sectionVersion(desiredSection) }) }
+      : {}),
     ...(isJsonObject(reportedSection)
       ? {
           reported: stripMetadata(reportedSection),

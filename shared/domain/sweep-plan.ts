@@ -93,15 +93,18 @@ export function bucketCount(splits: readonly string[]): number {
 
 export function bucketRange(splits: readonly string[], index: number): BucketRange {
   const range: BucketRange = {};
-  if (index > 0) range.from = splits[index - 1] as string;
-  if (index < splits.length) range.to = splits[index] as string;
+  if (index > 0) range.from = splits[index - 1];
+  if (index < splits.length) range.to = splits[index];
   return range;
 }
 
 /** Contiguous bucket ranges [start, end) per shard; never more shards than buckets. */
 export function shardBuckets(buckets: number, shards: number): Array<{ start: number; end: number }> {
   const count = Math.max(1, Math.min(shards, buckets));
-  return Array.from({ length: count }, (_, shard) => ({ start: Math.floor((shard * buckets) / count), end: Math.floor(((shard + 1) * buckets) / count) }));
+  return Array.from({ length: count }, (_, shard) => ({
+    start: Math.floor((shard * buckets) / count),
+    end: Math.floor(((shard + 1) * buckets) / count),
+  }));
 }
 
 /** A string literal of the query language: single quotes, backslash escapes (`'` and `\` are legal in ids only as `'`). */

@@ -42,7 +42,19 @@ export function emptyCounters(): SweepCounters {
 
 /** `into += delta`, in place; returns `into`. */
 export function addCounters(into: SweepCounters, delta: SweepCounters): SweepCounters {
-  const numeric = ['devicesSeen', 'evaluated', 'outOfScopeEdge', 'outOfScopeCondition', 'compliant', 'nonCompliant', 'queries', 'registryOperations', 'throttles', 'buckets', 'complianceChanged'] as const;
+  const numeric = [
+    'devicesSeen',
+    'evaluated',
+    'outOfScopeEdge',
+    'outOfScopeCondition',
+    'compliant',
+    'nonCompliant',
+    'queries',
+    'registryOperations',
+    'throttles',
+    'buckets',
+    'complianceChanged',
+  ] as const;
   for (const key of numeric) into[key] += delta[key];
   for (const [ruleId, counts] of Object.entries(delta.rules)) {
     const target = (into.rules[ruleId] ??= { violations: 0, suppressed: 0 });

@@ -85,11 +85,15 @@ export function decodeKeySegment(segment: string): string {
   while (percentAt !== -1) {
     const hex = segment.slice(percentAt + 1, percentAt + 3);
     if (!HEX_ESCAPE.test(hex)) {
-      throw new InvalidTableKeyError(`Key segment ${JSON.stringify(segment)} has a '%' at index ${percentAt} that does not start a %XX escape`);
+      throw new InvalidTableKeyError(
+        `Key segment ${JSON.stringify(segment)} has a '%' at index ${percentAt} that does not start a %XX escape`,
+      );
     }
     const code = parseInt(hex, 16);
     if (!mustEscape(code)) {
-      throw new InvalidTableKeyError(`Key segment ${JSON.stringify(segment)} escapes ${codePointLabel(code)}, which encodeKeySegment never escapes`);
+      throw new InvalidTableKeyError(
+        `Key segment ${JSON.stringify(segment)} escapes ${codePointLabel(code)}, which encodeKeySegment never escapes`,
+      );
     }
     decoded += segment.slice(copiedUpTo, percentAt) + String.fromCharCode(code);
     copiedUpTo = percentAt + 3;
@@ -115,7 +119,9 @@ export function assertValidKey(key: string): void {
   for (let index = 0; index < key.length; index++) {
     const code = key.charCodeAt(index);
     if (isForbiddenInKey(code)) {
-      throw new InvalidTableKeyError(`Table key ${JSON.stringify(key)} contains forbidden character ${codePointLabel(code)} at index ${index}`);
+      throw new InvalidTableKeyError(
+        `Table key ${JSON.stringify(key)} contains forbidden character ${codePointLabel(code)} at index ${index}`,
+      );
     }
   }
 }
@@ -128,7 +134,9 @@ export function assertValidKey(key: string): void {
 export function invertedTicks(at: Date): string {
   const ms = at.getTime();
   if (!Number.isFinite(ms) || ms < EARLIEST_DOTNET_TIME_MS || ms > LATEST_DOTNET_TIME_MS) {
-    throw new RangeError(`Cannot compute inverted ticks for ${Number.isFinite(ms) ? at.toISOString() : 'an invalid Date'}: outside 0001-01-01..9999-12-31`);
+    throw new RangeError(
+      `Cannot compute inverted ticks for ${Number.isFinite(ms) ? at.toISOString() : 'an invalid Date'}: outside 0001-01-01..9999-12-31`,
+    );
   }
   const ticks = BigInt(ms) * TICKS_PER_MILLISECOND + DOTNET_TICKS_AT_UNIX_EPOCH;
   return (DOTNET_MAX_TICKS - ticks).toString().padStart(INVERTED_TICKS_DIGITS, '0');
@@ -204,10 +212,13 @@ export function deadLetterKeys(position: EventPosition): { partitionKey: string;
     throw new InvalidTableKeyError(`Sequence number ${position.sequenceNumber} is not an integer`);
   }
   const partitionKey = position.enqueuedTime.toISOString().slice(0, 10).replace(/-/g, '');
-  const partition = /^\d+$/.test(position.partitionId) ? position.partitionId.padStart(PARTITION_DIGITS, '0') : encodeKeySegment(position.partitionId);
-  const sequence = position.sequenceNumber < 0
-    ? `-${String(-position.sequenceNumber).padStart(SEQUENCE_DIGITS - 1, '0')}`
-    : String(position.sequenceNumber).padStart(SEQUENCE_DIGITS, '0');
+  const partition = /^\d+$/.test(position.partitionId)
+    ? position.partitionId.padStart(PARTITION_DIGITS, '0')
+    : encodeKeySegment(position.partitionId);
+  const sequence =
+    position.sequenceNumber < 0
+      ? `-${String(-position.sequenceNumber).padStart(SEQUENCE_DIGITS - 1, '0')}`
+      : String(position.sequenceNumber).padStart(SEQUENCE_DIGITS, '0');
   const rowKey = `${partition}_${sequence}`;
   assertValidKey(rowKey);
   return { partitionKey, rowKey };
@@ -246,8 +257,16 @@ const AFTER_DEVICE_SEPARATOR = '}';
  * History row: PartitionKey = shard, RowKey = `<encoded device ID>|<historyRowKey(at, partition, sequence)>`:
  * one device's rows are contiguous and newest first, and a replayed event overwrites its own row.
  */
-export function historyKeys(deviceId: string, at: Date, partitionId: string, sequenceNumber: number): { partitionKey: string; rowKey: string } {
-  return { partitionKey: postureShard(deviceId), rowKey: `${encodeKeySegment(deviceId)}${DEVICE_SEPARATOR}${historyRowKey(at, partitionId, sequenceNumber)}` };
+export function historyKeys(
+  deviceId: string,
+  at: Date,
+  partitionId: string,
+  sequenceNumber: number,
+): { partitionKey: string; rowKey: string } {
+  return {
+    partitionKey: postureShard(deviceId),
+    rowKey: `${encodeKeySegment(deviceId)}${DEVICE_SEPARATOR}${historyRowKey(at, partitionId, sequenceNumber)}`,
+  };
 }
 
 /** The device ID and event position a history RowKey was built from. */
@@ -267,6 +286,8 @@ export function historyRange(deviceId: string, from?: Date, to?: Date): { partit
   return {
     partitionKey: postureShard(deviceId),
     lower: `${device}${DEVICE_SEPARATOR}${to ? invertedTicks(to) : ''}`,
-    upperExclusive: from ? `${device}${DEVICE_SEPARATOR}${invertedTicks(new Date(from.getTime() - 1))}` : `${device}${AFTER_DEVICE_SEPARATOR}`,
+    upperExclusive: from
+      ? `${device}${DEVICE_SEPARATOR}${invertedTicks(new Date(from.getTime() - 1))}`
+      : `${device}${AFTER_DEVICE_SEPARATOR}`,
   };
 }

@@ -64,18 +64,16 @@ export interface InvalidEvent {
 
 export type DecodedEvent = HubEvent | SkippedEvent | InvalidEvent;
 
-/** Agent schema a security module twin is read with (security-module.md §1.4–1.5). */
+/**
+ * Agent schema a security module twin is read with: the micro agent's flat desired properties, or the legacy agent's
+ * `azureiot*com^securityAgentConfiguration^1*0*0` object (Defender for IoT "Configure a micro agent twin" and
+ * "Security agent configuration" docs, learn.microsoft.com/azure/defender-for-iot/device-builders).
+ */
 export type SecurityAgentSchema = 'microAgent' | 'legacy';
 
 export type ConfigurationState = 'inSync' | 'drifted' | 'pending' | 'unknown';
 
-export type ProvisioningStatus =
-  | 'created'
-  | 'alreadyPresent'
-  | 'deviceNotFound'
-  | 'needsThumbprint'
-  | 'skippedEdge'
-  | 'skippedByCondition';
+export type ProvisioningStatus = 'created' | 'alreadyPresent' | 'deviceNotFound' | 'needsThumbprint' | 'skippedEdge' | 'skippedByCondition';
 
 /**
  * The device's latest security posture, one record per device. Everything derived is recomputable

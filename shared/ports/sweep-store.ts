@@ -10,7 +10,14 @@ export interface SweepSummary {
   counters: SweepCounters;
   compliantShare: number;
   durationMs: number;
-  importJob?: { jobId: string; status: string; staged: number; failed: number; failureReason?: string; failures?: { deviceId: string; message: string }[] };
+  importJob?: {
+    jobId: string;
+    status: string;
+    staged: number;
+    failed: number;
+    failureReason?: string;
+    failures?: { deviceId: string; message: string }[];
+  };
 }
 
 export interface SweepRun {

@@ -3,11 +3,7 @@ import { isLegalIdentityId } from '../domain/identifiers';
 import type { HistoryEntry, LatestPosture } from '../domain/types';
 import type { Logger } from '../logger';
 import type { PostureStore } from '../ports/posture-store';
-
-export interface PostureApiResult {
-  status: number;
-  body: unknown;
-}
+import { badRequest, notFound, type ApiResult } from './api-result';
 
 export interface HistoryQueryInput {
   from?: string;
@@ -22,14 +18,12 @@ export type PostureReader = Pick<PostureStore, 'readLatest' | 'listHistory'>;
 export const DEFAULT_HISTORY_LIMIT = 100;
 export const MAX_HISTORY_LIMIT = 1000;
 
-function badRequest(message: string): PostureApiResult {
-  return { status: 400, body: { error: 'BadRequest', message } };
-}
-
-function validateDeviceId(deviceId: string | undefined): string | PostureApiResult {
+function validateDeviceId(deviceId: string | undefined): string | ApiResult {
   if (!deviceId) return badRequest('deviceId is required');
   if (!isLegalIdentityId(deviceId)) {
-    return badRequest("deviceId must be 1-128 characters of ASCII letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ ' (URL-encode it in the path)");
+    return badRequest(
+      "deviceId must be 1-128 characters of ASCII letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ ' (URL-encode it in the path)",
+    );
   }
   return deviceId;
 }
@@ -55,13 +49,13 @@ export function historyView(entry: HistoryEntry): Record<string, unknown> {
 }
 
 /** GET /api/devices/{deviceId}/posture */
-export async function getDevicePosture(deviceIdParam: string | undefined, store: PostureReader, logger: Logger): Promise<PostureApiResult> {
+export async function getDevicePosture(deviceIdParam: string | undefined, store: PostureReader, logger: Logger): Promise<ApiResult> {
   const deviceId = validateDeviceId(deviceIdParam);
   if (typeof deviceId !== 'string') return deviceId;
   const stored = await store.readLatest(deviceId);
   if (!stored) {
     logger.info('posture requested for an unknown device', { deviceId });
-    return { status: 404, body: { error: 'NotFound', message: `no posture recorded for device ${JSON.stringify(deviceId)}` } };
+    return notFound(`no posture recorded for device ${JSON.stringify(deviceId)}`);
   }
   return { status: 200, body: postureView(stored.posture) };
 }
@@ -72,7 +66,7 @@ export async function getDeviceHistory(
   input: HistoryQueryInput,
   store: PostureReader,
   logger: Logger,
-): Promise<PostureApiResult> {
+): Promise<ApiResult> {
   const deviceId = validateDeviceId(deviceIdParam);
   if (typeof deviceId !== 'string') return deviceId;
   const problems: string[] = [];

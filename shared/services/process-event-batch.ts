@@ -1,7 +1,16 @@
 import { mapWithConcurrency } from '../concurrency';
 import { classifyServiceError, errorMessage } from '../errors';
 import { applyEvent, postureFromTwin, provisioningStep, type PostureContext } from '../domain/posture';
-import type { DeadLetter, DecodedEvent, HistoryEntry, HubEvent, InvalidEvent, LatestPosture, ProvisioningStatus, SkippedCategory } from '../domain/types';
+import type {
+  DeadLetter,
+  DecodedEvent,
+  HistoryEntry,
+  HubEvent,
+  InvalidEvent,
+  LatestPosture,
+  ProvisioningStatus,
+  SkippedCategory,
+} from '../domain/types';
 import type { Logger } from '../logger';
 import type { DeadLetterStore } from '../ports/dead-letter-store';
 import type { DeviceRegistry } from '../ports/device-registry';
@@ -180,7 +189,13 @@ interface DeviceFailures {
 }
 
 /** Runs one device's work; a failure is sorted into "retry the batch" or "dead-letter its events". */
-async function guard(deviceId: string, deviceEvents: HubEvent[], deps: EventPipelineDeps, failures: DeviceFailures, work: () => Promise<void>): Promise<void> {
+async function guard(
+  deviceId: string,
+  deviceEvents: HubEvent[],
+  deps: EventPipelineDeps,
+  failures: DeviceFailures,
+  work: () => Promise<void>,
+): Promise<void> {
   try {
     await work();
   } catch (err) {
@@ -288,7 +303,10 @@ async function computeDevice(
         provisioned.set(event, result);
       }
       outcome.provisioning[result.status] = (outcome.provisioning[result.status] ?? 0) + 1;
-      const step = provisioningStep(latest, deviceId, result.status, event, context, { ...result.detail, baselineApplied: result.baselineApplied });
+      const step = provisioningStep(latest, deviceId, result.status, event, context, {
+        ...result.detail,
+        baselineApplied: result.baselineApplied,
+      });
       latest = step.next;
       history.push(step.history);
       continue;

@@ -53,8 +53,16 @@ export class BudgetedRegistry implements DeviceRegistry {
     budget: RegistryBudget,
   ) {
     // Capacity of a tenth of a minute: a sweep may burst briefly but cannot take a whole minute's quota at once.
-    this.queryBucket = new TokenBucket({ ratePerInterval: budget.queriesPerMinute, intervalMs: 60_000, capacity: Math.max(1, Math.ceil(budget.queriesPerMinute / 10)) });
-    this.operationBucket = new TokenBucket({ ratePerInterval: budget.operationsPerMinute, intervalMs: 60_000, capacity: Math.max(1, Math.ceil(budget.operationsPerMinute / 10)) });
+    this.queryBucket = new TokenBucket({
+      ratePerInterval: budget.queriesPerMinute,
+      intervalMs: 60_000,
+      capacity: Math.max(1, Math.ceil(budget.queriesPerMinute / 10)),
+    });
+    this.operationBucket = new TokenBucket({
+      ratePerInterval: budget.operationsPerMinute,
+      intervalMs: 60_000,
+      capacity: Math.max(1, Math.ceil(budget.operationsPerMinute / 10)),
+    });
   }
 
   private async operation<T>(call: () => Promise<T>): Promise<T> {

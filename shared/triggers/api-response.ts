@@ -8,5 +8,7 @@ export interface ApiAnswer {
 
 /** API answers are never cached: they describe state that changes with every event and sweep. */
 export function toHttpResponse(answer: ApiAnswer): HttpResponseInit {
-  return answer.body === undefined ? { status: answer.status } : { status: answer.status, jsonBody: answer.body, headers: { 'cache-control': 'no-store' } };
+  return answer.body === undefined
+    ? { status: answer.status }
+    : { status: answer.status, jsonBody: answer.body, headers: { 'cache-control': 'no-store' } };
 }

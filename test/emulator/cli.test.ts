@@ -23,7 +23,29 @@ function refused(argv: string[]): string {
 }
 
 test('the documented command line becomes the emulator options', () => {
-  const plan = run(['--devices', '1000', '--partitions', '4', '--port', '0', '--amqp-port=5671', '--tier', 'S1', '--units', '2', '--seed-file', 'fleet.json', '--hub', 'h1', '--host', '0.0.0.0', '--agent-mode', 'silent', '--agent-delay-ms', '250']);
+  const plan = run([
+    '--devices',
+    '1000',
+    '--partitions',
+    '4',
+    '--port',
+    '0',
+    '--amqp-port=5671',
+    '--tier',
+    'S1',
+    '--units',
+    '2',
+    '--seed-file',
+    'fleet.json',
+    '--hub',
+    'h1',
+    '--host',
+    '0.0.0.0',
+    '--agent-mode',
+    'silent',
+    '--agent-delay-ms',
+    '250',
+  ]);
   expect(plan.resuming).toBe(false);
   expect(plan.notes).toEqual([]);
   expect(plan.options).toEqual({
@@ -56,7 +78,10 @@ test('--data with an existing file resumes instead of seeding and says which fla
   expect(plan.dataFile).toBe('state.json');
   expect(plan.options.dataFile).toBe('state.json');
   expect(plan.options.seed).toBeUndefined();
-  expect(plan.notes).toEqual(['--devices and --seed-file ignored: resuming from state.json', '--hub ignored: resuming from state.json keeps its saved hub name and keys']);
+  expect(plan.notes).toEqual([
+    '--devices and --seed-file ignored: resuming from state.json',
+    '--hub ignored: resuming from state.json keeps its saved hub name and keys',
+  ]);
 });
 
 test('--data with a new file seeds and is saved on exit', () => {

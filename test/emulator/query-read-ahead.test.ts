@@ -33,17 +33,36 @@ function seeded(count: number): HubRegistry {
 }
 
 async function serve(registry: HubRegistry, queryReadAhead: boolean): Promise<RegistryHttpServer> {
-  const server = new RegistryHttpServer({ registry, faults: new FaultInjector(), hostName: 'ra.azure-devices.net', policies: defaultPolicies(), queryReadAhead });
+  const server = new RegistryHttpServer({
+    registry,
+    faults: new FaultInjector(),
+    hostName: 'ra.azure-devices.net',
+    policies: defaultPolicies(),
+    queryReadAhead,
+  });
   await server.start();
   servers.push(server);
   return server;
 }
 
 async function page(server: RegistryHttpServer, pageSize: number, continuation?: string | null): Promise<RawPage> {
-  const headers: Record<string, string> = { authorization: 'Bearer test', 'content-type': 'application/json', 'x-ms-max-item-count': String(pageSize) };
+  const headers: Record<string, string> = {
+    authorization: 'Bearer test',
+    'content-type': 'application/json',
+    'x-ms-max-item-count': String(pageSize),
+  };
   if (continuation) headers['x-ms-continuation'] = continuation;
-  const response = await fetch(`${server.url}/devices/query?api-version=2021-04-12`, { method: 'POST', headers, body: JSON.stringify({ query: SQL }) });
-  return { status: response.status, body: await response.text(), continuation: response.headers.get('x-ms-continuation'), contentType: response.headers.get('content-type') };
+  const response = await fetch(`${server.url}/devices/query?api-version=2021-04-12`, {
+    method: 'POST',
+    headers,
+    body: JSON.stringify({ query: SQL }),
+  });
+  return {
+    status: response.status,
+    body: await response.text(),
+    continuation: response.headers.get('x-ms-continuation'),
+    contentType: response.headers.get('content-type'),
+  };
 }
 
 async function allPages(server: RegistryHttpServer, pageSize: number): Promise<RawPage[]> {

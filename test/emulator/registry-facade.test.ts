@@ -44,7 +44,11 @@ it('the simulated micro agent reports success, rejection and silence', async () 
     await sdk.addModule({ deviceId: 'agent-ok', moduleId: 'DefenderIotMicroAgent' });
     await emulator.agents.whenIdle();
     let twin = (await sdk.getModuleTwin('agent-ok', 'DefenderIotMicroAgent')).responseBody;
-    expect(twin.properties.reported).toMatchObject({ latest_state: 'success', latest_invalid_fields: [], CollectorsCore_PriorityIntervals: '30,120,1440' });
+    expect(twin.properties.reported).toMatchObject({
+      latest_state: 'success',
+      latest_invalid_fields: [],
+      CollectorsCore_PriorityIntervals: '30,120,1440',
+    });
 
     await sdk.updateModuleTwin('agent-ok', 'DefenderIotMicroAgent', { properties: { desired: { Process_MessageFrequency: 'High' } } }, '*');
     await emulator.agents.whenIdle();
@@ -52,10 +56,19 @@ it('the simulated micro agent reports success, rejection and silence', async () 
     expect(twin.properties.reported).toMatchObject({ latest_state: 'success', Process_MessageFrequency: 'High' });
 
     emulator.agents.setMode('agent-ok', 'rejectConfiguration', { rejectKeys: ['Login_Disabled'] });
-    await sdk.updateModuleTwin('agent-ok', 'DefenderIotMicroAgent', { properties: { desired: { Login_Disabled: true, Process_MessageFrequency: 'Low' } } }, '*');
+    await sdk.updateModuleTwin(
+      'agent-ok',
+      'DefenderIotMicroAgent',
+      { properties: { desired: { Login_Disabled: true, Process_MessageFrequency: 'Low' } } },
+      '*',
+    );
     await emulator.agents.whenIdle();
     twin = (await sdk.getModuleTwin('agent-ok', 'DefenderIotMicroAgent')).responseBody;
-    expect(twin.properties.reported).toMatchObject({ latest_state: 'failed', latest_invalid_fields: ['Login_Disabled'], Process_MessageFrequency: 'High' });
+    expect(twin.properties.reported).toMatchObject({
+      latest_state: 'failed',
+      latest_invalid_fields: ['Login_Disabled'],
+      Process_MessageFrequency: 'High',
+    });
 
     await sdk.create({ deviceId: 'agent-silent' });
     emulator.agents.setMode('agent-silent', 'silent');
@@ -66,7 +79,12 @@ it('the simulated micro agent reports success, rejection and silence', async () 
 
     emulator.agents.setMode('agent-silent', 'healthy');
     const key = 'azureiot*com^securityAgentConfiguration^1*0*0';
-    await sdk.updateModuleTwin('agent-silent', 'azureiotsecurity', { properties: { desired: { [key]: { snapshotFrequency: 'PT1H' } } } }, '*');
+    await sdk.updateModuleTwin(
+      'agent-silent',
+      'azureiotsecurity',
+      { properties: { desired: { [key]: { snapshotFrequency: 'PT1H' } } } },
+      '*',
+    );
     await emulator.agents.whenIdle();
     twin = (await sdk.getModuleTwin('agent-silent', 'azureiotsecurity')).responseBody;
     expect(twin.properties.reported[key]).toMatchObject({ snapshotFrequency: 'PT1H', highPriorityMessageFrequency: 'PT7M' });
@@ -83,7 +101,9 @@ it('saves state atomically and restarts from it with the same keys and twins', a
     expect(restored.serviceConnectionString).toBe(emulator.serviceConnectionString);
     expect(restored.registry.deviceCount).toBe(emulator.registry.deviceCount);
     expect(restored.registry.moduleCount).toBe(emulator.registry.moduleCount);
-    expect(restored.registry.getTwin('agent-ok', 'DefenderIotMicroAgent')).toEqual(emulator.registry.getTwin('agent-ok', 'DefenderIotMicroAgent'));
+    expect(restored.registry.getTwin('agent-ok', 'DefenderIotMicroAgent')).toEqual(
+      emulator.registry.getTwin('agent-ok', 'DefenderIotMicroAgent'),
+    );
     restored.registry.createDevice({ deviceId: 'after-restore' });
     const seqPage = restored.registry.query("SELECT deviceId FROM devices WHERE deviceId = 'after-restore'");
     expect(seqPage.items).toEqual([{ deviceId: 'after-restore' }]);

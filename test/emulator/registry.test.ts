@@ -2,9 +2,10 @@
  * Fidelity of the emulated registry, driven only through the real azure-iothub SDK over HTTP via the
  * production seam (createRegistryClient with serviceEndpoint).
  */
-import type { Registry } from 'azure-iothub';
+import type { Module, Registry } from 'azure-iothub';
 import type { HubChange } from '../../emulator/hub-events';
-import { caught, startRegistryOnlyHub, type RegistryOnlyHub } from '../support/emulator';
+import { startRegistryOnlyHub, type RegistryOnlyHub } from '../../testing/registry-only-hub';
+import { caught } from '../support/caught';
 
 let hub: RegistryOnlyHub;
 let sdk: Registry;
@@ -53,15 +54,23 @@ describe('devices', () => {
     const error = await caught(() => sdk.get('d-crud'));
     expect(error.name).toBe('DeviceNotFoundError');
     expect(error.response?.statusCode).toBe(404);
-    expect(changes.map((c) => `${c.kind}:${c.kind === 'connectionState' ? '' : c.opType}`)).toEqual(['lifecycle:createDeviceIdentity', 'lifecycle:deleteDeviceIdentity']);
+    expect(changes.map((c) => `${c.kind}:${c.kind === 'connectionState' ? '' : c.opType}`)).toEqual([
+      'lifecycle:createDeviceIdentity',
+      'lifecycle:deleteDeviceIdentity',
+    ]);
   });
 
   it('supports edge, selfSigned and certificateAuthority devices', async () => {
     const edge = (await sdk.create({ deviceId: 'd-edge', capabilities: { iotEdge: true } })).responseBody;
     expect(edge.capabilities?.iotEdge).toBe(true);
-    const selfSigned = (await sdk.create({ deviceId: 'd-x509', authentication: { x509Thumbprint: { primaryThumbprint: 'AB'.repeat(20) } } })).responseBody;
+    const selfSigned = (
+      await sdk.create({ deviceId: 'd-x509', authentication: { x509Thumbprint: { primaryThumbprint: 'AB'.repeat(20) } } })
+    ).responseBody;
     expect((selfSigned.authentication as { type?: string }).type).toBe('selfSigned');
-    const twin = (await sdk.getTwin('d-x509')).responseBody as unknown as { authenticationType: string; x509Thumbprint: { primaryThumbprint: string } };
+    const twin = (await sdk.getTwin('d-x509')).responseBody as unknown as {
+      authenticationType: string;
+      x509Thumbprint: { primaryThumbprint: string };
+    };
     expect(twin.authenticationType).toBe('selfSigned');
     expect(twin.x509Thumbprint.primaryThumbprint).toBe('AB'.repeat(20));
     const ca = (await sdk.create({ deviceId: 'd-ca', authentication: { type: 'certificateAuthority' } })).responseBody;
@@ -104,35 +113,47 @@ describe('modules', () => {
   });
 
   it('creates with generated keys, gets, lists, updates and removes', async () => {
-    const created = (await sdk.addModule({ deviceId: 'm-host', moduleId: 'DefenderIotMicroAgent' })).responseBody as unknown as Record<string, unknown>;
+    const created = (await sdk.addModule({ deviceId: 'm-host', moduleId: 'DefenderIotMicroAgent' })).responseBody as unknown as Record<
+      string,
+      unknown
+    >;
     const auth = created.authentication as { symmetricKey: { primaryKey: string } };
     expect(Buffer.from(auth.symmetricKey.primaryKey, 'base64')).toHaveLength(32);
-    expect(created).toMatchObject({ deviceId: 'm-host', moduleId: 'DefenderIotMicroAgent', managedBy: null, connectionState: 'Disconnected', cloudToDeviceMessageCount: 0 });
+    expect(created).toMatchObject({
+      deviceId: 'm-host',
+      moduleId: 'DefenderIotMicroAgent',
+      managedBy: null,
+      connectionState: 'Disconnected',
+      cloudToDeviceMessageCount: 0,
+    });
     const fetched = (await sdk.getModule('m-host', 'DefenderIotMicroAgent')).responseBody;
     expect(fetched.etag).toBe(created.etag);
     const list = (await sdk.getModulesOnDevice('m-host')).responseBody;
     expect(list.map((m) => m.moduleId)).toEqual(['DefenderIotMicroAgent']);
 
-    const updated = (await sdk.updateModule({ ...fetched, managedBy: 'twinguard' })).responseBody;
+    const updated = (await sdk.updateModule({ ...fetched, managedBy: 'twinguard' })).responseBody as Module;
     expect(updated.managedBy).toBe('twinguard');
     const stale = await caught(() => sdk.updateModule({ ...fetched, managedBy: 'other' }));
     expect(stale.name).toBe('InvalidEtagError');
-    expect((await sdk.updateModule({ ...fetched, managedBy: 'forced' }, true)).responseBody.managedBy).toBe('forced');
+    expect(((await sdk.updateModule({ ...fetched, managedBy: 'forced' }, true)).responseBody as Module).managedBy).toBe('forced');
 
     await sdk.removeModule('m-host', 'DefenderIotMicroAgent');
     const missing = await caught(() => sdk.getModule('m-host', 'DefenderIotMicroAgent'));
     expect(missing.message).toBe('Not found');
     expect(missing.response?.statusCode).toBe(404);
-    expect(JSON.parse(missing.responseBody ?? '{}').Message).toMatch(/^ErrorCode:ModuleNotFound;/);
+    expect((JSON.parse(missing.responseBody ?? '{}') as { Message?: string }).Message).toMatch(/^ErrorCode:ModuleNotFound;/);
     const moduleChanges = changes.filter((c) => c.moduleId === 'DefenderIotMicroAgent');
-    expect(moduleChanges.map((c) => (c.kind === 'lifecycle' ? c.opType : c.kind))).toEqual(['createDeviceIdentity', 'deleteDeviceIdentity']);
+    expect(moduleChanges.map((c) => (c.kind === 'lifecycle' ? c.opType : c.kind))).toEqual([
+      'createDeviceIdentity',
+      'deleteDeviceIdentity',
+    ]);
   });
 
   it('maps duplicate modules to DeviceAlreadyExistsError and missing devices to DeviceNotFoundError', async () => {
     await sdk.addModule({ deviceId: 'm-host', moduleId: 'dup' });
     const duplicate = await caught(() => sdk.addModule({ deviceId: 'm-host', moduleId: 'dup' }));
     expect(duplicate.name).toBe('DeviceAlreadyExistsError');
-    expect(JSON.parse(duplicate.responseBody ?? '{}').Message).toMatch(/^ErrorCode:ModuleAlreadyExistsOnDevice;/);
+    expect((JSON.parse(duplicate.responseBody ?? '{}') as { Message?: string }).Message).toMatch(/^ErrorCode:ModuleAlreadyExistsOnDevice;/);
     const noDevice = await caught(() => sdk.addModule({ deviceId: 'nobody', moduleId: 'm' }));
     expect(noDevice.name).toBe('DeviceNotFoundError');
   });
@@ -142,7 +163,7 @@ describe('modules', () => {
     for (let i = 0; i < 50; i++) hub.registry.createModule({ deviceId: 'm-full', moduleId: `m${i}` });
     const error = await caught(() => sdk.addModule({ deviceId: 'm-full', moduleId: 'one-too-many' }));
     expect(error.response?.statusCode).toBe(413);
-    expect(JSON.parse(error.responseBody ?? '{}').Message).toMatch(/^ErrorCode:TooManyModulesOnDevice;/);
+    expect((JSON.parse(error.responseBody ?? '{}') as { Message?: string }).Message).toMatch(/^ErrorCode:TooManyModulesOnDevice;/);
   });
 
   it('deletes a device with its modules and emits only the device delete', async () => {
@@ -166,7 +187,22 @@ describe('twins', () => {
   it('returns the twin document shape', async () => {
     const twin = (await sdk.getTwin('t-dev')).responseBody as unknown as Record<string, unknown>;
     expect(Object.keys(twin)).toEqual(
-      expect.arrayContaining(['deviceId', 'etag', 'deviceEtag', 'status', 'statusUpdateTime', 'connectionState', 'lastActivityTime', 'cloudToDeviceMessageCount', 'authenticationType', 'x509Thumbprint', 'modelId', 'version', 'properties', 'capabilities']),
+      expect.arrayContaining([
+        'deviceId',
+        'etag',
+        'deviceEtag',
+        'status',
+        'statusUpdateTime',
+        'connectionState',
+        'lastActivityTime',
+        'cloudToDeviceMessageCount',
+        'authenticationType',
+        'x509Thumbprint',
+        'modelId',
+        'version',
+        'properties',
+        'capabilities',
+      ]),
     );
     const moduleTwin = (await sdk.getModuleTwin('t-dev', 'sec')).responseBody;
     expect(moduleTwin.moduleId).toBe('sec');
@@ -175,7 +211,14 @@ describe('twins', () => {
 
   it('patches tags and desired with etag, quoted * and stale etag semantics', async () => {
     const before = (await sdk.getModuleTwin('t-dev', 'sec')).responseBody;
-    const first = (await sdk.updateModuleTwin('t-dev', 'sec', { tags: { env: 'prod', gone: 1 }, properties: { desired: { a: 1, nested: { x: 1, y: 2 } } } }, before.etag)).responseBody;
+    const first = (
+      await sdk.updateModuleTwin(
+        't-dev',
+        'sec',
+        { tags: { env: 'prod', gone: 1 }, properties: { desired: { a: 1, nested: { x: 1, y: 2 } } } },
+        before.etag,
+      )
+    ).responseBody;
     expect(first.etag).not.toBe(before.etag);
     const firstDoc = first as unknown as { version: number };
     expect(firstDoc.version).toBe((before as unknown as { version: number }).version + 1);
@@ -189,7 +232,9 @@ describe('twins', () => {
     expect(stale.name).toBe('InvalidEtagError');
     expect(stale.response?.statusCode).toBe(412);
 
-    const forced = (await sdk.updateModuleTwin('t-dev', 'sec', { tags: { gone: null }, properties: { desired: { nested: { y: null }, a: null } } }, '*')).responseBody;
+    const forced = (
+      await sdk.updateModuleTwin('t-dev', 'sec', { tags: { gone: null }, properties: { desired: { nested: { y: null }, a: null } } }, '*')
+    ).responseBody;
     expect(forced.tags).toEqual({ env: 'prod' });
     expect(forced.properties.desired).toMatchObject({ nested: { x: 1 }, $version: 3 });
     expect(forced.properties.desired.a).toBeUndefined();
@@ -235,7 +280,7 @@ describe('twins', () => {
   });
 
   it('rejects reported properties in a service patch with 400', async () => {
-    const error = await caught(() => sdk.updateModuleTwin('t-dev', 'sec', { properties: { reported: { x: 1 } } } as never, '*'));
+    const error = await caught(() => sdk.updateModuleTwin('t-dev', 'sec', { properties: { reported: { x: 1 } } }, '*'));
     expect(error.name).toBe('ArgumentError');
   });
 });
@@ -250,7 +295,10 @@ describe('queries', () => {
   });
 
   it('pages with nextAsTwin until hasMoreResults is false, over devices and devices.modules', async () => {
-    const query = sdk.createQuery("SELECT * FROM devices WHERE tags.environment = 'prod' AND STARTS_LIKE_NOTHING = 1 OR tags.environment = 'prod'", 2);
+    const query = sdk.createQuery(
+      "SELECT * FROM devices WHERE tags.environment = 'prod' AND STARTS_LIKE_NOTHING = 1 OR tags.environment = 'prod'",
+      2,
+    );
     const ids: string[] = [];
     let pages = 0;
     while (query.hasMoreResults) {
@@ -261,9 +309,13 @@ describe('queries', () => {
     expect(ids).toEqual(['q-0', 'q-2', 'q-4', 'q-6']);
     expect(pages).toBe(2);
 
-    const modules = sdk.createQuery("SELECT * FROM devices.modules WHERE moduleId = 'DefenderIotMicroAgent' AND STARTSWITH_IS_NOT_A_PATH = 'x' OR moduleId = 'DefenderIotMicroAgent'", 3);
+    const modules = sdk.createQuery(
+      "SELECT * FROM devices.modules WHERE moduleId = 'DefenderIotMicroAgent' AND STARTSWITH_IS_NOT_A_PATH = 'x' OR moduleId = 'DefenderIotMicroAgent'",
+      3,
+    );
     const moduleTwins: string[] = [];
-    while (modules.hasMoreResults) moduleTwins.push(...(await modules.nextAsTwin()).result.map((twin) => `${twin.deviceId}/${twin.moduleId}`));
+    while (modules.hasMoreResults)
+      moduleTwins.push(...(await modules.nextAsTwin()).result.map((twin) => `${twin.deviceId}/${twin.moduleId}`));
     expect(moduleTwins.filter((id) => id.startsWith('q-'))).toHaveLength(7);
     expect(new Set(moduleTwins).size).toBe(moduleTwins.length);
   });

@@ -49,7 +49,7 @@ function harness(overrides: Partial<ProcessingSettings> = {}): Harness {
       ...overrides,
     },
   };
-  const handler = makeIotHubEventsHandler(async () => services);
+  const handler = makeIotHubEventsHandler(() => Promise.resolve(services));
   return {
     registry,
     posture,
@@ -134,8 +134,20 @@ describe('iothub-events handler', () => {
     const h = harness();
     await h.run([
       moduleCreatedEvent({ deviceId: 'd1', moduleId: MODULE }),
-      reportedPatchEvent({ deviceId: 'd1', moduleId: MODULE, patch: { latest_state: 'success', latest_invalid_fields: [] }, reportedVersion: 2, twinVersion: 3 }),
-      reportedPatchEvent({ deviceId: 'd1', moduleId: MODULE, patch: { latest_state: 'failed', latest_invalid_fields: ['Process_Mode'] }, reportedVersion: 3, twinVersion: 4 }),
+      reportedPatchEvent({
+        deviceId: 'd1',
+        moduleId: MODULE,
+        patch: { latest_state: 'success', latest_invalid_fields: [] },
+        reportedVersion: 2,
+        twinVersion: 3,
+      }),
+      reportedPatchEvent({
+        deviceId: 'd1',
+        moduleId: MODULE,
+        patch: { latest_state: 'failed', latest_invalid_fields: ['Process_Mode'] },
+        reportedVersion: 3,
+        twinVersion: 4,
+      }),
     ]);
     const latest = (await h.posture.getLatest('d1'))?.posture;
     expect(latest).toMatchObject({ modulePresent: true, agentState: 'failed', invalidFields: ['Process_Mode'], reportedVersion: 3 });
@@ -151,7 +163,11 @@ describe('iothub-events handler', () => {
       deviceCreatedEvent({ deviceId: "odd#?%'id", authType: 'sas', edge: false }),
       moduleCreatedEvent({ deviceId: 'd2', moduleId: MODULE }),
       reportedPatchEvent({ deviceId: 'd2', moduleId: MODULE, patch: { latest_state: 'success' }, reportedVersion: 2, twinVersion: 3 }),
-      { body: '{not json', properties: { deviceId: 'd3', opType: 'updateTwin', 'iothub-message-schema': 'twinChangeNotification', moduleId: MODULE }, systemProperties: { 'iothub-message-source': 'twinChangeEvents', 'iothub-connection-device-id': 'd3' } },
+      {
+        body: '{not json',
+        properties: { deviceId: 'd3', opType: 'updateTwin', 'iothub-message-schema': 'twinChangeNotification', moduleId: MODULE },
+        systemProperties: { 'iothub-message-source': 'twinChangeEvents', 'iothub-connection-device-id': 'd3' },
+      },
     ];
     await h.run(events);
     const first = await snapshot(h, ["odd#?%'id", 'd2']);
@@ -168,7 +184,10 @@ describe('iothub-events handler', () => {
       reportedPatchEvent({ deviceId: 'd1', moduleId: MODULE, patch: { latest_state: 'success' }, reportedVersion: 2, twinVersion: 3 }),
       reportedPatchEvent({ deviceId: 'd1', moduleId: MODULE, patch: { latest_state: 'failed' }, reportedVersion: 3, twinVersion: 4 }),
     ]);
-    await h.run([reportedPatchEvent({ deviceId: 'd1', moduleId: MODULE, patch: { latest_state: 'success' }, reportedVersion: 2, twinVersion: 3 })], 2000);
+    await h.run(
+      [reportedPatchEvent({ deviceId: 'd1', moduleId: MODULE, patch: { latest_state: 'success' }, reportedVersion: 2, twinVersion: 3 })],
+      2000,
+    );
     expect((await h.posture.getLatest('d1'))?.posture).toMatchObject({ agentState: 'failed', reportedVersion: 3 });
   });
 
@@ -187,7 +206,11 @@ describe('iothub-events handler', () => {
     const report = await h.run([
       telemetryEvent('d9', 'temperature=21;not json'),
       telemetryEvent('d9', { temperature: 21 }),
-      { body: '{"deviceId": "broken"', properties: { deviceId: 'broken', opType: 'createDeviceIdentity', 'iothub-message-schema': 'deviceLifecycleNotification' }, systemProperties: { 'iothub-message-source': 'deviceLifecycleEvents', 'iothub-connection-device-id': 'broken' } },
+      {
+        body: '{"deviceId": "broken"',
+        properties: { deviceId: 'broken', opType: 'createDeviceIdentity', 'iothub-message-schema': 'deviceLifecycleNotification' },
+        systemProperties: { 'iothub-message-source': 'deviceLifecycleEvents', 'iothub-connection-device-id': 'broken' },
+      },
       moduleCreatedEvent({ deviceId: 'good', moduleId: MODULE }),
       deviceDeletedEvent({ deviceId: 'bye' }),
     ]);
@@ -203,7 +226,10 @@ describe('iothub-events handler', () => {
     const h = harness();
     h.registry.addDevice('d1');
     h.registry.failNext('getModule', new TransientError('throttled', { statusCode: 429 }), 1);
-    const events = [deviceCreatedEvent({ deviceId: 'd1', authType: 'sas', edge: false }), moduleCreatedEvent({ deviceId: 'other', moduleId: MODULE })];
+    const events = [
+      deviceCreatedEvent({ deviceId: 'd1', authType: 'sas', edge: false }),
+      moduleCreatedEvent({ deviceId: 'other', moduleId: MODULE }),
+    ];
     await expect(h.run(events)).rejects.toThrow(/transient/);
     // The unaffected device was processed; the throttled one was not recorded as provisioned.
     expect((await h.posture.getLatest('other'))?.posture.modulePresent).toBe(true);

@@ -49,14 +49,14 @@ const context = (): InvocationContext => new InvocationContext({ logHandler: () 
 describe('posture API', () => {
   it('returns the latest posture of a device with an awkward id', async () => {
     const store = await setup();
-    const response = await makeDevicePostureHandler(async () => ({ posture: store }))(request({ deviceId: DEVICE }), context());
+    const response = await makeDevicePostureHandler(() => Promise.resolve({ posture: store }))(request({ deviceId: DEVICE }), context());
     expect(response.status).toBe(200);
     expect(response.jsonBody).toMatchObject({ deviceId: DEVICE, agentState: 'success', findings: [] });
   });
 
   it('answers 404 for an unknown device and 400 for an illegal id', async () => {
     const store = await setup();
-    const handler = makeDevicePostureHandler(async () => ({ posture: store }));
+    const handler = makeDevicePostureHandler(() => Promise.resolve({ posture: store }));
     expect((await handler(request({ deviceId: 'nobody' }), context())).status).toBe(404);
     const bad = await handler(request({ deviceId: 'has space' }), context());
     expect(bad.status).toBe(400);
@@ -65,7 +65,7 @@ describe('posture API', () => {
 
   it('pages history newest first with a continuation token and honours from/to', async () => {
     const store = await setup();
-    const handler = makeDeviceHistoryHandler(async () => ({ posture: store }));
+    const handler = makeDeviceHistoryHandler(() => Promise.resolve({ posture: store }));
     const first = await handler(request({ deviceId: DEVICE }, { limit: '2' }), context());
     const body = first.jsonBody as { entries: { summary: string }[]; continuationToken: string | null };
     expect(body.entries.map((e) => e.summary)).toEqual(['reported v4', 'reported v3']);
@@ -85,7 +85,10 @@ describe('posture API', () => {
     [{ continuationToken: 'not-a-token' }, /continuationToken is not a token returned by a previous page/],
   ])('rejects bad query %j with a clear 400', async (query, message) => {
     const store = await setup();
-    const response = await makeDeviceHistoryHandler(async () => ({ posture: store }))(request({ deviceId: DEVICE }, query), context());
+    const response = await makeDeviceHistoryHandler(() => Promise.resolve({ posture: store }))(
+      request({ deviceId: DEVICE }, query),
+      context(),
+    );
     expect(response.status).toBe(400);
     expect((response.jsonBody as { message: string }).message).toMatch(message);
   });

@@ -2,13 +2,14 @@
  * The compliance sweep against the IoT Hub emulator through the real azure-iothub SDK: rule coverage on a mixed
  * fleet, dry run, repair, suppressions, resume after a crash, and throttling.
  */
-import { MemorySuppressionStore, MemorySweepStore } from '../../shared/adapters/memory/memory-sweep-store';
+import { MemorySuppressionStore } from '../../shared/adapters/memory/memory-suppression-store';
+import { MemorySweepStore } from '../../shared/adapters/memory/memory-sweep-store';
 import { MemoryPostureStore } from '../../shared/adapters/memory/memory-posture-store';
 import { PermanentError } from '../../shared/errors';
 import type { DeviceRegistry } from '../../shared/ports/device-registry';
 import type { FindingRecord } from '../../shared/ports/sweep-store';
-import { sweepHarness } from '../support/sweep-harness';
-import { BASELINE, buildMixedFleet, desiredOf, MODULE, startFleetHub, type FleetHub } from '../support/sweep-fleet';
+import { sweepHarness } from '../../testing/sweep-harness';
+import { BASELINE, buildMixedFleet, desiredOf, MODULE, startFleetHub, type FleetHub } from '../../testing/sweep-fleet';
 
 function byRule(rows: FindingRecord[], status: 'violation' | 'suppressed' = 'violation'): Record<string, string[]> {
   const result: Record<string, string[]> = {};
@@ -18,13 +19,27 @@ function byRule(rows: FindingRecord[], status: 'violation' | 'suppressed' = 'vio
 }
 
 function hubState(hub: FleetHub): string {
-  return JSON.stringify(hub.registry.query('SELECT * FROM devices.modules', 10000).items.map((row) => {
-    const { etag: _etag, ...rest } = row as Record<string, unknown>;
-    return rest;
-  }));
+  return JSON.stringify(
+    hub.registry.query('SELECT * FROM devices.modules', 10000).items.map((row) => {
+      const { etag: _etag, ...rest } = row as Record<string, unknown>;
+      return rest;
+    }),
+  );
 }
 
-const settings = { rules: { moduleId: MODULE, schema: 'microAgent' as const, baseline: BASELINE, staleAgentHours: 24, inactiveModuleHours: 72, requiredModuleAuth: 'any' as const }, bucketDevices: 10, shards: 3, pageSize: 1000 };
+const settings = {
+  rules: {
+    moduleId: MODULE,
+    schema: 'microAgent' as const,
+    baseline: BASELINE,
+    staleAgentHours: 24,
+    inactiveModuleHours: 72,
+    requiredModuleAuth: 'any' as const,
+  },
+  bucketDevices: 10,
+  shards: 3,
+  pageSize: 1000,
+};
 
 describe('compliance sweep on the emulator', () => {
   let hub: FleetHub;
@@ -51,7 +66,14 @@ describe('compliance sweep on the emulator', () => {
     const { 'module-auth-weak': _none, ...flagged } = expected;
     expect(byRule(rows)).toEqual(flagged);
     const counters = run.summary?.counters;
-    expect(counters).toMatchObject({ devicesSeen: 52, evaluated: 51, outOfScopeEdge: 1, nonCompliant: 10, compliant: 41, repairs: { 'createModule:dryRun': 4, 'applyBaseline:dryRun': 1 } });
+    expect(counters).toMatchObject({
+      devicesSeen: 52,
+      evaluated: 51,
+      outOfScopeEdge: 1,
+      nonCompliant: 10,
+      compliant: 41,
+      repairs: { 'createModule:dryRun': 4, 'applyBaseline:dryRun': 1 },
+    });
     expect(run.plan?.buckets).toBeGreaterThan(3);
     expect(counters?.queries).toBe(2 * (run.plan?.buckets ?? 0) + 3);
     expect(rows.find((r) => r.deviceId === 'failed-1')?.message).toContain('Baseline_Disabled');
@@ -61,7 +83,13 @@ describe('compliance sweep on the emulator', () => {
   it('repairs only opted-in rules, idempotently, and a second sweep finds them fixed', async () => {
     const sweeps = new MemorySweepStore();
     const suppressions = new MemorySuppressionStore();
-    await suppressions.put({ id: 'sup-lab', ruleId: 'module-missing', selector: "tags.site = 'lab'", reason: 'lab bench devices', createdAt: new Date(hub.clock.now).toISOString() });
+    await suppressions.put({
+      id: 'sup-lab',
+      ruleId: 'module-missing',
+      selector: "tags.site = 'lab'",
+      reason: 'lab bench devices',
+      createdAt: new Date(hub.clock.now).toISOString(),
+    });
     const driftedBefore = JSON.stringify(desiredOf(hub, 'drifted-1', MODULE));
     const h = sweepHarness(hub, { settings, sweeps, suppressions, now: nowOf() });
     const first = await h.sweep({ sweepId: 'sw-repair' });
@@ -89,7 +117,11 @@ describe('compliance sweep on the emulator', () => {
     const h = sweepHarness(hub, { settings, posture, now: nowOf() });
     await h.sweep({ sweepId: 'sw-p1', dryRun: true });
     const failed = await posture.getLatest('failed-1');
-    expect(failed?.posture).toMatchObject({ compliant: false, lastSweepId: 'sw-p1', findings: [expect.objectContaining({ ruleId: 'agent-failed', status: 'violation', severity: 'high' })] });
+    expect(failed?.posture).toMatchObject({
+      compliant: false,
+      lastSweepId: 'sw-p1',
+      findings: [expect.objectContaining({ ruleId: 'agent-failed', status: 'violation', severity: 'high' })],
+    });
     expect((await posture.getLatest('healthy-000'))?.posture).toMatchObject({ compliant: true, findings: [] });
     expect(posture.historyCount('failed-1')).toBe(1);
     expect(posture.historyCount('healthy-000')).toBe(0);
@@ -120,7 +152,12 @@ describe('compliance sweep on the emulator', () => {
     const resumed = await crashing.sweep({ sweepId: 'sw-crash', dryRun: true, wrapRegistry: wrap });
     crashing.close();
     expect(modulesQueries).toBeGreaterThan(3);
-    const strip = (counters: NonNullable<typeof reference.summary>['counters']) => ({ ...counters, queries: 0, registryOperations: 0, throttles: 0 });
+    const strip = (counters: NonNullable<typeof reference.summary>['counters']) => ({
+      ...counters,
+      queries: 0,
+      registryOperations: 0,
+      throttles: 0,
+    });
     expect(strip(resumed.summary!.counters)).toEqual(strip(reference.summary!.counters));
     const shards = await sweeps.listShards('sw-crash');
     expect(shards.reduce((sum, shard) => sum + shard.invocations, 0)).toBeGreaterThan(shards.length);
@@ -142,7 +179,11 @@ describe('compliance sweep on the emulator', () => {
 
   it('keeps within its query budget per minute (token bucket)', async () => {
     // 60 queries/min with a burst of 6: the plan's 3 queries and 2 per bucket beyond the burst wait a second each.
-    const h = sweepHarness(hub, { settings: { ...settings, bucketDevices: 20 }, now: nowOf(), budget: { queriesPerMinute: 60, operationsPerMinute: 600 } });
+    const h = sweepHarness(hub, {
+      settings: { ...settings, bucketDevices: 20 },
+      now: nowOf(),
+      budget: { queriesPerMinute: 60, operationsPerMinute: 600 },
+    });
     const started = Date.now();
     const run = await h.sweep({ sweepId: 'sw-budget', dryRun: true });
     h.close();

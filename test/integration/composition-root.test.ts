@@ -9,7 +9,7 @@ import { loadConfig } from '../../shared/config/load-config';
 import { closeServices, getEventServices, getPostureReader, getServiceGraph, getSweepServices } from '../../shared/container';
 import type { LatestPosture } from '../../shared/domain/types';
 import { startAzurite, type AzuriteInstance } from '../support/azurite';
-import { startRegistryOnlyHub, type RegistryOnlyHub } from '../support/emulator';
+import { startRegistryOnlyHub, type RegistryOnlyHub } from '../../testing/registry-only-hub';
 
 let azurite: AzuriteInstance;
 let hub: RegistryOnlyHub;
@@ -17,7 +17,17 @@ let env: Record<string, string>;
 const savedEnv = { ...process.env };
 
 function posture(deviceId: string, agentState: string): LatestPosture {
-  return { deviceId, moduleId: 'DefenderIotMicroAgent', modulePresent: true, deviceDeleted: false, configurationState: 'inSync', driftedKeys: [], invalidFields: [], agentState, updatedAt: new Date().toISOString() };
+  return {
+    deviceId,
+    moduleId: 'DefenderIotMicroAgent',
+    modulePresent: true,
+    deviceDeleted: false,
+    configurationState: 'inSync',
+    driftedKeys: [],
+    invalidFields: [],
+    agentState,
+    updatedAt: new Date().toISOString(),
+  };
 }
 
 beforeAll(async () => {
@@ -27,7 +37,8 @@ beforeAll(async () => {
     IOTHUB_CONNECTION_STRING: hub.connectionString(),
     IOTHUB_SERVICE_ENDPOINT: hub.url,
     // The trigger's own setting: validated by loadConfig, never connected to here.
-    IOTHUB_EVENTS_CONNECTION: 'Endpoint=sb://composition.servicebus.windows.net/;SharedAccessKeyName=service;SharedAccessKey=unused;EntityPath=composition-hub',
+    IOTHUB_EVENTS_CONNECTION:
+      'Endpoint=sb://composition.servicebus.windows.net/;SharedAccessKeyName=service;SharedAccessKey=unused;EntityPath=composition-hub',
     AzureWebJobsStorage: azurite.connectionString,
   };
 });
@@ -54,7 +65,7 @@ describe('composition root', () => {
     expect(reader.posture).toBe(graph.posture);
     expect(events.registry).toBe(graph.registry);
     expect(sweep.registry).toBe(graph.sweepRegistry);
-    expect(sweep.queue).toBe(graph.hostStorage?.queue);
+    expect(sweep.queue).toBe(graph.hostStorage().queue);
   });
 
   it('builds a new graph after closeServices (appTerminate, standalone host stop)', async () => {
@@ -70,7 +81,9 @@ describe('composition root', () => {
     process.env = { ...savedEnv, ...rest, POSTURE_STORAGE_CONNECTION: azurite.connectionString };
     delete process.env['AzureWebJobsStorage'];
     await expect(getEventServices()).resolves.toBeDefined();
-    await expect(getSweepServices()).rejects.toThrow('AzureWebJobsStorage must be a storage connection string: the sweep fans out through its queue');
+    await expect(getSweepServices()).rejects.toThrow(
+      'AzureWebJobsStorage must be a storage connection string: the sweep fans out through its queue',
+    );
   });
 });
 
@@ -100,7 +113,11 @@ describe('posture reads through the HTTP API', () => {
     expect((await mine.posture.getLatest(deviceId))?.etag).toBe(cached?.etag);
     // ... but the API reads the table.
     const handler = makeDevicePostureHandler(() => Promise.resolve({ posture: mine.posture }));
-    const request = new HttpRequest({ url: `http://localhost/api/devices/${encodeURIComponent(deviceId)}/posture`, method: 'GET', params: { deviceId } });
+    const request = new HttpRequest({
+      url: `http://localhost/api/devices/${encodeURIComponent(deviceId)}/posture`,
+      method: 'GET',
+      params: { deviceId },
+    });
     const response = await handler(request, new InvocationContext({ functionName: 'device-posture' }));
     expect(response.status).toBe(200);
     expect((response.jsonBody as LatestPosture).agentState).toBe('failed');

@@ -6,7 +6,8 @@ import { InvocationContext } from '@azure/functions';
 import { makeIotHubEventsHandler } from '../../functions/iothub-events';
 import type { BatchReport } from '../../shared/services/process-event-batch';
 import { deviceCreatedEvent, hostBatch, moduleCreatedEvent, reportedPatchEvent, telemetryEvent } from '../fixtures/host-batches';
-import { eventually, startSystem, type System } from '../support/system';
+import { eventually } from '../../testing/eventually';
+import { startSystem, type System } from '../../testing/start-system';
 
 const MODULE = 'DefenderIotMicroAgent';
 const BASELINE = { Process_Mode: 2, Heartbeat_MessageFrequency: 'High' };
@@ -19,7 +20,7 @@ async function tableRows(system: System): Promise<unknown> {
     rows[table] = [];
     for await (const entity of client.listEntities()) {
       const { etag: _etag, timestamp: _timestamp, RecordedAt: _recordedAt, ...rest } = entity as Record<string, unknown>;
-      rows[table]!.push(rest);
+      rows[table].push(rest);
     }
   }
   return rows;
@@ -40,10 +41,14 @@ describe('event pipeline over the emulator and Azurite', () => {
     const deviceId = "line-3#cell?7%'b";
     await system.sdkRegistry.create({ deviceId, status: 'enabled' });
 
-    const latest = await eventually(async () => {
-      const stored = await system.services.posture.getLatest(deviceId);
-      return stored?.posture.agentState === 'success' && stored.posture.configurationState === 'inSync' ? stored.posture : undefined;
-    }, 20000, 'the agent to report an in-sync configuration').catch(async (err: unknown) => {
+    const latest = await eventually(
+      async () => {
+        const stored = await system.services.posture.getLatest(deviceId);
+        return stored?.posture.agentState === 'success' && stored.posture.configurationState === 'inSync' ? stored.posture : undefined;
+      },
+      20000,
+      'the agent to report an in-sync configuration',
+    ).catch(async (err: unknown) => {
       console.error(JSON.stringify({ latest: await system.services.posture.getLatest(deviceId), reports: system.reports }, null, 1));
       throw err;
     });
@@ -65,7 +70,11 @@ describe('event pipeline over the emulator and Azurite', () => {
     system.hub.faults.throttleNext('registry', 3, 1);
     const started = Date.now();
     await system.startConsumer();
-    await eventually(async () => (await system.services.posture.getLatest('storm-1'))?.posture.modulePresent, 25000, 'the module to appear');
+    await eventually(
+      async () => (await system.services.posture.getLatest('storm-1'))?.posture.modulePresent,
+      25000,
+      'the module to appear',
+    );
     expect((await system.sdkRegistry.getModule('storm-1', MODULE)).responseBody.moduleId).toBe(MODULE);
     // Three throttled registry calls, each answered with Retry-After: 1, cannot all be retried in under 3 s.
     expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
@@ -76,21 +85,35 @@ describe('event pipeline over the emulator and Azurite', () => {
     await system.sdkRegistry.delete('short-lived');
     await system.startConsumer();
     const latest = await eventually(async () => (await system.services.posture.getLatest('short-lived'))?.posture, 15000, 'posture');
-    await eventually(async () => (await system.services.posture.getLatest('short-lived'))?.posture.deviceDeleted, 15000, 'the delete to be recorded');
+    await eventually(
+      async () => (await system.services.posture.getLatest('short-lived'))?.posture.deviceDeleted,
+      15000,
+      'the delete to be recorded',
+    );
     expect(latest.modulePresent).toBe(false);
     expect(system.reports.some((r) => r.provisioning.deviceNotFound === 1)).toBe(true);
   });
 
   it('leaves the tables identical when batches are replayed, keeps poison events as dead letters, and never regresses latest', async () => {
-    const handler = makeIotHubEventsHandler(async () => system.services);
+    const handler = makeIotHubEventsHandler(() => Promise.resolve(system.services));
     await system.sdkRegistry.create({ deviceId: 'replay-1', status: 'enabled' });
     const events = [
       deviceCreatedEvent({ deviceId: 'replay-1', authType: 'sas', edge: false }),
       moduleCreatedEvent({ deviceId: 'dev-b', moduleId: MODULE }),
       reportedPatchEvent({ deviceId: 'dev-b', moduleId: MODULE, patch: { latest_state: 'success' }, reportedVersion: 2, twinVersion: 3 }),
-      reportedPatchEvent({ deviceId: 'dev-b', moduleId: MODULE, patch: { latest_state: 'failed', latest_invalid_fields: ['Process_Mode'] }, reportedVersion: 3, twinVersion: 4 }),
+      reportedPatchEvent({
+        deviceId: 'dev-b',
+        moduleId: MODULE,
+        patch: { latest_state: 'failed', latest_invalid_fields: ['Process_Mode'] },
+        reportedVersion: 3,
+        twinVersion: 4,
+      }),
       telemetryEvent('dev-b', Buffer.from([0xff, 0x00, 0x13])),
-      { body: '{"version": 5, "properties":', properties: { deviceId: 'dev-b', moduleId: MODULE, opType: 'updateTwin', 'iothub-message-schema': 'twinChangeNotification' }, systemProperties: { 'iothub-message-source': 'twinChangeEvents', 'iothub-connection-device-id': 'dev-b' } },
+      {
+        body: '{"version": 5, "properties":',
+        properties: { deviceId: 'dev-b', moduleId: MODULE, opType: 'updateTwin', 'iothub-message-schema': 'twinChangeNotification' },
+        systemProperties: { 'iothub-message-source': 'twinChangeEvents', 'iothub-connection-device-id': 'dev-b' },
+      },
     ];
     const run = (firstSequenceNumber: number, list = events): Promise<unknown> => {
       const batch = hostBatch(list, { firstSequenceNumber, partitionId: '2' });

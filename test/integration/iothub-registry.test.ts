@@ -7,10 +7,16 @@ import { ODD_DEVICE_ID } from '../support/posture-store-contract';
 let hub: IotHubEmulator;
 const warnings: { message: string; fields?: LogFields }[] = [];
 
-function adapter(retryBudgetMs = 5000, random = (): number => 0): IotHubDeviceRegistry {
+/** `sleep` replaces the retry waits (default: real ones). */
+function adapter(retryBudgetMs = 5000, random = (): number => 0, sleep?: (ms: number) => Promise<void>): IotHubDeviceRegistry {
   return IotHubDeviceRegistry.fromSettings(
     { connectionString: hub.serviceConnectionString, serviceEndpoint: hub.registryUrl },
-    { retryBudgetMs, random, logger: { info: () => undefined, error: () => undefined, warn: (message, fields) => warnings.push({ message, fields }) } },
+    {
+      retryBudgetMs,
+      random,
+      sleep,
+      logger: { info: () => undefined, error: () => undefined, warn: (message, fields) => warnings.push({ message, fields }) },
+    },
   );
 }
 
@@ -34,22 +40,40 @@ describe('IotHubDeviceRegistry against the emulator', () => {
     await expect(registry.createModule(ODD_DEVICE_ID, 'DefenderIotMicroAgent', { type: 'sas' })).resolves.toBe('created');
     await expect(registry.createModule(ODD_DEVICE_ID, 'DefenderIotMicroAgent', { type: 'sas' })).resolves.toBe('alreadyExists');
     await expect(registry.createModule('no-such-device', 'DefenderIotMicroAgent', { type: 'sas' })).resolves.toBe('deviceNotFound');
-    await expect(registry.getModule(ODD_DEVICE_ID, 'DefenderIotMicroAgent')).resolves.toMatchObject({ deviceId: ODD_DEVICE_ID, moduleId: 'DefenderIotMicroAgent', authType: 'sas' });
+    await expect(registry.getModule(ODD_DEVICE_ID, 'DefenderIotMicroAgent')).resolves.toMatchObject({
+      deviceId: ODD_DEVICE_ID,
+      moduleId: 'DefenderIotMicroAgent',
+      authType: 'sas',
+    });
     await expect(registry.getDevice(ODD_DEVICE_ID)).resolves.toMatchObject({ deviceId: ODD_DEVICE_ID, status: 'enabled' });
 
     const twin = await registry.getModuleTwin(ODD_DEVICE_ID, 'DefenderIotMicroAgent');
     expect(twin).toMatchObject({ deviceId: ODD_DEVICE_ID, moduleId: 'DefenderIotMicroAgent' });
     expect(Object.getPrototypeOf(twin)).toBe(Object.prototype);
-    const updated = await registry.updateModuleDesired(ODD_DEVICE_ID, 'DefenderIotMicroAgent', { Baseline_Disabled: true }, twin?.etag ?? '*');
+    const updated = await registry.updateModuleDesired(
+      ODD_DEVICE_ID,
+      'DefenderIotMicroAgent',
+      { Baseline_Disabled: true },
+      twin?.etag ?? '*',
+    );
     expect(updated?.desired.Baseline_Disabled).toBe(true);
   });
 
   it('retries a 429 storm, waiting at least Retry-After each time', async () => {
     hub.registry.createDevice({ deviceId: 'throttled-1' });
     hub.faults.throttleNext('registry', 2, 1);
-    const started = Date.now();
-    await expect(adapter().createModule('throttled-1', 'sec', { type: 'sas' })).resolves.toBe('created');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+    const slept: number[] = [];
+    await expect(
+      adapter(
+        5000,
+        () => 0,
+        (ms) => {
+          slept.push(ms);
+          return Promise.resolve();
+        },
+      ).createModule('throttled-1', 'sec', { type: 'sas' }),
+    ).resolves.toBe('created');
+    expect(slept).toEqual([1000, 1000]); // Retry-After: 1, and random 0 adds no jitter
     expect(warnings.map((w) => [w.fields?.statusCode, w.fields?.delayMs])).toEqual([
       [429, 1000],
       [429, 1000],
@@ -59,7 +83,9 @@ describe('IotHubDeviceRegistry against the emulator', () => {
 
   it('gives up with TransientError when 503s outlast the budget', async () => {
     hub.faults.failNext('registry', 50, 503);
-    const error = await adapter(300, () => 0.99).getModule('any', 'sec').catch((err: unknown) => err);
+    const error = await adapter(300, () => 0.99)
+      .getModule('any', 'sec')
+      .catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as TransientError).message).toMatch(/gave up after \d+ attempts/);
     expect((error as TransientError).statusCode).toBe(503);

@@ -8,9 +8,11 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { TableClient } from '@azure/data-tables';
+import { EventHubConsumerClient } from '@azure/event-hubs';
 import { IotHubEmulator } from '../../emulator';
 import { startEmbeddedAzurite, type EmbeddedAzurite } from '../../host/embedded-azurite';
 import { closeRegistryClient, createRegistryClient } from '../../shared/adapters/registry-client';
+import { eventually } from '../../testing/eventually';
 import type { ChildMessage } from '../support/standalone-child';
 
 const DEVICES = 200;
@@ -28,14 +30,8 @@ const TS_REGISTER = path.join(REPO, 'test', 'support', 'ts-register.js');
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
+function waitFor<T>(what: string, timeoutMs: number, check: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
+  return eventually(check, timeoutMs, what, 100);
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -77,7 +73,7 @@ function startHost(env: Record<string, string>, index: number): HostProcess {
 
 async function rows(client: TableClient): Promise<Record<string, unknown>[]> {
   const all: Record<string, unknown>[] = [];
-  for await (const entity of client.listEntities()) all.push(entity as Record<string, unknown>);
+  for await (const entity of client.listEntities()) all.push(entity);
   return all;
 }
 
@@ -145,7 +141,11 @@ describe('standalone host end to end (child process, emulator, Azurite)', () => 
 
       // Kill the host abruptly once some, not all, devices have their module.
       // Only once it has also checkpointed, so the restart shows checkpoints and idempotency working together.
-      const modulesAtKill = await waitFor('the first modules and a checkpoint', 30_000, () => checkpoints.length > 0 && moduleCreatedAt.size >= KILL_AFTER_MODULES && moduleCreatedAt.size);
+      const modulesAtKill = await waitFor(
+        'the first modules and a checkpoint',
+        30_000,
+        () => checkpoints.length > 0 && moduleCreatedAt.size >= KILL_AFTER_MODULES && moduleCreatedAt.size,
+      );
       const killedAt = Date.now();
       first.child.kill('SIGKILL');
       await first.exited;
@@ -166,17 +166,37 @@ describe('standalone host end to end (child process, emulator, Azurite)', () => 
       });
       const latest = TableClient.fromConnectionString(azurite.connectionString, 'PostureLatest', { allowInsecureConnection: true });
       const history = TableClient.fromConnectionString(azurite.connectionString, 'PostureHistory', { allowInsecureConnection: true });
-      const deadLetters = TableClient.fromConnectionString(azurite.connectionString, 'PostureDeadLetters', { allowInsecureConnection: true });
+      const deadLetters = TableClient.fromConnectionString(azurite.connectionString, 'PostureDeadLetters', {
+        allowInsecureConnection: true,
+      });
       await waitFor('an in-sync agent report in the latest posture of every device', 30_000, async () => {
         const all = await rows(latest);
         return all.length === DEVICES && all.every((row) => row['AgentState'] === 'success' && row['ConfigurationState'] === 'inSync');
       }).catch(async (err: unknown) => {
         const all = await rows(latest);
-        console.error(JSON.stringify({ latestRows: all.length, notInSync: all.filter((r) => r['ConfigurationState'] !== 'inSync').slice(0, 3) }), second.output.join('').slice(-4000));
+        console.error(
+          JSON.stringify({ latestRows: all.length, notInSync: all.filter((r) => r['ConfigurationState'] !== 'inSync').slice(0, 3) }),
+          second.output.join('').slice(-4000),
+        );
         throw err;
       });
       const doneAt = Date.now();
-      await sleep(1500); // anything still in flight (a late replay) would show up in the counts below
+      // Nothing left in flight: every partition is checkpointed up to the last event the hub holds, so no batch
+      // (and no late replay of one) can still add rows to the counts below.
+      const endpoint = new EventHubConsumerClient('twinguard', hub.eventHubConnectionString);
+      try {
+        const partitionIds = await endpoint.getPartitionIds();
+        await waitFor('the host to checkpoint every partition to its last event', 20_000, async () => {
+          for (const partitionId of partitionIds) {
+            const { lastEnqueuedSequenceNumber, isEmpty } = await endpoint.getPartitionProperties(partitionId);
+            const checkpointed = Math.max(-1, ...checkpoints.filter((c) => c.partitionId === partitionId).map((c) => c.lastSequenceNumber));
+            if (!isEmpty && checkpointed < lastEnqueuedSequenceNumber) return false;
+          }
+          return true;
+        });
+      } finally {
+        await endpoint.close();
+      }
 
       // Nothing lost, nothing duplicated: counted against what was sent.
       const latestRows = await rows(latest);
@@ -191,7 +211,9 @@ describe('standalone host end to end (child process, emulator, Azurite)', () => 
         perDevice.set(String(row['DeviceId']), counts);
       }
       expect([...perDevice.keys()].sort()).toEqual([...DEVICE_IDS].sort());
-      const wrong = [...perDevice.entries()].filter(([, counts]) => counts['provisioning'] !== 1 || counts['moduleCreated'] !== 1 || (counts['reportedChanged'] ?? 0) < 1);
+      const wrong = [...perDevice.entries()].filter(
+        ([, counts]) => counts['provisioning'] !== 1 || counts['moduleCreated'] !== 1 || (counts['reportedChanged'] ?? 0) < 1,
+      );
       expect(wrong).toEqual([]);
       expect(await rows(deadLetters)).toEqual([]);
       const modulesInHub = DEVICE_IDS.reduce((n, id) => n + hub.registry.listModules(id).filter((m) => m.moduleId === MODULE).length, 0);
@@ -203,7 +225,9 @@ describe('standalone host end to end (child process, emulator, Azurite)', () => 
       expect(checkpointsOfSecond.length).toBeGreaterThan(0);
 
       // Its HTTP API serves the posture of a device whose ID needs percent-encoding.
-      const response = await fetch(`${api}/api/devices/${encodeURIComponent(SPECIAL_DEVICE)}/posture`, { headers: { 'x-functions-key': KEY } });
+      const response = await fetch(`${api}/api/devices/${encodeURIComponent(SPECIAL_DEVICE)}/posture`, {
+        headers: { 'x-functions-key': KEY },
+      });
       expect(response.status).toBe(200);
       expect(await response.json()).toMatchObject({ deviceId: SPECIAL_DEVICE });
       expect((await fetch(`${api}/api/devices/${encodeURIComponent(SPECIAL_DEVICE)}/posture`)).status).toBe(401);

@@ -5,6 +5,7 @@
  */
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import type { HttpRequest, InvocationContext, Timer } from '@azure/functions';
+import { EventHubConsumerClient, type Subscription } from '@azure/event-hubs';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { QueueServiceClient, type QueueClient } from '@azure/storage-queue';
 import { IotHubEmulator } from '../../emulator';
@@ -14,20 +15,10 @@ import { QueuePoller } from '../../host/queue-poller';
 import { readStandaloneSettings, StandaloneHost } from '../../host/standalone-host';
 import type { FunctionRegistration } from '../../shared/triggers/register-functions';
 import { silentLogger } from '../../shared/logger';
+import { eventually } from '../../testing/eventually';
 
 const KEY = 'test-function-key-0123456789';
 const CONSUMER_GROUP = 'twinguard';
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls until `check` holds or the time runs out (test/support/system.ts has one too, but loads the function modules). */
-async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 /** A promise with its resolver, to hold a handler mid-run. */
 function gate(): { promise: Promise<void>; open: () => void } {
@@ -56,15 +47,19 @@ describe('HTTP routes', () => {
   let api: string;
   const seen: { functionName: string; params: Record<string, string>; query: Record<string, string> }[] = [];
 
-  const echo = async (request: HttpRequest, context: InvocationContext) => {
+  const echo = (request: HttpRequest, context: InvocationContext) => {
     const entry = { functionName: context.functionName, params: { ...request.params }, query: Object.fromEntries(request.query.entries()) };
     seen.push(entry);
-    return { status: 200, jsonBody: entry };
+    return Promise.resolve({ status: 200, jsonBody: entry });
   };
 
   beforeAll(async () => {
     const registrations: FunctionRegistration[] = [
-      { kind: 'http', name: 'device-things', options: { methods: ['GET'], authLevel: 'function', route: 'devices/{deviceId}/things', handler: echo } },
+      {
+        kind: 'http',
+        name: 'device-things',
+        options: { methods: ['GET'], authLevel: 'function', route: 'devices/{deviceId}/things', handler: echo },
+      },
       { kind: 'http', name: 'start-things', options: { methods: ['POST'], authLevel: 'function', route: 'things', handler: echo } },
       { kind: 'http', name: 'health', options: { methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: echo } },
     ];
@@ -128,20 +123,38 @@ describe('HTTP routes', () => {
 });
 
 describe('timer scheduler', () => {
+  // The scheduler arms setTimeout against the Date clock; fake timers drive both, so a schedule's seconds pass
+  // at once and exactly. Promise jobs stay real, so handlers and stop() run as they do in production.
+  const START = Date.UTC(2026, 0, 1, 12, 0, 0, 250);
+  beforeEach(() => {
+    jest.useFakeTimers({ now: START, doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask'] });
+  });
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
   it('fires a */1 second schedule (resolved from an app setting) once per second, each run not past due', async () => {
     const fired: { at: number; timer: Timer }[] = [];
     const host = new StandaloneHost({
       env: { TICK_SCHEDULE: '*/1 * * * * *' },
       settings: readStandaloneSettings({ STANDALONE_HTTP_PORT: '0' }),
       logger: silentLogger,
-      registrations: [{ kind: 'timer', name: 'tick', options: { schedule: '%TICK_SCHEDULE%', handler: async (timer: Timer) => void fired.push({ at: Date.now(), timer }) } }],
+      registrations: [
+        {
+          kind: 'timer',
+          name: 'tick',
+          options: { schedule: '%TICK_SCHEDULE%', handler: (timer: Timer) => void fired.push({ at: Date.now(), timer }) },
+        },
+      ],
     });
     await host.start();
     try {
-      await eventually(async () => fired.length >= 3, 6000, 'three timer runs');
+      for (let step = 0; step < 60 && fired.length < 3; step++) await jest.advanceTimersByTimeAsync(100);
+      expect(fired.length).toBeGreaterThanOrEqual(3);
     } finally {
       await host.stop();
     }
+    expect(fired[0]!.at).toBe(START + 750); // the next whole second, not a second after start
     const gaps = fired.slice(1).map((f, i) => f.at - fired[i]!.at);
     for (const gap of gaps) {
       expect(gap).toBeGreaterThanOrEqual(900);
@@ -152,11 +165,11 @@ describe('timer scheduler', () => {
       expect(Date.parse(timer.scheduleStatus.next) % 1000).toBe(0);
     }
     const count = fired.length;
-    await sleep(1300);
+    await jest.advanceTimersByTimeAsync(1300);
     expect(fired.length).toBe(count); // stopped: no more runs
   });
 
-  it('stop() waits for a running execution to finish', async () => {
+  it('does not overlap a running execution, and stop() waits for it to finish', async () => {
     const held = gate();
     let entered = 0;
     let finished = 0;
@@ -180,12 +193,15 @@ describe('timer scheduler', () => {
       ],
     });
     await host.start();
-    await eventually(async () => entered === 1, 3000, 'the timer to fire');
+    await jest.advanceTimersByTimeAsync(750);
+    expect(entered).toBe(1);
+    await jest.advanceTimersByTimeAsync(1500); // the next occurrence comes while the first run is held: skipped
+    expect(entered).toBe(1);
     let stopped = false;
     const stopping = host.stop().then(() => {
       stopped = true;
     });
-    await sleep(1500); // a whole schedule period: no overlap, and stop() still waiting
+    await jest.advanceTimersByTimeAsync(1500); // a whole schedule period: no new run, and stop() still waiting
     expect(stopped).toBe(false);
     expect(entered).toBe(1);
     held.open();
@@ -213,7 +229,8 @@ describe('queue poller', () => {
     return { queue, poison };
   }
 
-  const sendJson = (queue: QueueClient, value: unknown): Promise<unknown> => queue.sendMessage(Buffer.from(JSON.stringify(value), 'utf8').toString('base64'));
+  const sendJson = (queue: QueueClient, value: unknown): Promise<unknown> =>
+    queue.sendMessage(Buffer.from(JSON.stringify(value), 'utf8').toString('base64'));
 
   async function queueLength(queue: QueueClient): Promise<number> {
     if (!(await queue.exists())) return 0;
@@ -231,7 +248,12 @@ describe('queue poller', () => {
         {
           kind: 'storageQueue',
           name: 'work',
-          options: { connection: 'AzureWebJobsStorage', queueName: '%WORK_QUEUE%', handler: async (body: unknown, context: InvocationContext) => void got.push({ body, dequeueCount: context.triggerMetadata?.['dequeueCount'] }) },
+          options: {
+            connection: 'AzureWebJobsStorage',
+            queueName: '%WORK_QUEUE%',
+            handler: (body: unknown, context: InvocationContext) =>
+              void got.push({ body, dequeueCount: context.triggerMetadata?.['dequeueCount'] }),
+          },
         },
       ],
     });
@@ -239,12 +261,17 @@ describe('queue poller', () => {
     try {
       await sendJson(queue, { sweepId: 's-1', shard: 3 });
       await queue.sendMessage(Buffer.from('not json', 'utf8').toString('base64'));
-      await eventually(async () => got.length >= 2, 10000, 'two deliveries');
+      await eventually(() => got.length >= 2, 10000, 'two deliveries');
       await eventually(async () => (await queueLength(queue)) === 0, 5000, 'the messages to be deleted');
     } finally {
       await host.stop();
     }
-    expect(got).toEqual(expect.arrayContaining([{ body: { sweepId: 's-1', shard: 3 }, dequeueCount: 1 }, { body: 'not json', dequeueCount: 1 }]));
+    expect(got).toEqual(
+      expect.arrayContaining([
+        { body: { sweepId: 's-1', shard: 3 }, dequeueCount: 1 },
+        { body: 'not json', dequeueCount: 1 },
+      ]),
+    );
     expect(got).toHaveLength(2);
   });
 
@@ -257,9 +284,9 @@ describe('queue poller', () => {
           functionName: 'flaky',
           queue,
           poisonQueue: poison,
-          handler: async (_body: unknown, context: InvocationContext) => {
+          handler: (_body: unknown, context: InvocationContext) => {
             deliveries.push({ at: Date.now(), dequeueCount: context.triggerMetadata?.['dequeueCount'] });
-            if (deliveries.length < 3) throw new Error('transient');
+            return deliveries.length < 3 ? Promise.reject(new Error('transient')) : Promise.resolve();
           },
         },
       ],
@@ -289,21 +316,28 @@ describe('queue poller', () => {
           functionName: 'doomed',
           queue,
           poisonQueue: poison,
-          handler: async () => {
+          handler: () => {
             deliveries++;
-            throw new Error('always fails');
+            return Promise.reject(new Error('always fails'));
           },
         },
       ],
       silentLogger,
       { maxDequeueCount: 3, visibilityTimeoutSeconds: 30, retryVisibilityTimeoutSeconds: 0, minPollMs: 50, maxPollMs: 200 },
     );
+    const receives = jest.spyOn(queue, 'receiveMessages');
     pollers.push(poller);
     await poller.start();
     const text = Buffer.from(JSON.stringify({ n: 'poison' }), 'utf8').toString('base64');
     await queue.sendMessage(text);
-    await eventually(async () => (await queueLength(poison)) === 1, 15000, 'the poison queue to hold the message');
-    await sleep(500);
+    await eventually(
+      async () => (await queueLength(poison)) === 1 && (await queueLength(queue)) === 0,
+      15000,
+      'the message to move to the poison queue',
+    );
+    // Two more polls once it moved: the poller has looked at the queue again and found nothing to deliver.
+    const pollsSoFar = receives.mock.calls.length;
+    await eventually(() => receives.mock.calls.length >= pollsSoFar + 2, 5000, 'two more polls');
     expect(deliveries).toBe(3);
     expect(await queueLength(queue)).toBe(0);
     const [moved] = (await poison.receiveMessages()).receivedMessageItems;
@@ -312,17 +346,24 @@ describe('queue poller', () => {
 
   it('poisons a message whose handler never finished (its lease ran out) once it is over maxDequeueCount', async () => {
     const { queue, poison } = await freshQueue('crashed-work');
-    // Three deliveries that were never settled (as if the process died each time): a 1 s lease each.
+    // Three deliveries that were never settled (as if the process died each time). Each lease is handed back at
+    // once instead of waiting the 1 s it takes to run out: to the poller the message looks the same either way.
     await sendJson(queue, { n: 'crashed' });
     for (let i = 0; i < 3; i++) {
-      await eventually(async () => (await queue.receiveMessages({ visibilityTimeout: 1 })).receivedMessageItems.length === 1, 5000, 'a lease');
+      const [lease] = (await queue.receiveMessages({ visibilityTimeout: 30 })).receivedMessageItems;
+      expect(lease?.dequeueCount).toBe(i + 1);
+      await queue.updateMessage(lease!.messageId, lease!.popReceipt, undefined, 0);
     }
     let deliveries = 0;
-    const poller = new QueuePoller([{ functionName: 'crashed', queue, poisonQueue: poison, handler: async () => void deliveries++ }], silentLogger, {
-      maxDequeueCount: 3,
-      minPollMs: 50,
-      maxPollMs: 200,
-    });
+    const poller = new QueuePoller(
+      [{ functionName: 'crashed', queue, poisonQueue: poison, handler: () => void deliveries++ }],
+      silentLogger,
+      {
+        maxDequeueCount: 3,
+        minPollMs: 50,
+        maxPollMs: 200,
+      },
+    );
     pollers.push(poller);
     await poller.start();
     await eventually(async () => (await queueLength(poison)) === 1, 10000, 'the poison queue to hold the message');
@@ -346,7 +387,10 @@ describe('event consumer drain (SIGTERM)', () => {
       checkpointContainer: container,
       functionName: 'drain',
       handler: async (messages, context) => {
-        first.push({ messages: messages as unknown[], partitionContext: context.triggerMetadata?.['partitionContext'] as Record<string, string> });
+        first.push({
+          messages: messages as unknown[],
+          partitionContext: context.triggerMetadata?.['partitionContext'] as Record<string, string>,
+        });
         entered = true;
         await held.promise;
         finished = true;
@@ -356,23 +400,41 @@ describe('event consumer drain (SIGTERM)', () => {
       loadBalancing: { strategy: 'greedy', updateIntervalInMs: 200 },
       onBatchCheckpointed: (info) => checkpointed.push(info),
     });
-    await consumer.start();
-    for (let i = 0; i < 3; i++) hub.events.injectTelemetry(deviceId, { n: i });
+    // Watch stop() from outside: when the subscription has closed (no more batches) and whether the client is closed.
+    const subscribe = jest.spyOn(EventHubConsumerClient.prototype, 'subscribe');
+    const clientClose = jest.spyOn(EventHubConsumerClient.prototype, 'close');
+    let subscriptionClosed = false;
     let stopped = false;
     let stopping: Promise<void> | undefined;
     try {
-      await eventually(async () => entered, 15000, 'the batch to reach the handler');
-      await sleep(300); // let the rest of the three events arrive, whichever batch they land in
+      await consumer.start();
+      const subscription = subscribe.mock.results[0]?.value as Subscription;
+      const closeSubscription = subscription.close.bind(subscription);
+      subscription.close = async () => {
+        await closeSubscription();
+        subscriptionClosed = true;
+      };
+      const deliveredBefore = hub.events.stats.delivered;
+      for (let i = 0; i < 3; i++) hub.events.injectTelemetry(deviceId, { n: i });
+      await eventually(() => entered, 15000, 'the batch to reach the handler');
+      // The rest of the three events reach the consumer too, whichever batch they land in.
+      await eventually(() => hub.events.stats.delivered - deliveredBefore >= 3, 5000, 'the endpoint to deliver all three events');
       stopping = consumer.stop().then(() => {
         stopped = true;
       });
-      await sleep(500);
-      expect(stopped).toBe(false); // draining: waits for the handler
+      await eventually(() => subscriptionClosed, 15000, 'stop() to close the subscription');
+      await new Promise((resolve) => setImmediate(resolve));
+      // Draining: stop() has done all it can without the handler, and now waits for it.
+      expect(stopped).toBe(false);
+      expect(clientClose).not.toHaveBeenCalled();
       expect(checkpointed).toEqual([]);
       held.open();
       await stopping;
+      expect(clientClose).toHaveBeenCalledTimes(1);
     } finally {
       held.open();
+      subscribe.mockRestore();
+      clientClose.mockRestore();
       if (!stopping) await consumer.stop();
     }
     expect(finished).toBe(true);
@@ -384,25 +446,36 @@ describe('event consumer drain (SIGTERM)', () => {
 
     const { fullyQualifiedNamespace, eventHubName, consumerGroup } = first[0]!.partitionContext;
     const checkpoints = await new BlobCheckpointStore(container).listCheckpoints(fullyQualifiedNamespace!, eventHubName!, consumerGroup!);
-    expect(checkpoints.filter((c) => c.partitionId === partitionId).map((c) => c.sequenceNumber)).toEqual([checkpointed[0]!.lastSequenceNumber]);
+    expect(checkpoints.filter((c) => c.partitionId === partitionId).map((c) => c.sequenceNumber)).toEqual([
+      checkpointed[0]!.lastSequenceNumber,
+    ]);
 
     // A new consumer on the same checkpoints gets what came after the drained batch, and nothing of it again.
     const second: unknown[] = [];
+    const isAfter = (m: unknown): boolean => JSON.stringify(m) === '{"n":"after"}';
+    let afterCheckpointed = false;
     const next = new EventConsumer({
       connection: { connectionString: hub.eventHubConnectionString },
       consumerGroup: CONSUMER_GROUP,
       checkpointContainer: container,
       functionName: 'drain',
-      handler: async (messages) => void second.push(...(messages as unknown[])),
+      handler: (messages) => {
+        second.push(...(messages as unknown[]));
+        return Promise.resolve();
+      },
       logger: silentLogger,
       maxWaitTimeInSeconds: 0.2,
       loadBalancing: { strategy: 'greedy', updateIntervalInMs: 200 },
+      onBatchCheckpointed: () => {
+        afterCheckpointed ||= second.some(isAfter);
+      },
     });
     await next.start();
     try {
       hub.events.injectTelemetry(deviceId, { n: 'after' });
-      await eventually(async () => second.some((m) => JSON.stringify(m) === '{"n":"after"}'), 15000, 'the event sent after the restart');
-      await sleep(300);
+      // Events of a partition arrive in order: once the batch with the last one is handled and checkpointed,
+      // anything replayed from before it would already be in `second`.
+      await eventually(() => afterCheckpointed, 15000, 'the event sent after the restart to be handled and checkpointed');
     } finally {
       await next.stop();
     }

@@ -29,7 +29,10 @@ const countBatches: PipelinePolicy = {
 beforeAll(async () => {
   azurite = await startAzurite();
   latest = createTableClient({ connectionString: azurite.connectionString }, 'PostureLatest');
-  history = TableClient.fromConnectionString(azurite.connectionString, 'PostureHistory', { allowInsecureConnection: true, additionalPolicies: [{ policy: countBatches, position: 'perCall' }] });
+  history = TableClient.fromConnectionString(azurite.connectionString, 'PostureHistory', {
+    allowInsecureConnection: true,
+    additionalPolicies: [{ policy: countBatches, position: 'perCall' }],
+  });
   deadLetterTable = createTableClient({ connectionString: azurite.connectionString }, 'DeadLetters');
   await ensureTables([latest, history, deadLetterTable]);
   await ensureTables([latest]); // second call: 409 swallowed
@@ -70,9 +73,20 @@ describe('TablePostureStore specifics', () => {
     await store.appendHistory([historyEntry(deviceId, 3, new Date('2024-02-03T04:05:06.789Z'))]);
     const rows = [];
     const { partitionKey } = latestKeys(deviceId);
-    for await (const row of history.listEntities<Record<string, unknown>>({ queryOptions: { filter: odata`PartitionKey eq ${partitionKey} and DeviceId eq ${deviceId}` } })) rows.push(row);
+    for await (const row of history.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: odata`PartitionKey eq ${partitionKey} and DeviceId eq ${deviceId}` },
+    }))
+      rows.push(row);
     expect(rows).toHaveLength(1);
-    expect(rows[0]).toMatchObject({ DeviceId: deviceId, Kind: 'reportedChanged', SequenceNumber: 1003n, PartitionId: '3', TwinVersion: 3, ModulePresent: true, SchemaVersion: 2 });
+    expect(rows[0]).toMatchObject({
+      DeviceId: deviceId,
+      Kind: 'reportedChanged',
+      SequenceNumber: 1003n,
+      PartitionId: '3',
+      TwinVersion: 3,
+      ModulePresent: true,
+      SchemaVersion: 2,
+    });
     expect(rows[0]?.rowKey).toBe(historyKeys(deviceId, new Date('2024-02-03T04:05:06.789Z'), '3', 1003).rowKey);
     expect(rows[0]?.At).toEqual(new Date('2024-02-03T04:05:06.789Z'));
     expect(JSON.parse(String(rows[0]?.DriftedKeys))).toEqual([]);
@@ -83,7 +97,17 @@ describe('TablePostureStore specifics', () => {
     // ASCII on purpose: Azurite 3.37 corrupts a multi-byte UTF-8 character that straddles a 64 KiB
     // request-body chunk (measured: one extra U+FFFD), which the real service does not.
     const big = { blob: 'e'.repeat(70_000) };
-    const posture = { deviceId, moduleId: 'm', modulePresent: true, deviceDeleted: false, desired: big, configurationState: 'unknown' as const, driftedKeys: [], invalidFields: [], updatedAt: '2024-01-01T00:00:00.000Z' };
+    const posture = {
+      deviceId,
+      moduleId: 'm',
+      modulePresent: true,
+      deviceDeleted: false,
+      desired: big,
+      configurationState: 'unknown' as const,
+      driftedKeys: [],
+      invalidFields: [],
+      updatedAt: '2024-01-01T00:00:00.000Z',
+    };
     await expect(store.writeLatest(posture, undefined)).resolves.toBe('written');
     const keys = latestKeys(deviceId);
     const raw = await latest.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
@@ -91,7 +115,11 @@ describe('TablePostureStore specifics', () => {
     const parts = ['DesiredJson', 'DesiredJson1', 'DesiredJson2'].map((name) => String(raw[name]).length);
     const roundTripped = (await store.getLatest(deviceId))?.posture.desired?.blob;
     // Compare lengths and equality as booleans: a failure message with 70,000 characters helps nobody.
-    expect({ parts, length: String(roundTripped).length, equal: roundTripped === big.blob }).toEqual({ parts: [32_000, 32_000, JSON.stringify(big).length - 64_000], length: 70_000, equal: true });
+    expect({ parts, length: String(roundTripped).length, equal: roundTripped === big.blob }).toEqual({
+      parts: [32_000, 32_000, JSON.stringify(big).length - 64_000],
+      length: 70_000,
+      equal: true,
+    });
   });
 });
 
@@ -101,14 +129,34 @@ describe('TableDeadLetterStore on Azurite', () => {
   it('keeps a 2 MB payload truncated with its original size, and a replay overwrites', async () => {
     const deadLetters = new TableDeadLetterStore(deadLetterTable, { retryBudgetMs: 2000 });
     const raw = '{"x":"' + 'y'.repeat(2 * 1024 * 1024) + '"}';
-    const letter: DeadLetter = { position, deviceId: "dev'#?", reason: 'body is not a twin notification', raw, rawSize: raw.length, source: 'twinChangeEvents', schema: 'twinChangeNotification', recordedAt: new Date('2024-03-04T05:06:08.000Z') };
+    const letter: DeadLetter = {
+      position,
+      deviceId: "dev'#?",
+      reason: 'body is not a twin notification',
+      raw,
+      rawSize: raw.length,
+      source: 'twinChangeEvents',
+      schema: 'twinChangeNotification',
+      recordedAt: new Date('2024-03-04T05:06:08.000Z'),
+    };
     await deadLetters.record([letter]);
     await deadLetters.record([letter]);
     const rows = [];
-    for await (const row of deadLetterTable.listEntities<Record<string, unknown>>({ queryOptions: { filter: "PartitionKey eq '20240304'" } })) rows.push(row);
+    for await (const row of deadLetterTable.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: "PartitionKey eq '20240304'" },
+    }))
+      rows.push(row);
     expect(rows).toHaveLength(1);
     const row = rows[0] as Record<string, unknown>;
-    expect(row).toMatchObject({ DeviceId: "dev'#?", RawSize: raw.length, RawTruncated: true, SequenceNumber: 77n, Offset: '9000', PartitionId: '2', Source: 'twinChangeEvents' });
+    expect(row).toMatchObject({
+      DeviceId: "dev'#?",
+      RawSize: raw.length,
+      RawTruncated: true,
+      SequenceNumber: 77n,
+      Offset: '9000',
+      PartitionId: '2',
+      Source: 'twinChangeEvents',
+    });
     const stored = Array.from({ length: 12 }, (_, i) => row[i === 0 ? 'Raw' : `Raw${i}`]).join('');
     expect(stored).toBe(raw.slice(0, MAX_RAW_CHARS));
   });
@@ -125,7 +173,10 @@ describe('TableDeadLetterStore on Azurite', () => {
     }));
     await deadLetters.record(letters);
     const rows = [];
-    for await (const row of deadLetterTable.listEntities<Record<string, unknown>>({ queryOptions: { filter: "PartitionKey eq '20240305'" } })) rows.push(row);
+    for await (const row of deadLetterTable.listEntities<Record<string, unknown>>({
+      queryOptions: { filter: "PartitionKey eq '20240305'" },
+    }))
+      rows.push(row);
     expect(rows).toHaveLength(130);
     expect(Buffer.from(String(rows[0]?.Raw).slice('base64:'.length), 'base64')).toEqual(bytes);
     expect(rows[0]?.RawTruncated).toBe(false);

@@ -43,13 +43,25 @@ export function historyEntry(deviceId: string, index: number, at: Date): History
     twinVersion: index,
     reportedVersion: index,
     change: { latest_state: index % 2 === 0 ? 'success' : 'failed' },
-    posture: { modulePresent: true, configurationState: 'inSync', driftedKeys: [], invalidFields: [], agentState: 'success', authType: 'sas' },
+    posture: {
+      modulePresent: true,
+      configurationState: 'inSync',
+      driftedKeys: [],
+      invalidFields: [],
+      agentState: 'success',
+      authType: 'sas',
+    },
   };
 }
 
 const BASE_TIME = Date.UTC(2024, 4, 1, 12, 0, 0);
 
-async function collectAll(store: PostureStore, deviceId: string, limit: number, window: { from?: Date; to?: Date } = {}): Promise<{ entries: HistoryEntry[]; pages: number }> {
+async function collectAll(
+  store: PostureStore,
+  deviceId: string,
+  limit: number,
+  window: { from?: Date; to?: Date } = {},
+): Promise<{ entries: HistoryEntry[]; pages: number }> {
   const entries: HistoryEntry[] = [];
   let continuationToken: string | undefined;
   let pages = 0;
@@ -98,7 +110,16 @@ export function describePostureStoreContract(name: string, getStore: () => Postu
     it('round-trips a minimal posture without optional fields', async () => {
       const store = getStore();
       const deviceId = uniqueDevice('minimal');
-      const minimal: LatestPosture = { deviceId, moduleId: 'm', modulePresent: false, deviceDeleted: true, configurationState: 'unknown', driftedKeys: [], invalidFields: [], updatedAt: '2024-01-01T00:00:00.000Z' };
+      const minimal: LatestPosture = {
+        deviceId,
+        moduleId: 'm',
+        modulePresent: false,
+        deviceDeleted: true,
+        configurationState: 'unknown',
+        driftedKeys: [],
+        invalidFields: [],
+        updatedAt: '2024-01-01T00:00:00.000Z',
+      };
       await store.writeLatest(minimal, undefined);
       expect((await store.getLatest(deviceId))?.posture).toEqual(minimal);
     });
@@ -142,7 +163,12 @@ export function describePostureStoreContract(name: string, getStore: () => Postu
       const from = entries[5]?.at as Date;
       const to = entries[14]?.at as Date;
       const windowed = await collectAll(store, deviceId, 4, { from, to });
-      expect(windowed.entries.map((e) => e.sequenceNumber)).toEqual(entries.slice(5, 15).map((e) => e.sequenceNumber).reverse());
+      expect(windowed.entries.map((e) => e.sequenceNumber)).toEqual(
+        entries
+          .slice(5, 15)
+          .map((e) => e.sequenceNumber)
+          .reverse(),
+      );
       expect((await collectAll(store, deviceId, 50, { to })).entries).toHaveLength(15);
       expect((await collectAll(store, deviceId, 50, { from })).entries).toHaveLength(20);
     });
@@ -154,7 +180,11 @@ export function describePostureStoreContract(name: string, getStore: () => Postu
     it('commits many devices at once and reads them back at once, including odd IDs', async () => {
       const store = getStore();
       const ids = Array.from({ length: 40 }, (_, i) => `${uniqueDevice('many')}-${i}`).concat([`${ODD_DEVICE_ID}-many`]);
-      const changes = ids.map((deviceId, i) => ({ history: [historyEntry(deviceId, i, new Date(BASE_TIME + i))], latest: latestPosture(deviceId), etag: undefined }));
+      const changes = ids.map((deviceId, i) => ({
+        history: [historyEntry(deviceId, i, new Date(BASE_TIME + i))],
+        latest: latestPosture(deviceId),
+        etag: undefined,
+      }));
       await expect(store.commit(changes)).resolves.toEqual({ conflicts: [] });
       const read = await store.getLatestMany([...ids, 'never-written']);
       expect([...read.keys()].sort()).toEqual([...ids].sort());
@@ -162,7 +192,11 @@ export function describePostureStoreContract(name: string, getStore: () => Postu
       for (const deviceId of ids) expect((await store.listHistory(deviceId, { limit: 10 })).entries).toHaveLength(1);
 
       // A second round against the etags just read succeeds; a third against the same (now stale) etags conflicts.
-      const next = ids.map((deviceId) => ({ history: [], latest: latestPosture(deviceId, { reportedVersion: 6 }), etag: read.get(deviceId)?.etag }));
+      const next = ids.map((deviceId) => ({
+        history: [],
+        latest: latestPosture(deviceId, { reportedVersion: 6 }),
+        etag: read.get(deviceId)?.etag,
+      }));
       await expect(store.commit(next)).resolves.toEqual({ conflicts: [] });
       const stale = await store.commit(next.slice(0, 3));
       expect(stale.conflicts.sort()).toEqual(ids.slice(0, 3).sort());

@@ -76,7 +76,10 @@ const site = onlyResource('Microsoft.Web/sites');
 const siteProperties = asObject(site['properties'], 'site.properties');
 const appSettings = asArray(asObject(siteProperties['siteConfig'], 'siteConfig')['appSettings'], 'appSettings').map((entry, index) => {
   const setting = asObject(entry, `appSettings[${index}]`);
-  return { name: asString(setting['name'], `appSettings[${index}].name`), value: asString(setting['value'], `appSettings[${index}].value`) } satisfies AppSetting;
+  return {
+    name: asString(setting['name'], `appSettings[${index}].name`),
+    value: asString(setting['value'], `appSettings[${index}].value`),
+  } satisfies AppSetting;
 });
 const appSettingByName = new Map(appSettings.map((setting) => [setting.name, setting.value]));
 
@@ -234,7 +237,8 @@ function evaluate(expr: Expr, mode: ParameterMode): Value {
     case 'member': {
       const target = evaluate(expr.target, mode);
       if (target instanceof Symbolic) return new Symbolic(`${target.text}.${expr.property}`);
-      if (typeof target === 'object' && target !== null && !Array.isArray(target) && expr.property in target) return target[expr.property] as Value;
+      if (typeof target === 'object' && target !== null && !Array.isArray(target) && expr.property in target)
+        return target[expr.property] as Value;
       throw new Error(`no property ${expr.property} on ${text(target)}`);
     }
     case 'index': {
@@ -245,7 +249,11 @@ function evaluate(expr: Expr, mode: ParameterMode): Value {
       throw new Error(`cannot index ${text(target)} with ${text(index)}`);
     }
     case 'call':
-      return evaluateCall(expr.name.toLowerCase(), expr.args.map((arg) => evaluate(arg, mode)), mode);
+      return evaluateCall(
+        expr.name.toLowerCase(),
+        expr.args.map((arg) => evaluate(arg, mode)),
+        mode,
+      );
   }
 }
 
@@ -277,7 +285,11 @@ function evaluateCall(name: string, args: Value[], mode: ParameterMode): Value {
     case 'extensionresourceid':
       return `/resource/${resourceKey(text(args[1] ?? ''), args.slice(2))}`;
     case 'resourcegroup':
-      return { id: new Symbolic('resourceGroup.id'), name: new Symbolic('resourceGroup.name'), location: new Symbolic('resourceGroup.location') };
+      return {
+        id: new Symbolic('resourceGroup.id'),
+        name: new Symbolic('resourceGroup.name'),
+        location: new Symbolic('resourceGroup.location'),
+      };
     case 'environment':
       return { suffixes: { storage: 'core.windows.net' } };
     case 'reference':
@@ -324,9 +336,11 @@ const expressions = strings.filter((entry) => isExpression(entry.text));
  * never silently renames a production table or queue).
  */
 const INTENTIONALLY_UNSET: Record<string, string> = {
-  IOTHUB_CONNECTION_STRING: 'the registry is reached with the managed identity (IOTHUB_HOST_NAME + IoT Hub Registry/Twin Contributor); setting both is a config error when host names differ',
+  IOTHUB_CONNECTION_STRING:
+    'the registry is reached with the managed identity (IOTHUB_HOST_NAME + IoT Hub Registry/Twin Contributor); setting both is a config error when host names differ',
   IOTHUB_SERVICE_ENDPOINT: 'only for the local emulator; in Azure the SDK talks to https://<hub>.azure-devices.net',
-  IOTHUB_EVENTS_CONNECTION__fullyQualifiedNamespace: "identity-based Event Hubs connections are not supported by IoT Hub's built-in endpoint; IOTHUB_EVENTS_CONNECTION carries a SAS connection string instead",
+  IOTHUB_EVENTS_CONNECTION__fullyQualifiedNamespace:
+    "identity-based Event Hubs connections are not supported by IoT Hub's built-in endpoint; IOTHUB_EVENTS_CONNECTION carries a SAS connection string instead",
   POSTURE_STORAGE_CONNECTION: 'tables use the managed identity via POSTURE_STORAGE_TABLE_ENDPOINT; setting both is a config error',
 };
 
@@ -349,7 +363,14 @@ const BUILT_IN_ROLES: Record<string, { id: string; role: string }> = {
 /** Loads the function modules with the trigger settings unset, as the host would before app settings apply defaults. */
 function loadRegistrations(): FunctionRegistration[] {
   const saved = { ...process.env };
-  for (const name of ['IOTHUB_EVENTS_CONSUMER_GROUP', 'IOTHUB_EVENTS_NAME', 'IOTHUB_EVENTS_CONNECTION', 'COMPLIANCE_SWEEP_SCHEDULE', 'COMPLIANCE_SWEEP_QUEUE']) delete process.env[name];
+  for (const name of [
+    'IOTHUB_EVENTS_CONSUMER_GROUP',
+    'IOTHUB_EVENTS_NAME',
+    'IOTHUB_EVENTS_CONNECTION',
+    'COMPLIANCE_SWEEP_SCHEDULE',
+    'COMPLIANCE_SWEEP_QUEUE',
+  ])
+    delete process.env[name];
   const loaded: FunctionRegistration[] = [];
   try {
     jest.isolateModules(() => {
@@ -376,7 +397,10 @@ const DEPLOYMENT_TIME_VALUES: Array<[RegExp, string]> = [
   [/\.eventHubEndpoints\.events\.path$/, 'iothub-ehub-myhub-1234-abcdef'],
   [/\.hostName$/, 'myhub.azure-devices.net'],
   [/\.primaryEndpoints\.table$/, 'https://tgaccount.table.core.windows.net/'],
-  [/\.ConnectionString$/, 'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://example.applicationinsights.azure.com/'],
+  [
+    /\.ConnectionString$/,
+    'InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://example.applicationinsights.azure.com/',
+  ],
   [/^listKeys\(.*\)\.primaryKey$/, 'ZmFrZS1pb3RodWIta2V5'],
   [/^listKeys\(.*\)\.keys\[0\]\.value$/, 'ZmFrZS1zdG9yYWdlLWtleQ=='],
   [/^uniquestring\(/i, 'abcdefghijklm'],
@@ -399,7 +423,9 @@ function fillDeploymentTimeValues(value: string): string {
 
 /** The app settings as the deployed app would see them with every parameter at its default. */
 function deployedEnvironment(): Record<string, string> {
-  return Object.fromEntries(appSettings.map((setting) => [setting.name, fillDeploymentTimeValues(text(evaluateJson(setting.value, 'defaults')))]));
+  return Object.fromEntries(
+    appSettings.map((setting) => [setting.name, fillDeploymentTimeValues(text(evaluateJson(setting.value, 'defaults')))]),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -410,7 +436,17 @@ describe('infra/azuredeploy.json: ARM shape', () => {
     expect(template['contentVersion']).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
     for (const key of ['parameters', 'variables', 'outputs']) expect(isObject(template[key])).toBe(true);
     expect(Array.isArray(template['resources'])).toBe(true);
-    const known = new Set(['$schema', 'contentVersion', 'metadata', 'parameters', 'variables', 'functions', 'resources', 'outputs', 'apiProfile']);
+    const known = new Set([
+      '$schema',
+      'contentVersion',
+      'metadata',
+      'parameters',
+      'variables',
+      'functions',
+      'resources',
+      'outputs',
+      'apiProfile',
+    ]);
     expect(Object.keys(template).filter((key) => !known.has(key))).toEqual([]);
   });
 
@@ -452,7 +488,9 @@ describe('infra/azuredeploy.json: ARM shape', () => {
   });
 
   it('uses every declared parameter and variable', () => {
-    const used = new Set(expressions.flatMap((entry) => [...entry.text.matchAll(/(?:parameters|variables)\('([^']+)'\)/g)].map((match) => match[1])));
+    const used = new Set(
+      expressions.flatMap((entry) => [...entry.text.matchAll(/(?:parameters|variables)\('([^']+)'\)/g)].map((match) => match[1])),
+    );
     expect(Object.keys(parameters).filter((name) => !used.has(name))).toEqual([]);
     expect(Object.keys(variables).filter((name) => !used.has(name))).toEqual([]);
   });
@@ -469,13 +507,15 @@ describe('infra/azuredeploy.json: ARM shape', () => {
       keys.add(key);
       // A child resource's name has one segment per level of its type (extension resources such as role
       // assignments are named by a GUID and placed with `scope` instead).
-      if (resource['scope'] === undefined) expect([resource.type, name.split('/').length]).toEqual([resource.type, resource.type.split('/').length - 1]);
+      if (resource['scope'] === undefined)
+        expect([resource.type, name.split('/').length]).toEqual([resource.type, resource.type.split('/').length - 1]);
     }
     const missing: string[] = [];
     for (const resource of resources) {
       for (const dependency of resource['dependsOn'] === undefined ? [] : asArray(resource['dependsOn'], 'dependsOn')) {
         const target = text(evaluateJson(asString(dependency, 'dependsOn entry'), 'symbolic'));
-        if (!target.startsWith('/resource/') || !keys.has(target.slice('/resource/'.length))) missing.push(`${resource.type} → ${asString(dependency, '')}`);
+        if (!target.startsWith('/resource/') || !keys.has(target.slice('/resource/'.length)))
+          missing.push(`${resource.type} → ${asString(dependency, '')}`);
       }
     }
     expect(missing).toEqual([]);
@@ -512,7 +552,14 @@ describe('infra/azuredeploy.json: function app', () => {
   });
 
   it('leaves out the app settings Flex Consumption rejects (the runtime is declared in functionAppConfig)', () => {
-    for (const name of ['FUNCTIONS_WORKER_RUNTIME', 'FUNCTIONS_EXTENSION_VERSION', 'WEBSITE_NODE_DEFAULT_VERSION', 'WEBSITE_RUN_FROM_PACKAGE', 'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING', 'WEBSITE_CONTENTSHARE']) {
+    for (const name of [
+      'FUNCTIONS_WORKER_RUNTIME',
+      'FUNCTIONS_EXTENSION_VERSION',
+      'WEBSITE_NODE_DEFAULT_VERSION',
+      'WEBSITE_RUN_FROM_PACKAGE',
+      'WEBSITE_CONTENTAZUREFILECONNECTIONSTRING',
+      'WEBSITE_CONTENTSHARE',
+    ]) {
       expect([name, appSettingByName.has(name)]).toEqual([name, false]);
     }
     const siteConfig = asObject(siteProperties['siteConfig'], 'siteConfig');
@@ -524,7 +571,9 @@ describe('infra/azuredeploy.json: function app', () => {
     expect(new Set(appSettings.map((setting) => setting.name)).size).toBe(appSettings.length);
     expect(appSettingByName.get('APPLICATIONINSIGHTS_CONNECTION_STRING')).toContain('.ConnectionString');
     const insights = onlyResource('Microsoft.Insights/components');
-    expect(asObject(insights['properties'], 'insights.properties')['WorkspaceResourceId']).toContain('Microsoft.OperationalInsights/workspaces');
+    expect(asObject(insights['properties'], 'insights.properties')['WorkspaceResourceId']).toContain(
+      'Microsoft.OperationalInsights/workspaces',
+    );
     expect(resourcesOfType('Microsoft.OperationalInsights/workspaces')).toHaveLength(1);
   });
 
@@ -547,7 +596,8 @@ describe('infra/azuredeploy.json: function app', () => {
       const effective = parameter !== undefined ? parameters[parameter]?.defaultValue : isExpression(value) ? undefined : value;
       if (effective === undefined) continue; // deployment-time values (hub host name, keys, endpoints) and computed ones
       const expected = setting.default ?? '';
-      if (effective !== expected) mismatches.push(`${setting.name}: template ${JSON.stringify(effective)}, code default ${JSON.stringify(expected)}`);
+      if (effective !== expected)
+        mismatches.push(`${setting.name}: template ${JSON.stringify(effective)}, code default ${JSON.stringify(expected)}`);
     }
     expect(mismatches).toEqual([]);
   });
@@ -557,12 +607,16 @@ describe('infra/azuredeploy.json: function app', () => {
       const value = appSettingByName.get(name) ?? '';
       expect([name, isExpression(value), value.includes('listKeys(')]).toEqual([name, true, true]);
     }
-    expect(appSettingByName.get('IOTHUB_EVENTS_CONNECTION')).toContain("'Endpoint={0};SharedAccessKeyName={1};SharedAccessKey={2};EntityPath={3}'");
+    expect(appSettingByName.get('IOTHUB_EVENTS_CONNECTION')).toContain(
+      "'Endpoint={0};SharedAccessKeyName={1};SharedAccessKey={2};EntityPath={3}'",
+    );
     expect(appSettingByName.get('IOTHUB_EVENTS_CONNECTION')).toContain("'Microsoft.Devices/IotHubs/IotHubKeys'");
   });
 
   it('sets every connection and %SETTING% the function registrations name', () => {
-    expect(registrations.map((registration) => registration.name)).toEqual(expect.arrayContaining(['iothub-events', 'sweep-shard', 'compliance-sweep', 'device-posture']));
+    expect(registrations.map((registration) => registration.name)).toEqual(
+      expect.arrayContaining(['iothub-events', 'sweep-shard', 'compliance-sweep', 'device-posture']),
+    );
     const named = new Set<string>();
     for (const registration of registrations) {
       const options = registration.options as unknown as Record<string, unknown>;
@@ -579,12 +633,18 @@ describe('infra/azuredeploy.json: function app', () => {
     const env = deployedEnvironment();
     const config = loadConfig(env);
     expect(config.iotHub.access).toEqual({ kind: 'identity', hostName: 'myhub.azure-devices.net' });
-    expect(config.events).toEqual({ access: { kind: 'connectionString', namespace: 'ihsuprodxx000dednamespace.servicebus.windows.net' }, eventHubName: 'iothub-ehub-myhub-1234-abcdef', consumerGroup: 'twinguard' });
+    expect(config.events).toEqual({
+      access: { kind: 'connectionString', namespace: 'ihsuprodxx000dednamespace.servicebus.windows.net' },
+      eventHubName: 'iothub-ehub-myhub-1234-abcdef',
+      consumerGroup: 'twinguard',
+    });
     expect(config.storage.access).toEqual({ kind: 'identity', tableEndpoint: 'https://tgaccount.table.core.windows.net' });
     expect(config.compliance.queueName).toBe('twinguard-sweep-shards');
     // Bulk import jobs are off by default: the threshold can never be exceeded (at most 1,000,000 identities per hub).
     expect(config.compliance.bulkImportThreshold).toBe(1_000_000);
-    expect(env['AzureWebJobsStorage']).toMatch(/^DefaultEndpointsProtocol=https;AccountName=[^;]+;AccountKey=[^;]+;EndpointSuffix=core\.windows\.net$/);
+    expect(env['AzureWebJobsStorage']).toMatch(
+      /^DefaultEndpointsProtocol=https;AccountName=[^;]+;AccountKey=[^;]+;EndpointSuffix=core\.windows\.net$/,
+    );
   });
 });
 
@@ -613,7 +673,13 @@ describe('infra/azuredeploy.json: IoT hub', () => {
       expect(asString(route?.['name'], 'route name')).toMatch(/^[A-Za-z0-9_-]{1,64}$/);
     }
     expect(routes.some((route) => route['source'] === 'DeviceMessages')).toBe(false); // telemetry keeps flowing through the fallback
-    expect(variables['hubFallbackRoute']).toEqual({ name: '$fallback', source: 'DeviceMessages', condition: 'true', endpointNames: ['events'], isEnabled: true });
+    expect(variables['hubFallbackRoute']).toEqual({
+      name: '$fallback',
+      source: 'DeviceMessages',
+      condition: 'true',
+      endpointNames: ['events'],
+      isEnabled: true,
+    });
   });
 
   it('applies the routes only with manageHubRoutes, additively, through the deployment script', () => {
@@ -621,13 +687,21 @@ describe('infra/azuredeploy.json: IoT hub', () => {
     const script = onlyResource('Microsoft.Resources/deploymentScripts');
     expect(script['condition']).toBe("[parameters('manageHubRoutes')]");
     const properties = asObject(script['properties'], 'script properties');
-    const env = Object.fromEntries(asArray(properties['environmentVariables'], 'environmentVariables').map((entry) => {
-      const variable = asObject(entry, 'environment variable');
-      return [asString(variable['name'], 'name'), text(evaluateJson(asString(variable['value'], 'value'), 'defaults'))];
-    }));
+    const env = Object.fromEntries(
+      asArray(properties['environmentVariables'], 'environmentVariables').map((entry) => {
+        const variable = asObject(entry, 'environment variable');
+        return [asString(variable['name'], 'name'), text(evaluateJson(asString(variable['value'], 'value'), 'defaults'))];
+      }),
+    );
     expect(env).toMatchObject({
-      ROUTE1_NAME: 'twinguard-lifecycle-to-events', ROUTE1_SOURCE: 'DeviceLifecycleEvents', ROUTE1_ENDPOINT: 'events', ROUTE1_CONDITION: 'true',
-      ROUTE2_NAME: 'twinguard-twin-to-events', ROUTE2_SOURCE: 'TwinChangeEvents', ROUTE2_ENDPOINT: 'events', ROUTE2_CONDITION: 'true',
+      ROUTE1_NAME: 'twinguard-lifecycle-to-events',
+      ROUTE1_SOURCE: 'DeviceLifecycleEvents',
+      ROUTE1_ENDPOINT: 'events',
+      ROUTE1_CONDITION: 'true',
+      ROUTE2_NAME: 'twinguard-twin-to-events',
+      ROUTE2_SOURCE: 'TwinChangeEvents',
+      ROUTE2_ENDPOINT: 'events',
+      ROUTE2_CONDITION: 'true',
       FALLBACK_ENABLED: 'true',
     });
     expect(properties['scriptContent']).toBe("[variables('routeScript')]");
@@ -636,7 +710,8 @@ describe('infra/azuredeploy.json: IoT hub', () => {
     expect(body).toContain('az iot hub message-route create');
     expect(body).toContain('az iot hub message-route fallback set');
     expect(body).not.toMatch(/message-route delete|az iot hub update|az resource/);
-    for (const dependent of [...resourcesOfType('Microsoft.ManagedIdentity/userAssignedIdentities')]) expect(dependent['condition']).toBe("[parameters('manageHubRoutes')]");
+    for (const dependent of [...resourcesOfType('Microsoft.ManagedIdentity/userAssignedIdentities')])
+      expect(dependent['condition']).toBe("[parameters('manageHubRoutes')]");
   });
 });
 
@@ -651,31 +726,44 @@ describe('infra/azuredeploy.json: identities, roles and secrets', () => {
     expect(variables['roles']).toEqual(Object.fromEntries(Object.entries(BUILT_IN_ROLES).map(([key, role]) => [key, role.id])));
     for (const assignment of assignments) {
       expect(Object.keys(BUILT_IN_ROLES)).toContain(assignment.roleKey);
-      expect(assignment.properties['roleDefinitionId']).toMatch(/^\[subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', variables\('roles'\)\.[A-Za-z]+\)\]$/);
+      expect(assignment.properties['roleDefinitionId']).toMatch(
+        /^\[subscriptionResourceId\('Microsoft\.Authorization\/roleDefinitions', variables\('roles'\)\.[A-Za-z]+\)\]$/,
+      );
       expect(assignment.properties['principalType']).toBe('ServicePrincipal');
     }
   });
 
   it("grants the app's identity registry and twin access on the hub, tables on the account, blobs on the deployment container", () => {
     const appPrincipal = "[reference(variables('siteId'), variables('webApiVersion'), 'Full').identity.principalId]";
-    const granted = assignments.filter((assignment) => assignment.properties['principalId'] === appPrincipal).map((assignment) => [assignment.roleKey, assignment.scope, assignment.condition ?? 'always']);
-    expect(granted).toEqual(expect.arrayContaining([
-      ['iotHubRegistryContributor', "[variables('iotHubScope')]", 'always'],
-      ['iotHubTwinContributor', "[variables('iotHubScope')]", 'always'],
-      ['iotHubDataContributor', "[variables('iotHubScope')]", "[parameters('enableBulkImportJobs')]"],
-      ['storageTableDataContributor', "[format('Microsoft.Storage/storageAccounts/{0}', parameters('storageAccountName'))]", 'always'],
-      ['storageBlobDataOwner', "[variables('deploymentContainerScope')]", 'always'],
-    ]));
+    const granted = assignments
+      .filter((assignment) => assignment.properties['principalId'] === appPrincipal)
+      .map((assignment) => [assignment.roleKey, assignment.scope, assignment.condition ?? 'always']);
+    expect(granted).toEqual(
+      expect.arrayContaining([
+        ['iotHubRegistryContributor', "[variables('iotHubScope')]", 'always'],
+        ['iotHubTwinContributor', "[variables('iotHubScope')]", 'always'],
+        ['iotHubDataContributor', "[variables('iotHubScope')]", "[parameters('enableBulkImportJobs')]"],
+        ['storageTableDataContributor', "[format('Microsoft.Storage/storageAccounts/{0}', parameters('storageAccountName'))]", 'always'],
+        ['storageBlobDataOwner', "[variables('deploymentContainerScope')]", 'always'],
+      ]),
+    );
     expect(granted).toHaveLength(5);
     // The route script's identity is the only other principal, and only with manageHubRoutes.
     const others = assignments.filter((assignment) => assignment.properties['principalId'] !== appPrincipal);
-    expect(others.map((assignment) => [assignment.roleKey, assignment.scope, assignment.condition])).toEqual([['contributor', "[variables('iotHubScope')]", "[parameters('manageHubRoutes')]"]]);
+    expect(others.map((assignment) => [assignment.roleKey, assignment.scope, assignment.condition])).toEqual([
+      ['contributor', "[variables('iotHubScope')]", "[parameters('manageHubRoutes')]"],
+    ]);
   });
 
   it('creates a storage account with HTTPS only, TLS 1.2 and no public blob access', () => {
     const account = onlyResource('Microsoft.Storage/storageAccounts');
     expect(account['kind']).toBe('StorageV2');
-    expect(account['properties']).toMatchObject({ supportsHttpsTrafficOnly: true, minimumTlsVersion: 'TLS1_2', allowBlobPublicAccess: false, allowSharedKeyAccess: true });
+    expect(account['properties']).toMatchObject({
+      supportsHttpsTrafficOnly: true,
+      minimumTlsVersion: 'TLS1_2',
+      allowBlobPublicAccess: false,
+      allowSharedKeyAccess: true,
+    });
     const container = onlyResource('Microsoft.Storage/storageAccounts/blobServices/containers');
     expect(container['properties']).toEqual({ publicAccess: 'None' });
   });
@@ -683,9 +771,14 @@ describe('infra/azuredeploy.json: identities, roles and secrets', () => {
   it('contains no secret literal: keys only come from listKeys(), and no output reveals one', () => {
     const literals = strings.filter((entry) => !isExpression(entry.text) && entry.at !== '$.variables.routeScript');
     for (const entry of literals) {
-      expect([entry.at, /AccountKey=|SharedAccessKey=|SharedAccessSignature=|[?&]sig=|InstrumentationKey=/i.test(entry.text)]).toEqual([entry.at, false]);
+      expect([entry.at, /AccountKey=|SharedAccessKey=|SharedAccessSignature=|[?&]sig=|InstrumentationKey=/i.test(entry.text)]).toEqual([
+        entry.at,
+        false,
+      ]);
       // Key material: a long base64 run mixing digits and both cases (resource types are long but have no digits).
-      const keyLike = [...entry.text.matchAll(/[A-Za-z0-9+/]{40,}={0,2}/g)].some(([run]) => /\d/.test(run) && /[a-z]/.test(run) && /[A-Z]/.test(run));
+      const keyLike = [...entry.text.matchAll(/[A-Za-z0-9+/]{40,}={0,2}/g)].some(
+        ([run]) => /\d/.test(run) && /[a-z]/.test(run) && /[A-Z]/.test(run),
+      );
       expect([entry.at, keyLike]).toEqual([entry.at, false]);
     }
     for (const entry of expressions) {
@@ -693,7 +786,8 @@ describe('infra/azuredeploy.json: identities, roles and secrets', () => {
     }
     expect(JSON.stringify(outputs)).not.toMatch(/listKeys|ConnectionString/i);
     for (const [name, parameter] of Object.entries(parameters)) {
-      if (/key|secret|password|connection|token/i.test(name)) expect([name, parameter.type.toLowerCase().startsWith('secure')]).toEqual([name, true]);
+      if (/key|secret|password|connection|token/i.test(name))
+        expect([name, parameter.type.toLowerCase().startsWith('secure')]).toEqual([name, true]);
     }
   });
 });

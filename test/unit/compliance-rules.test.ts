@@ -1,10 +1,39 @@
-import { activeSuppressions, evaluateDevice, matchSuppression, RULES, scopeOf, verdictFor, type RuleSettings, type SweepDevice, type SweepModule } from '../../shared/domain/compliance-rules';
+import {
+  activeSuppressions,
+  evaluateDevice,
+  matchSuppression,
+  RULES,
+  scopeOf,
+  verdictFor,
+  type RuleSettings,
+  type SweepDevice,
+  type SweepModule,
+} from '../../shared/domain/compliance-rules';
 import { parseCondition } from '../../shared/domain/iothub-query/twin-condition';
 
 const NOW = new Date('2026-11-23T02:00:00Z');
-const settings: RuleSettings = { moduleId: 'DefenderIotMicroAgent', schema: 'microAgent', baseline: { Process_MessageFrequency: 'Medium' }, staleAgentHours: 24, inactiveModuleHours: 72, requiredModuleAuth: 'any' };
-const device = (over: Partial<SweepDevice> = {}): SweepDevice => ({ deviceId: 'd1', status: 'enabled', iotEdge: false, authType: 'sas', tags: {}, twin: { deviceId: 'd1', tags: {} }, ...over });
-const reported = (values: Record<string, unknown>, lastUpdated = '2026-11-23T01:00:00.0000000Z') => ({ ...values, $metadata: { $lastUpdated: lastUpdated }, $version: 2 });
+const settings: RuleSettings = {
+  moduleId: 'DefenderIotMicroAgent',
+  schema: 'microAgent',
+  baseline: { Process_MessageFrequency: 'Medium' },
+  staleAgentHours: 24,
+  inactiveModuleHours: 72,
+  requiredModuleAuth: 'any',
+};
+const device = (over: Partial<SweepDevice> = {}): SweepDevice => ({
+  deviceId: 'd1',
+  status: 'enabled',
+  iotEdge: false,
+  authType: 'sas',
+  tags: {},
+  twin: { deviceId: 'd1', tags: {} },
+  ...over,
+});
+const reported = (values: Record<string, unknown>, lastUpdated = '2026-11-23T01:00:00.0000000Z') => ({
+  ...values,
+  $metadata: { $lastUpdated: lastUpdated },
+  $version: 2,
+});
 const healthy = (over: Partial<SweepModule> = {}): SweepModule => ({
   deviceId: 'd1',
   moduleId: 'DefenderIotMicroAgent',
@@ -23,13 +52,58 @@ describe('compliance rules', () => {
     ['module missing', device(), undefined, {}, ['module-missing']],
     ['device disabled', device({ status: 'disabled' }), healthy(), {}, ['identity-disabled']],
     ['module disabled', device(), healthy({ status: 'disabled' }), {}, ['identity-disabled']],
-    ['drifted', device(), healthy({ reported: reported({ Process_MessageFrequency: 'Low', latest_state: 'success' }) }), {}, ['configuration-drift']],
-    ['failed (not also drift)', device(), healthy({ reported: reported({ latest_state: 'failed', latest_invalid_fields: ['X_Disabled'] }) }), {}, ['agent-failed']],
-    ['baseline not applied', device(), healthy({ desired: { Process_MessageFrequency: 'High' }, reported: reported({ Process_MessageFrequency: 'High', latest_state: 'success' }) }), {}, ['baseline-not-applied']],
-    ['stale at 25 h', device(), healthy({ reported: reported({ Process_MessageFrequency: 'Medium' }, '2026-11-22T01:00:00Z') }), {}, ['agent-stale']],
-    ['not stale at 23 h', device(), healthy({ reported: reported({ Process_MessageFrequency: 'Medium' }, '2026-11-22T03:00:00Z') }), {}, []],
-    ['never reported', device(), healthy({ reported: { $metadata: { $lastUpdated: '0001-01-01T00:00:00Z' }, $version: 1 } }), {}, ['agent-stale']],
-    ['disconnected 100 h', device(), healthy({ connectionState: 'Disconnected', lastActivityTime: '2026-11-18T22:00:00Z' }), {}, ['module-inactive']],
+    [
+      'drifted',
+      device(),
+      healthy({ reported: reported({ Process_MessageFrequency: 'Low', latest_state: 'success' }) }),
+      {},
+      ['configuration-drift'],
+    ],
+    [
+      'failed (not also drift)',
+      device(),
+      healthy({ reported: reported({ latest_state: 'failed', latest_invalid_fields: ['X_Disabled'] }) }),
+      {},
+      ['agent-failed'],
+    ],
+    [
+      'baseline not applied',
+      device(),
+      healthy({
+        desired: { Process_MessageFrequency: 'High' },
+        reported: reported({ Process_MessageFrequency: 'High', latest_state: 'success' }),
+      }),
+      {},
+      ['baseline-not-applied'],
+    ],
+    [
+      'stale at 25 h',
+      device(),
+      healthy({ reported: reported({ Process_MessageFrequency: 'Medium' }, '2026-11-22T01:00:00Z') }),
+      {},
+      ['agent-stale'],
+    ],
+    [
+      'not stale at 23 h',
+      device(),
+      healthy({ reported: reported({ Process_MessageFrequency: 'Medium' }, '2026-11-22T03:00:00Z') }),
+      {},
+      [],
+    ],
+    [
+      'never reported',
+      device(),
+      healthy({ reported: { $metadata: { $lastUpdated: '0001-01-01T00:00:00Z' }, $version: 1 } }),
+      {},
+      ['agent-stale'],
+    ],
+    [
+      'disconnected 100 h',
+      device(),
+      healthy({ connectionState: 'Disconnected', lastActivityTime: '2026-11-18T22:00:00Z' }),
+      {},
+      ['module-inactive'],
+    ],
     ['disconnected 10 h', device(), healthy({ connectionState: 'Disconnected', lastActivityTime: '2026-11-22T16:00:00Z' }), {}, []],
     ['SAS under x509 policy', device(), healthy(), { requiredModuleAuth: 'x509' }, ['module-auth-weak']],
     ['CA under x509 policy', device(), healthy({ authType: 'certificateAuthority' }), { requiredModuleAuth: 'x509' }, []],
@@ -38,12 +112,23 @@ describe('compliance rules', () => {
   });
 
   it('gives stable ids, severities and messages', () => {
-    expect(RULES['agent-failed'](device(), healthy({ reported: reported({ latest_state: 'failed', latest_invalid_fields: 'A,B' }) }), settings, NOW)).toEqual({
+    expect(
+      RULES['agent-failed'](
+        device(),
+        healthy({ reported: reported({ latest_state: 'failed', latest_invalid_fields: 'A,B' }) }),
+        settings,
+        NOW,
+      ),
+    ).toEqual({
       ruleId: 'agent-failed',
       severity: 'high',
       message: 'agent reports latest_state=failed (invalid fields: A, B)',
     });
-    expect(RULES['module-missing'](device(), undefined, settings, NOW)).toEqual({ ruleId: 'module-missing', severity: 'critical', message: 'security module DefenderIotMicroAgent is missing on device d1' });
+    expect(RULES['module-missing'](device(), undefined, settings, NOW)).toEqual({
+      ruleId: 'module-missing',
+      severity: 'critical',
+      message: 'security module DefenderIotMicroAgent is missing on device d1',
+    });
   });
 
   it.each<[string, SweepDevice, boolean, string | undefined, string]>([
@@ -71,7 +156,15 @@ describe('compliance rules', () => {
     expect(matchSuppression(device(), 'module-missing', active)).toBeUndefined();
     const repairs = new Set(['module-missing', 'baseline-not-applied']);
     expect(verdictFor(lab, evaluateDevice(lab, undefined, settings, NOW), active, repairs)).toEqual({
-      findings: [{ ruleId: 'module-missing', severity: 'critical', message: 'security module DefenderIotMicroAgent is missing on device lab', status: 'suppressed', suppressionId: 'c-device' }],
+      findings: [
+        {
+          ruleId: 'module-missing',
+          severity: 'critical',
+          message: 'security module DefenderIotMicroAgent is missing on device lab',
+          status: 'suppressed',
+          suppressionId: 'c-device',
+        },
+      ],
       compliant: true,
       repairs: [],
     });

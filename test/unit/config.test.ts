@@ -60,7 +60,9 @@ describe('loadConfig: defaults', () => {
   });
 
   it('the defaults in SETTINGS are the values loadConfig applies', () => {
-    const defaults = Object.fromEntries(SETTINGS.filter((setting) => setting.default !== undefined).map((setting) => [setting.name, setting.default]));
+    const defaults = Object.fromEntries(
+      SETTINGS.filter((setting) => setting.default !== undefined).map((setting) => [setting.name, setting.default]),
+    );
     expect(defaults).toEqual({
       IOTHUB_EVENTS_CONSUMER_GROUP: 'twinguard',
       POSTURE_LATEST_TABLE: 'PostureLatest',
@@ -115,13 +117,19 @@ describe('loadConfig: defaults', () => {
   });
 
   it('reads the access settings', () => {
-    expect(config.iotHub).toEqual({ access: { kind: 'connectionString', hostName: 'contoso.azure-devices.net', connectionString: IOTHUB_CONNECTION_STRING } });
+    expect(config.iotHub).toEqual({
+      access: { kind: 'connectionString', hostName: 'contoso.azure-devices.net', connectionString: IOTHUB_CONNECTION_STRING },
+    });
     expect(config.events).toEqual({
       access: { kind: 'connectionString', namespace: 'ihsuprodxx000dednamespace.servicebus.windows.net' },
       eventHubName: 'iothub-ehub-contoso-1234-abcdef',
       consumerGroup: 'twinguard',
     });
-    expect(config.storage.access).toEqual({ kind: 'connectionString', source: 'POSTURE_STORAGE_CONNECTION', connectionString: STORAGE_CONNECTION });
+    expect(config.storage.access).toEqual({
+      kind: 'connectionString',
+      source: 'POSTURE_STORAGE_CONNECTION',
+      connectionString: STORAGE_CONNECTION,
+    });
   });
 
   it('is frozen', () => {
@@ -137,11 +145,20 @@ describe('loadConfig: defaults', () => {
 describe('loadConfig: alternatives and fallbacks', () => {
   it('falls back to AzureWebJobsStorage for the posture tables', () => {
     const config = loadConfig({ ...MINIMAL, POSTURE_STORAGE_CONNECTION: undefined, AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
-    expect(config.storage.access).toEqual({ kind: 'connectionString', source: 'AzureWebJobsStorage', connectionString: 'UseDevelopmentStorage=true' });
+    expect(config.storage.access).toEqual({
+      kind: 'connectionString',
+      source: 'AzureWebJobsStorage',
+      connectionString: 'UseDevelopmentStorage=true',
+    });
   });
 
   it('prefers an explicit table endpoint (managed identity) over the AzureWebJobsStorage fallback', () => {
-    const config = loadConfig({ ...MINIMAL, POSTURE_STORAGE_CONNECTION: '', POSTURE_STORAGE_TABLE_ENDPOINT: 'https://contosoposture.table.core.windows.net/', AzureWebJobsStorage: 'UseDevelopmentStorage=true' });
+    const config = loadConfig({
+      ...MINIMAL,
+      POSTURE_STORAGE_CONNECTION: '',
+      POSTURE_STORAGE_TABLE_ENDPOINT: 'https://contosoposture.table.core.windows.net/',
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    });
     expect(config.storage.access).toEqual({ kind: 'identity', tableEndpoint: 'https://contosoposture.table.core.windows.net' });
   });
 
@@ -154,25 +171,43 @@ describe('loadConfig: alternatives and fallbacks', () => {
       POSTURE_STORAGE_TABLE_ENDPOINT: 'https://contosoposture.table.core.windows.net',
     });
     expect(config.iotHub.access).toEqual({ kind: 'identity', hostName: 'contoso.azure-devices.net' });
-    expect(config.events).toEqual({ access: { kind: 'identity', namespace: 'ihsuprodxx000dednamespace.servicebus.windows.net' }, eventHubName: 'iothub-ehub-contoso-1234-abcdef', consumerGroup: 'posture' });
+    expect(config.events).toEqual({
+      access: { kind: 'identity', namespace: 'ihsuprodxx000dednamespace.servicebus.windows.net' },
+      eventHubName: 'iothub-ehub-contoso-1234-abcdef',
+      consumerGroup: 'posture',
+    });
   });
 
   it.each([
-    ['TRUE', true], ['true', true], ['1', true], ['False', false], ['0', false], [' false ', false],
+    ['TRUE', true],
+    ['true', true],
+    ['1', true],
+    ['False', false],
+    ['0', false],
+    [' false ', false],
   ])('booleans: %j → %p', (text, expected) => {
     expect(loadConfig({ ...MINIMAL, PROVISION_EDGE_DEVICES: text }).provisioning.edgeDevices).toBe(expected);
   });
 
   it('parses a provisioning target condition', () => {
-    expect(loadConfig({ ...MINIMAL, PROVISIONING_TARGET_CONDITION: "tags.environment = 'prod'" }).provisioning.targetCondition?.text).toBe("tags.environment = 'prod'");
+    expect(loadConfig({ ...MINIMAL, PROVISIONING_TARGET_CONDITION: "tags.environment = 'prod'" }).provisioning.targetCondition?.text).toBe(
+      "tags.environment = 'prod'",
+    );
   });
 
   it('takes the legacy module id and reads it with the legacy schema', () => {
-    expect(loadConfig({ ...MINIMAL, SECURITY_MODULE_ID: 'azureiotsecurity' }).securityModule).toEqual({ moduleId: 'azureiotsecurity', baseline: {}, schema: 'legacy' });
+    expect(loadConfig({ ...MINIMAL, SECURITY_MODULE_ID: 'azureiotsecurity' }).securityModule).toEqual({
+      moduleId: 'azureiotsecurity',
+      baseline: {},
+      schema: 'legacy',
+    });
   });
 
   it('treats empty settings as unset', () => {
-    expect(loadConfig({ ...MINIMAL, LOG_LEVEL: '', POSTURE_WRITE_CONCURRENCY: '  ' })).toMatchObject({ logLevel: 'info', postureWriteConcurrency: 16 });
+    expect(loadConfig({ ...MINIMAL, LOG_LEVEL: '', POSTURE_WRITE_CONCURRENCY: '  ' })).toMatchObject({
+      logLevel: 'info',
+      postureWriteConcurrency: 16,
+    });
   });
 });
 
@@ -181,7 +216,10 @@ describe('loadConfig: compliance sweep', () => {
     [{ SWEEP_REPAIR_RULES: 'none' }, { repairRules: [] }],
     [{ SWEEP_REPAIR_RULES: ' module-missing , module-missing' }, { repairRules: ['module-missing'] }],
     [{ REQUIRED_MODULE_AUTH: 'X509' }, { requiredModuleAuth: 'x509' }],
-    [{ SWEEP_SHARD_TIME_BUDGET_SECONDS: '60', COMPLIANCE_SWEEP_SCHEDULE: '0 */30 * * * *' }, { shardTimeBudgetMs: 60000, schedule: '0 */30 * * * *' }],
+    [
+      { SWEEP_SHARD_TIME_BUDGET_SECONDS: '60', COMPLIANCE_SWEEP_SCHEDULE: '0 */30 * * * *' },
+      { shardTimeBudgetMs: 60000, schedule: '0 */30 * * * *' },
+    ],
     // The timer scheduler's own parser validates: five fields (second 0) are accepted as the host accepts them.
     [{ COMPLIANCE_SWEEP_SCHEDULE: '30 2 * * mon-fri' }, { schedule: '30 2 * * mon-fri' }],
   ])('reads %j', (env, expected) => {
@@ -189,14 +227,29 @@ describe('loadConfig: compliance sweep', () => {
   });
 
   it.each([
-    [{ SWEEP_REPAIR_RULES: 'agent-stale' }, 'SWEEP_REPAIR_RULES: "agent-stale" has no automatic repair (repairable: module-missing, baseline-not-applied)'],
+    [
+      { SWEEP_REPAIR_RULES: 'agent-stale' },
+      'SWEEP_REPAIR_RULES: "agent-stale" has no automatic repair (repairable: module-missing, baseline-not-applied)',
+    ],
     [{ SWEEP_REPAIR_RULES: 'nope' }, 'SWEEP_REPAIR_RULES: "nope" is not a rule id (repairable: module-missing, baseline-not-applied)'],
     [{ REQUIRED_MODULE_AUTH: 'sas' }, 'REQUIRED_MODULE_AUTH must be any or x509 (got "sas")'],
-    [{ COMPLIANCE_SWEEP_SCHEDULE: '99 * * * * *' }, 'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": second: 99 is outside 0-59 (got "99 * * * * *")'],
-    [{ COMPLIANCE_SWEEP_SCHEDULE: '0 2 * *' }, 'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": "0 2 * *" must have 6 fields (second minute hour day month day-of-week) (got "0 2 * *")'],
-    [{ COMPLIANCE_SWEEP_QUEUE: 'Bad_Queue' }, 'COMPLIANCE_SWEEP_QUEUE must be a queue name: 3–63 lower-case letters, digits and single hyphens (got "Bad_Queue")'],
+    [
+      { COMPLIANCE_SWEEP_SCHEDULE: '99 * * * * *' },
+      'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": second: 99 is outside 0-59 (got "99 * * * * *")',
+    ],
+    [
+      { COMPLIANCE_SWEEP_SCHEDULE: '0 2 * *' },
+      'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": "0 2 * *" must have 6 fields (second minute hour day month day-of-week) (got "0 2 * *")',
+    ],
+    [
+      { COMPLIANCE_SWEEP_QUEUE: 'Bad_Queue' },
+      'COMPLIANCE_SWEEP_QUEUE must be a queue name: 3–63 lower-case letters, digits and single hyphens (got "Bad_Queue")',
+    ],
     [{ COMPLIANCE_SWEEP_SHARDS: '0' }, 'COMPLIANCE_SWEEP_SHARDS must be a whole number from 1 to 256 (got "0")'],
-    [{ COMPLIANCE_FINDINGS_TABLE: 'PostureLatest' }, 'COMPLIANCE_RUNS_TABLE, COMPLIANCE_FINDINGS_TABLE and COMPLIANCE_SUPPRESSIONS_TABLE must name tables different from each other and from the posture tables'],
+    [
+      { COMPLIANCE_FINDINGS_TABLE: 'PostureLatest' },
+      'COMPLIANCE_RUNS_TABLE, COMPLIANCE_FINDINGS_TABLE and COMPLIANCE_SUPPRESSIONS_TABLE must name tables different from each other and from the posture tables',
+    ],
   ])('rejects %j', (env, problem) => {
     expect(problemsOf({ ...MINIMAL, ...env })).toEqual([problem]);
   });
@@ -218,27 +271,107 @@ describe('loadConfig: problems', () => {
   });
 
   it.each<[string, Record<string, string | undefined>, string]>([
-    ['IoT Hub string without key', { IOTHUB_CONNECTION_STRING: 'HostName=contoso.azure-devices.net;SharedAccessKeyName=service' }, 'IOTHUB_CONNECTION_STRING must have the form HostName=…;SharedAccessKeyName=…;SharedAccessKey=… (missing SharedAccessKey)'],
-    ['device connection string', { IOTHUB_CONNECTION_STRING: `HostName=contoso.azure-devices.net;DeviceId=d1;SharedAccessKey=${HUB_KEY}` }, 'IOTHUB_CONNECTION_STRING is a device connection string; it must be a service connection string with a shared access policy (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)'],
-    ['Event Hub string as the IoT Hub string', { IOTHUB_CONNECTION_STRING: IOTHUB_EVENTS_CONNECTION }, 'IOTHUB_CONNECTION_STRING is an Event Hub-compatible connection string; it must be the IoT Hub service connection string (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)'],
-    ['host name with scheme', { IOTHUB_CONNECTION_STRING: undefined, IOTHUB_HOST_NAME: 'https://contoso.azure-devices.net' }, 'IOTHUB_HOST_NAME must be a host name such as myhub.azure-devices.net, without scheme or path (got "https://contoso.azure-devices.net")'],
-    ['conflicting host names', { IOTHUB_HOST_NAME: 'other.azure-devices.net' }, 'IOTHUB_HOST_NAME "other.azure-devices.net" differs from the HostName in IOTHUB_CONNECTION_STRING; set only one of them'],
-    ['emulator endpoint with a path', { IOTHUB_SERVICE_ENDPOINT: 'http://localhost:8080/api' }, 'IOTHUB_SERVICE_ENDPOINT must be an http(s)://host:port URL without credentials or path'],
-    ['IoT Hub string as the events string', { IOTHUB_EVENTS_CONNECTION: IOTHUB_CONNECTION_STRING, IOTHUB_EVENTS_NAME: 'iothub-ehub-contoso-1234-abcdef' }, "IOTHUB_EVENTS_CONNECTION is an IoT Hub service connection string; it must be the built-in endpoint's Event Hub-compatible connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=…)"],
-    ['events string without key', { IOTHUB_EVENTS_CONNECTION: 'Endpoint=sb://ns.servicebus.windows.net/;EntityPath=x' }, 'IOTHUB_EVENTS_CONNECTION must have the form Endpoint=sb://<namespace>/;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…]'],
-    ['events name differing from EntityPath', { IOTHUB_EVENTS_NAME: 'other' }, 'IOTHUB_EVENTS_NAME "other" differs from EntityPath "iothub-ehub-contoso-1234-abcdef" in IOTHUB_EVENTS_CONNECTION; the trigger would use EntityPath'],
-    ['events name missing', { IOTHUB_EVENTS_CONNECTION: `Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=s;SharedAccessKey=${EVENTS_KEY}` }, 'IOTHUB_EVENTS_NAME is not defined, make sure IOTHUB_EVENTS_NAME is defined in the environment (or include EntityPath in IOTHUB_EVENTS_CONNECTION)'],
-    ['both storage forms', { POSTURE_STORAGE_TABLE_ENDPOINT: 'https://a.table.core.windows.net' }, 'POSTURE_STORAGE_CONNECTION and POSTURE_STORAGE_TABLE_ENDPOINT are both defined; set only one of them'],
-    ['storage string without account', { POSTURE_STORAGE_CONNECTION: `AccountKey=${STORAGE_KEY}` }, 'POSTURE_STORAGE_CONNECTION must be a storage connection string (AccountName=…;AccountKey=…, a TableEndpoint with a SharedAccessSignature, or UseDevelopmentStorage=true)'],
-    ['table endpoint not a URL', { POSTURE_STORAGE_CONNECTION: undefined, POSTURE_STORAGE_TABLE_ENDPOINT: 'contosoposture' }, 'POSTURE_STORAGE_TABLE_ENDPOINT must be an http(s) URL such as https://<account>.table.core.windows.net, without credentials or query'],
-    ['table name with a dash', { POSTURE_LATEST_TABLE: 'posture-latest' }, 'POSTURE_LATEST_TABLE must be 3–63 letters and digits starting with a letter, and not "tables" (got "posture-latest")'],
-    ['reserved table name', { POSTURE_HISTORY_TABLE: 'Tables' }, 'POSTURE_HISTORY_TABLE must be 3–63 letters and digits starting with a letter, and not "tables" (got "Tables")'],
-    ['two settings naming one table', { POSTURE_DEADLETTER_TABLE: 'posturelatest' }, 'POSTURE_LATEST_TABLE, POSTURE_HISTORY_TABLE and POSTURE_DEADLETTER_TABLE must name three different tables'],
-    ['module id with a slash', { SECURITY_MODULE_ID: 'agent/1' }, 'SECURITY_MODULE_ID must be a module id: 1–128 letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ \', not starting with $ (got "agent/1")'],
-    ['system module id', { SECURITY_MODULE_ID: '$edgeAgent' }, 'SECURITY_MODULE_ID must be a module id: 1–128 letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ \', not starting with $ (got "$edgeAgent")'],
+    [
+      'IoT Hub string without key',
+      { IOTHUB_CONNECTION_STRING: 'HostName=contoso.azure-devices.net;SharedAccessKeyName=service' },
+      'IOTHUB_CONNECTION_STRING must have the form HostName=…;SharedAccessKeyName=…;SharedAccessKey=… (missing SharedAccessKey)',
+    ],
+    [
+      'device connection string',
+      { IOTHUB_CONNECTION_STRING: `HostName=contoso.azure-devices.net;DeviceId=d1;SharedAccessKey=${HUB_KEY}` },
+      'IOTHUB_CONNECTION_STRING is a device connection string; it must be a service connection string with a shared access policy (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)',
+    ],
+    [
+      'Event Hub string as the IoT Hub string',
+      { IOTHUB_CONNECTION_STRING: IOTHUB_EVENTS_CONNECTION },
+      'IOTHUB_CONNECTION_STRING is an Event Hub-compatible connection string; it must be the IoT Hub service connection string (HostName=…;SharedAccessKeyName=…;SharedAccessKey=…)',
+    ],
+    [
+      'host name with scheme',
+      { IOTHUB_CONNECTION_STRING: undefined, IOTHUB_HOST_NAME: 'https://contoso.azure-devices.net' },
+      'IOTHUB_HOST_NAME must be a host name such as myhub.azure-devices.net, without scheme or path (got "https://contoso.azure-devices.net")',
+    ],
+    [
+      'conflicting host names',
+      { IOTHUB_HOST_NAME: 'other.azure-devices.net' },
+      'IOTHUB_HOST_NAME "other.azure-devices.net" differs from the HostName in IOTHUB_CONNECTION_STRING; set only one of them',
+    ],
+    [
+      'emulator endpoint with a path',
+      { IOTHUB_SERVICE_ENDPOINT: 'http://localhost:8080/api' },
+      'IOTHUB_SERVICE_ENDPOINT must be an http(s)://host:port URL without credentials or path',
+    ],
+    [
+      'IoT Hub string as the events string',
+      { IOTHUB_EVENTS_CONNECTION: IOTHUB_CONNECTION_STRING, IOTHUB_EVENTS_NAME: 'iothub-ehub-contoso-1234-abcdef' },
+      "IOTHUB_EVENTS_CONNECTION is an IoT Hub service connection string; it must be the built-in endpoint's Event Hub-compatible connection string (Endpoint=sb://…;SharedAccessKeyName=…;SharedAccessKey=…;EntityPath=…)",
+    ],
+    [
+      'events string without key',
+      { IOTHUB_EVENTS_CONNECTION: 'Endpoint=sb://ns.servicebus.windows.net/;EntityPath=x' },
+      'IOTHUB_EVENTS_CONNECTION must have the form Endpoint=sb://<namespace>/;SharedAccessKeyName=…;SharedAccessKey=…[;EntityPath=…]',
+    ],
+    [
+      'events name differing from EntityPath',
+      { IOTHUB_EVENTS_NAME: 'other' },
+      'IOTHUB_EVENTS_NAME "other" differs from EntityPath "iothub-ehub-contoso-1234-abcdef" in IOTHUB_EVENTS_CONNECTION; the trigger would use EntityPath',
+    ],
+    [
+      'events name missing',
+      { IOTHUB_EVENTS_CONNECTION: `Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=s;SharedAccessKey=${EVENTS_KEY}` },
+      'IOTHUB_EVENTS_NAME is not defined, make sure IOTHUB_EVENTS_NAME is defined in the environment (or include EntityPath in IOTHUB_EVENTS_CONNECTION)',
+    ],
+    [
+      'both storage forms',
+      { POSTURE_STORAGE_TABLE_ENDPOINT: 'https://a.table.core.windows.net' },
+      'POSTURE_STORAGE_CONNECTION and POSTURE_STORAGE_TABLE_ENDPOINT are both defined; set only one of them',
+    ],
+    [
+      'storage string without account',
+      { POSTURE_STORAGE_CONNECTION: `AccountKey=${STORAGE_KEY}` },
+      'POSTURE_STORAGE_CONNECTION must be a storage connection string (AccountName=…;AccountKey=…, a TableEndpoint with a SharedAccessSignature, or UseDevelopmentStorage=true)',
+    ],
+    [
+      'table endpoint not a URL',
+      { POSTURE_STORAGE_CONNECTION: undefined, POSTURE_STORAGE_TABLE_ENDPOINT: 'contosoposture' },
+      'POSTURE_STORAGE_TABLE_ENDPOINT must be an http(s) URL such as https://<account>.table.core.windows.net, without credentials or query',
+    ],
+    [
+      'table name with a dash',
+      { POSTURE_LATEST_TABLE: 'posture-latest' },
+      'POSTURE_LATEST_TABLE must be 3–63 letters and digits starting with a letter, and not "tables" (got "posture-latest")',
+    ],
+    [
+      'reserved table name',
+      { POSTURE_HISTORY_TABLE: 'Tables' },
+      'POSTURE_HISTORY_TABLE must be 3–63 letters and digits starting with a letter, and not "tables" (got "Tables")',
+    ],
+    [
+      'two settings naming one table',
+      { POSTURE_DEADLETTER_TABLE: 'posturelatest' },
+      'POSTURE_LATEST_TABLE, POSTURE_HISTORY_TABLE and POSTURE_DEADLETTER_TABLE must name three different tables',
+    ],
+    [
+      'module id with a slash',
+      { SECURITY_MODULE_ID: 'agent/1' },
+      'SECURITY_MODULE_ID must be a module id: 1–128 letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ \', not starting with $ (got "agent/1")',
+    ],
+    [
+      'system module id',
+      { SECURITY_MODULE_ID: '$edgeAgent' },
+      'SECURITY_MODULE_ID must be a module id: 1–128 letters, digits and - : . + % _ # * ? ! ( ) , = @ ; $ \', not starting with $ (got "$edgeAgent")',
+    ],
     ['boolean word', { PROVISIONING_ENABLED: 'yes' }, 'PROVISIONING_ENABLED must be true, false, 1 or 0 (got "yes")'],
-    ['retry budget too large', { REGISTRY_RETRY_BUDGET_MS: '600000' }, 'REGISTRY_RETRY_BUDGET_MS must be a whole number from 1000 to 240000 (got "600000")'],
-    ['concurrency not a number', { POSTURE_WRITE_CONCURRENCY: 'many' }, 'POSTURE_WRITE_CONCURRENCY must be a whole number from 1 to 256 (got "many")'],
+    [
+      'retry budget too large',
+      { REGISTRY_RETRY_BUDGET_MS: '600000' },
+      'REGISTRY_RETRY_BUDGET_MS must be a whole number from 1000 to 240000 (got "600000")',
+    ],
+    [
+      'concurrency not a number',
+      { POSTURE_WRITE_CONCURRENCY: 'many' },
+      'POSTURE_WRITE_CONCURRENCY must be a whole number from 1 to 256 (got "many")',
+    ],
     ['log level', { LOG_LEVEL: 'trace' }, 'LOG_LEVEL must be error, warn, info or debug (got "trace")'],
   ])('%s', (_label, overrides, problem) => {
     expect(problemsOf({ ...MINIMAL, ...overrides })).toEqual([problem]);
@@ -282,8 +415,10 @@ describe('secrets', () => {
     for (const key of [HUB_KEY, EVENTS_KEY, STORAGE_KEY]) expect(JSON.stringify(view)).not.toContain(key);
     expect(view).toMatchObject({
       IOTHUB_CONNECTION_STRING: 'HostName=contoso.azure-devices.net;SharedAccessKeyName=service;SharedAccessKey=***',
-      IOTHUB_EVENTS_CONNECTION: 'Endpoint=sb://ihsuprodxx000dednamespace.servicebus.windows.net/;SharedAccessKeyName=service;SharedAccessKey=***;EntityPath=iothub-ehub-contoso-1234-abcdef',
-      POSTURE_STORAGE_CONNECTION: 'DefaultEndpointsProtocol=https;AccountName=contosoposture;AccountKey=***;EndpointSuffix=core.windows.net',
+      IOTHUB_EVENTS_CONNECTION:
+        'Endpoint=sb://ihsuprodxx000dednamespace.servicebus.windows.net/;SharedAccessKeyName=service;SharedAccessKey=***;EntityPath=iothub-ehub-contoso-1234-abcdef',
+      POSTURE_STORAGE_CONNECTION:
+        'DefaultEndpointsProtocol=https;AccountName=contosoposture;AccountKey=***;EndpointSuffix=core.windows.net',
       AzureWebJobsStorage: '***',
       IOTHUB_EVENTS_CONSUMER_GROUP: 'twinguard (default)',
       PROVISIONING_TARGET_CONDITION: '(not set)',

@@ -17,7 +17,14 @@ describe('classifyServiceError', () => {
     [iotHubError(401), { kind: 'unauthorized', statusCode: 401 }],
     [iotHubError(400), { kind: 'badRequest', statusCode: 400 }],
     [iotHubError(501), { kind: 'permanent', statusCode: 501 }],
-    [Object.assign(new Error('boom'), { statusCode: 500, code: 'InternalError', response: { headers: { get: (name: string) => (name === 'retry-after' ? '1' : undefined) } } }), { kind: 'transient', statusCode: 500, code: 'InternalError', retryAfterMs: 1000 }],
+    [
+      Object.assign(new Error('boom'), {
+        statusCode: 500,
+        code: 'InternalError',
+        response: { headers: { get: (name: string) => (name === 'retry-after' ? '1' : undefined) } },
+      }),
+      { kind: 'transient', statusCode: 500, code: 'InternalError', retryAfterMs: 1000 },
+    ],
     [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }), { kind: 'transient', code: 'ECONNRESET' }],
     [new Error('socket hang up'), { kind: 'transient' }],
     [new Error('plain'), { kind: 'permanent' }],

@@ -18,7 +18,7 @@ const registrationFiles = new Map<string, string[]>();
 const terminateHooks: Array<() => unknown> = [];
 
 jest.mock('@azure/functions', () => {
-  const actual = jest.requireActual('@azure/functions');
+  const actual = jest.requireActual<typeof import('@azure/functions')>('@azure/functions');
   const record =
     (kind: string) =>
     (name: string, options: Record<string, unknown>): void => {
@@ -46,7 +46,10 @@ function loadFunctionModules(): void {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- each module registers its functions on load
       require(path.join(dir, file));
     });
-    registrationFiles.set(file, registrations.slice(before).map((registration) => registration.name));
+    registrationFiles.set(
+      file,
+      registrations.slice(before).map((registration) => registration.name),
+    );
   }
 }
 
@@ -130,7 +133,9 @@ describe('function registrations', () => {
   });
 
   it('keeps every documented setting in local.settings.sample.json, without secrets', () => {
-    const { SETTINGS } = jest.requireActual('../../shared/config/settings-catalogue') as typeof import('../../shared/config/settings-catalogue');
+    const { SETTINGS } = jest.requireActual<typeof import('../../shared/config/settings-catalogue')>(
+      '../../shared/config/settings-catalogue',
+    );
     for (const setting of SETTINGS) expect(sample.Values).toHaveProperty([setting.name]);
     for (const value of Object.values(sample.Values)) expect(value).not.toMatch(/SharedAccessKey=[A-Za-z0-9+/]{20,}/);
   });

@@ -5,7 +5,13 @@
  */
 import * as path from 'node:path';
 import { message as amqpMessage, type Message as AmqpMessage } from 'rhea';
-import { dotNetUnspecifiedDateTime, dotNetUtcDateTime, toHostShapedBatch, type PartitionContextLike, type ReceivedEventLike } from '../../host/host-batch';
+import {
+  dotNetUnspecifiedDateTime,
+  dotNetUtcDateTime,
+  toHostShapedBatch,
+  type PartitionContextLike,
+  type ReceivedEventLike,
+} from '../../host/host-batch';
 import { decodeBatch } from '../../shared/domain/decode-events';
 import {
   connectionStateEvent,
@@ -23,7 +29,9 @@ import {
 /** @azure/event-hubs' converter from a received AMQP message to ReceivedEventData (what subscribe() hands out). */
 type FromRheaMessage = (message: AmqpMessage, skipParsingBodyAsJson: boolean) => ReceivedEventLike;
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- internal module of the SDK, not in its exports map
-const { fromRheaMessage } = require(path.join(path.dirname(require.resolve('@azure/event-hubs')), 'eventData.js')) as { fromRheaMessage: FromRheaMessage };
+const { fromRheaMessage } = require(path.join(path.dirname(require.resolve('@azure/event-hubs')), 'eventData.js')) as {
+  fromRheaMessage: FromRheaMessage;
+};
 
 const PARTITION: PartitionContextLike = {
   fullyQualifiedNamespace: 'ihsuprodxx000dednamespace.servicebus.windows.net',
@@ -71,7 +79,7 @@ function toAmqp(event: HostEventInput, at: Position): AmqpMessage {
   if (at.partitionKey) annotations['x-opt-partition-key'] = at.partitionKey;
   return {
     ...fields,
-    body: amqpMessage.data_section(wireBytes(event.body)),
+    body: amqpMessage.data_section(wireBytes(event.body)) as unknown, // rhea types sections as any
     application_properties: { ...(event.properties ?? {}) },
     message_annotations: annotations,
   };
@@ -95,8 +103,21 @@ const MIXED_BATCH: HostEventInput[] = [
   deviceCreatedEvent({ deviceId: "line-3#cell?7%'b", authType: 'sas', edge: false, tags: { site: 'north' } }),
   moduleCreatedEvent({ deviceId: 'dev-1', moduleId: MODULE }),
   moduleCreatedEvent({ deviceId: 'dev-legacy', moduleId: MODULE, form: 'legacy' }),
-  reportedPatchEvent({ deviceId: 'dev-1', moduleId: MODULE, patch: { latest_state: 'failed', latest_invalid_fields: ['Process_Mode'] }, reportedVersion: 4, twinVersion: 9 }),
-  desiredChangeEvent({ deviceId: 'dev-1', moduleId: MODULE, desired: { Process_Mode: 2 }, desiredVersion: 3, twinVersion: 10, tags: { ring: 1 } }),
+  reportedPatchEvent({
+    deviceId: 'dev-1',
+    moduleId: MODULE,
+    patch: { latest_state: 'failed', latest_invalid_fields: ['Process_Mode'] },
+    reportedVersion: 4,
+    twinVersion: 9,
+  }),
+  desiredChangeEvent({
+    deviceId: 'dev-1',
+    moduleId: MODULE,
+    desired: { Process_Mode: 2 },
+    desiredVersion: 3,
+    twinVersion: 10,
+    tags: { ring: 1 },
+  }),
   deviceDeletedEvent({ deviceId: 'dev-gone' }),
   telemetryEvent('dev-1', { temperature: 21.5, unit: 'C' }),
   telemetryEvent('dev-1', 42),
@@ -107,7 +128,11 @@ const MIXED_BATCH: HostEventInput[] = [
   connectionStateEvent({ deviceId: 'dev-1', connected: true }),
   digitalTwinChangeEvent({ deviceId: 'dev-1', patch: [{ op: 'replace', path: '/x', value: 1 }] }),
   // Truncated twin change: a poison event.
-  { body: '{"version": 5, "properties":', properties: { deviceId: 'dev-1', moduleId: MODULE, opType: 'updateTwin', 'iothub-message-schema': 'twinChangeNotification' }, systemProperties: { 'iothub-message-source': 'twinChangeEvents', 'iothub-connection-device-id': 'dev-1' } },
+  {
+    body: '{"version": 5, "properties":',
+    properties: { deviceId: 'dev-1', moduleId: MODULE, opType: 'updateTwin', 'iothub-message-schema': 'twinChangeNotification' },
+    systemProperties: { 'iothub-message-source': 'twinChangeEvents', 'iothub-connection-device-id': 'dev-1' },
+  },
 ];
 
 describe('toHostShapedBatch', () => {
@@ -137,7 +162,9 @@ describe('toHostShapedBatch', () => {
       'skipped:digitalTwin',
       'invalid',
     ]);
-    expect(actual.map((e) => e.position)).toEqual(at.map((p) => ({ partitionId: '3', sequenceNumber: p.sequenceNumber, offset: p.offset, enqueuedTime: p.enqueuedTime })));
+    expect(actual.map((e) => e.position)).toEqual(
+      at.map((p) => ({ partitionId: '3', sequenceNumber: p.sequenceNumber, offset: p.offset, enqueuedTime: p.enqueuedTime })),
+    );
     const created = actual[0];
     expect(created?.kind === 'deviceCreated' && created.deviceId).toBe("line-3#cell?7%'b");
   });
@@ -167,7 +194,10 @@ describe('toHostShapedBatch', () => {
         'iothub-message-source': 'deviceLifecycleEvents',
       },
     };
-    const [sdkEvent] = received([event], [{ sequenceNumber: 62, offset: '31768', enqueuedTime: new Date('2022-05-27T18:49:38.640Z'), partitionKey: 'pk-1' }]);
+    const [sdkEvent] = received(
+      [event],
+      [{ sequenceNumber: 62, offset: '31768', enqueuedTime: new Date('2022-05-27T18:49:38.640Z'), partitionKey: 'pk-1' }],
+    );
     const { triggerMetadata } = toHostShapedBatch([sdkEvent!], PARTITION);
     expect(triggerMetadata).toEqual({
       triggerPartitionContext: PARTITION,
@@ -205,7 +235,11 @@ describe('toHostShapedBatch', () => {
     const event: HostEventInput = { ...deviceCreatedEvent({ deviceId: 'dev-5', hubName: 'plant-hub' }) };
     const { hubName: _hubName, ...properties } = event.properties ?? {};
     const withoutHubName = { ...event, properties };
-    const fixture = hostBatch([withoutHubName], { ...PARTITION, firstSequenceNumber: FIRST_SEQUENCE_NUMBER, firstEnqueuedTime: FIRST_ENQUEUED });
+    const fixture = hostBatch([withoutHubName], {
+      ...PARTITION,
+      firstSequenceNumber: FIRST_SEQUENCE_NUMBER,
+      firstEnqueuedTime: FIRST_ENQUEUED,
+    });
     const standalone = toHostShapedBatch(received([withoutHubName], positions(1)), PARTITION);
     const [fromFixture] = decodeBatch(fixture.messages, fixture.triggerMetadata);
     const [fromStandalone] = decodeBatch(standalone.messages, standalone.triggerMetadata);
@@ -243,7 +277,7 @@ describe('toHostShapedBatch', () => {
     const { triggerMetadata } = toHostShapedBatch([sdkEvent!], PARTITION);
     expect(triggerMetadata['partitionKeyArray']).toEqual([null]);
     const [system] = triggerMetadata['systemPropertiesArray'] as Record<string, unknown>[];
-    expect(system).toMatchObject({ partitionKey: null, 'message-id': expect.any(String) });
+    expect(system).toMatchObject({ partitionKey: null, 'message-id': expect.any(String) as unknown });
     expect(system).not.toHaveProperty('x-opt-partition-key');
   });
 });

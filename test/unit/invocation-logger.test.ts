@@ -30,7 +30,9 @@ describe('loggerFor', () => {
     // Built at run time so no key-shaped literal sits in the repository.
     const key = Buffer.from('not-a-real-key-'.repeat(3)).toString('base64');
     loggerFor(target, { partitionId: '2' }).warn('call failed', { error: `HostName=h;SharedAccessKeyName=owner;SharedAccessKey=${key}` });
-    expect(target.lines).toEqual(['warn call failed {"partitionId":"2","error":"HostName=h;SharedAccessKeyName=owner;SharedAccessKey=***"}']);
+    expect(target.lines).toEqual([
+      'warn call failed {"partitionId":"2","error":"HostName=h;SharedAccessKeyName=owner;SharedAccessKey=***"}',
+    ]);
     expect(target.lines.join('')).not.toContain(key);
   });
 });

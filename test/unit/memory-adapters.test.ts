@@ -19,7 +19,11 @@ describe('MemoryDeviceRegistry', () => {
     await expect(registry.createModule(ODD_DEVICE_ID, 'sec', { type: 'sas' })).resolves.toBe('created');
     await expect(registry.createModule(ODD_DEVICE_ID, 'sec', { type: 'sas' })).resolves.toBe('alreadyExists');
     await expect(registry.createModule('missing', 'sec', { type: 'sas' })).resolves.toBe('deviceNotFound');
-    await expect(registry.getModule(ODD_DEVICE_ID, 'sec')).resolves.toMatchObject({ deviceId: ODD_DEVICE_ID, moduleId: 'sec', authType: 'sas' });
+    await expect(registry.getModule(ODD_DEVICE_ID, 'sec')).resolves.toMatchObject({
+      deviceId: ODD_DEVICE_ID,
+      moduleId: 'sec',
+      authType: 'sas',
+    });
   });
 
   it('updates desired with the current etag, rejects a stale etag and returns undefined for a missing module', async () => {

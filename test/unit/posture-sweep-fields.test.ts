@@ -27,13 +27,21 @@ describe('sweep verdicts on the latest posture', () => {
       deviceId: 'd1',
       moduleId: MODULE,
       opType: 'updateTwin',
-      body: { version: 7, properties: { reported: { latest_state: 'failed', $metadata: { $lastUpdated: '2026-11-20T11:00:00.0000000Z' }, $version: 5 } } },
+      body: {
+        version: 7,
+        properties: { reported: { latest_state: 'failed', $metadata: { $lastUpdated: '2026-11-20T11:00:00.0000000Z' }, $version: 5 } },
+      },
       operationTime: new Date('2026-11-20T11:00:00Z'),
       position: { partitionId: '0', sequenceNumber: 9, offset: '900', enqueuedTime: new Date('2026-11-20T11:00:00.100Z') },
     };
     const step = applyEvent(latest, event, { securityModuleId: MODULE });
     expect(step.kind).toBe('applied');
     if (step.kind !== 'applied') return;
-    expect(step.next).toMatchObject({ agentState: 'failed', findings: latest.findings, lastSweepId: 'sweep-20261120-0200', compliant: false });
+    expect(step.next).toMatchObject({
+      agentState: 'failed',
+      findings: latest.findings,
+      lastSweepId: 'sweep-20261120-0200',
+      compliant: false,
+    });
   });
 });

@@ -1,5 +1,12 @@
 import type { ModuleTwin } from '../../shared/ports/device-registry';
-import { applyEvent, derivePosture, postureFromTwin, provisioningStep, type PostureContext, type PostureStep } from '../../shared/domain/posture';
+import {
+  applyEvent,
+  derivePosture,
+  postureFromTwin,
+  provisioningStep,
+  type PostureContext,
+  type PostureStep,
+} from '../../shared/domain/posture';
 import { LEGACY_CONFIG_KEYS } from '../../shared/domain/security-module/module-ids';
 import type { HistoryEntry, HubEvent, JsonObject, LatestPosture, ProvisioningStatus } from '../../shared/domain/types';
 
@@ -12,7 +19,10 @@ const T0 = Date.parse('2024-05-01T10:00:00.000Z');
 /** Enqueued time `seconds` after T0; sequence numbers follow time so the stream order is obvious. */
 function at(seconds: number): { position: HubEvent['position']; operationTime: Date } {
   const time = new Date(T0 + seconds * 1000);
-  return { position: { partitionId: '3', sequenceNumber: 1000 + seconds, offset: String(5000 + seconds), enqueuedTime: time }, operationTime: time };
+  return {
+    position: { partitionId: '3', sequenceNumber: 1000 + seconds, offset: String(5000 + seconds), enqueuedTime: time },
+    operationTime: time,
+  };
 }
 const iso = (seconds: number): string => new Date(T0 + seconds * 1000).toISOString();
 
@@ -26,7 +36,10 @@ function reportedPatch(seconds: number, reportedVersion: number, changes: JsonOb
     deviceId: DEVICE,
     moduleId: MODULE,
     opType: 'updateTwin',
-    body: { version: twinVersion, properties: { reported: { ...changes, $metadata: { $lastUpdated: stamp, ...perKey }, $version: reportedVersion } } },
+    body: {
+      version: twinVersion,
+      properties: { reported: { ...changes, $metadata: { $lastUpdated: stamp, ...perKey }, $version: reportedVersion } },
+    },
   };
 }
 
@@ -49,7 +62,14 @@ function desiredChange(seconds: number, desiredVersion: number, desired: JsonObj
   };
 }
 
-function moduleTwinBody(version: number, desired: JsonObject, desiredVersion: number, reported: JsonObject, reportedVersion: number, lastUpdated = '0001-01-01T00:00:00Z'): JsonObject {
+function moduleTwinBody(
+  version: number,
+  desired: JsonObject,
+  desiredVersion: number,
+  reported: JsonObject,
+  reportedVersion: number,
+  lastUpdated = '0001-01-01T00:00:00Z',
+): JsonObject {
   return {
     deviceId: DEVICE,
     moduleId: MODULE,
@@ -120,7 +140,16 @@ function fold(events: HubEvent[], start?: LatestPosture): LatestPosture | undefi
 describe('applyEvent: which events are about the security module', () => {
   it.each<[string, HubEvent]>([
     ['device created', { kind: 'deviceCreated', ...at(1), deviceId: DEVICE, twin: { deviceId: DEVICE, version: 1 } }],
-    ['device twin change', { kind: 'twinChanged', ...at(1), deviceId: DEVICE, opType: 'updateTwin', body: { version: 3, properties: { reported: { a: 1, $version: 2 } } } }],
+    [
+      'device twin change',
+      {
+        kind: 'twinChanged',
+        ...at(1),
+        deviceId: DEVICE,
+        opType: 'updateTwin',
+        body: { version: 3, properties: { reported: { a: 1, $version: 2 } } },
+      },
+    ],
     ['another module twin change', desiredChange(1, 4, { x: 1 }, 'edgeAgent')],
     ['module id differing only in case', desiredChange(1, 4, { x: 1 }, 'defenderiotmicroagent')],
     ['another module created', moduleCreated(1, moduleTwinBody(2, {}, 1, {}, 1), 'module-1')],
@@ -133,7 +162,9 @@ describe('applyEvent: which events are about the security module', () => {
 describe('applyEvent: reported patches', () => {
   it('merges an in-order patch (nested keys, null deletes) and records the change without metadata', () => {
     const event = reportedPatch(30, 7, { agent: { version: '4.3', os: null }, Login_UsePAM: null, Process_Mode: 3 });
-    const latest = stored({ reported: { Process_Mode: 2, Login_UsePAM: true, latest_state: 'success', agent: { version: '4.2', os: 'linux' } } });
+    const latest = stored({
+      reported: { Process_Mode: 2, Login_UsePAM: true, latest_state: 'success', agent: { version: '4.2', os: 'linux' } },
+    });
     expect(applyEvent(latest, event, CONTEXT)).toStrictEqual({
       kind: 'applied',
       next: {
@@ -166,7 +197,14 @@ describe('applyEvent: reported patches', () => {
         reportedVersion: 7,
         desiredVersion: 3,
         change: { agent: { version: '4.3', os: null }, Login_UsePAM: null, Process_Mode: 3 },
-        posture: { modulePresent: true, configurationState: 'drifted', driftedKeys: ['Process_Mode'], invalidFields: [], agentState: 'success', authType: 'sas' },
+        posture: {
+          modulePresent: true,
+          configurationState: 'drifted',
+          driftedKeys: ['Process_Mode'],
+          invalidFields: [],
+          agentState: 'success',
+          authType: 'sas',
+        },
       },
     });
   });
@@ -176,8 +214,16 @@ describe('applyEvent: reported patches', () => {
   });
 
   it('applies consecutive patches in order', () => {
-    const latest = fold([reportedPatch(10, 7, { a: 1 }), reportedPatch(20, 8, { b: { c: 2 } }), reportedPatch(30, 9, { a: null, b: { d: 3 } })], stored());
-    expect(latest?.reported).toStrictEqual({ Process_Mode: 2, latest_state: 'success', agent: { version: '4.2', os: 'linux' }, b: { c: 2, d: 3 } });
+    const latest = fold(
+      [reportedPatch(10, 7, { a: 1 }), reportedPatch(20, 8, { b: { c: 2 } }), reportedPatch(30, 9, { a: null, b: { d: 3 } })],
+      stored(),
+    );
+    expect(latest?.reported).toStrictEqual({
+      Process_Mode: 2,
+      latest_state: 'success',
+      agent: { version: '4.2', os: 'linux' },
+      b: { c: 2, d: 3 },
+    });
     expect(latest?.reportedVersion).toBe(9);
     expect(latest?.updatedAt).toBe(iso(30));
   });
@@ -186,12 +232,27 @@ describe('applyEvent: reported patches', () => {
     const event = reportedPatch(30, 7, { latest_state: 'failed', latest_invalid_fields: ['Process_Mode'] });
     const { next, history } = applied(applyEvent(stored(), event, CONTEXT));
     expect(history.summary).toBe('reported v7: latest_state=failed (invalid: Process_Mode)');
-    expect([next.configurationState, next.driftedKeys, next.agentState, next.invalidFields]).toStrictEqual(['drifted', ['Process_Mode'], 'failed', ['Process_Mode']]);
+    expect([next.configurationState, next.driftedKeys, next.agentState, next.invalidFields]).toStrictEqual([
+      'drifted',
+      ['Process_Mode'],
+      'failed',
+      ['Process_Mode'],
+    ]);
   });
 
   it.each<[string, LatestPosture | undefined, HubEvent, PostureStep]>([
-    ['the same event twice', stored({ reportedVersion: 7, updatedAt: iso(30) }), reportedPatch(30, 7, { a: 1 }), { kind: 'alreadyApplied' }],
-    ['an older patch after a newer one', stored({ reportedVersion: 9, updatedAt: iso(30) }), reportedPatch(10, 7, { a: 1 }), { kind: 'alreadyApplied' }],
+    [
+      'the same event twice',
+      stored({ reportedVersion: 7, updatedAt: iso(30) }),
+      reportedPatch(30, 7, { a: 1 }),
+      { kind: 'alreadyApplied' },
+    ],
+    [
+      'an older patch after a newer one',
+      stored({ reportedVersion: 9, updatedAt: iso(30) }),
+      reportedPatch(10, 7, { a: 1 }),
+      { kind: 'alreadyApplied' },
+    ],
     [
       'a version jump (coalesced notifications)',
       stored(),
@@ -214,7 +275,14 @@ describe('applyEvent: reported patches', () => {
     [
       'a patch without $version',
       stored(),
-      { kind: 'twinChanged', ...at(30), deviceId: DEVICE, moduleId: MODULE, opType: 'updateTwin', body: { version: 20, properties: { reported: { a: 1 } } } },
+      {
+        kind: 'twinChanged',
+        ...at(30),
+        deviceId: DEVICE,
+        moduleId: MODULE,
+        opType: 'updateTwin',
+        body: { version: 20, properties: { reported: { a: 1 } } },
+      },
       { kind: 'gap', reason: 'reported patch without $version' },
     ],
     [
@@ -223,7 +291,12 @@ describe('applyEvent: reported patches', () => {
       reportedPatch(30, 2, { a: 1 }),
       { kind: 'gap', reason: `module ${MODULE} changed while recorded as absent: created or re-created since` },
     ],
-    ['a replayed patch from before the module was deleted', stored({ modulePresent: false, updatedAt: iso(20) }), reportedPatch(10, 7, { a: 1 }), { kind: 'alreadyApplied' }],
+    [
+      'a replayed patch from before the module was deleted',
+      stored({ modulePresent: false, updatedAt: iso(20) }),
+      reportedPatch(10, 7, { a: 1 }),
+      { kind: 'alreadyApplied' },
+    ],
     [
       'a newer patch after the device was deleted',
       stored({ deviceDeleted: true, modulePresent: false, updatedAt: iso(20) }),
@@ -233,7 +306,14 @@ describe('applyEvent: reported patches', () => {
     [
       'a tags-only change',
       stored(),
-      { kind: 'twinChanged', ...at(30), deviceId: DEVICE, moduleId: MODULE, opType: 'updateTwin', body: { version: 20, tags: { site: 'x' } } },
+      {
+        kind: 'twinChanged',
+        ...at(30),
+        deviceId: DEVICE,
+        moduleId: MODULE,
+        opType: 'updateTwin',
+        body: { version: 20, tags: { site: 'x' } },
+      },
       { kind: 'alreadyApplied' },
     ],
   ])('%s', (_name, latest, event, expected) => {
@@ -243,18 +323,59 @@ describe('applyEvent: reported patches', () => {
 
 describe('applyEvent: desired changes and drift', () => {
   it('replaces the whole desired section and detects micro-agent drift', () => {
-    const event = desiredChange(40, 4, { Process_Mode: 3, Login_UsePAM: true, Process_CacheSize: 256, CollectorsCore_PriorityIntervals: '30,120,1440' });
-    const latest = stored({ reported: { Process_Mode: 2, Login_UsePAM: 'True', Process_CacheSize: '256', CollectorsCore_PriorityIntervals: '30, 120, 1440', latest_state: 'success' } });
+    const event = desiredChange(40, 4, {
+      Process_Mode: 3,
+      Login_UsePAM: true,
+      Process_CacheSize: 256,
+      CollectorsCore_PriorityIntervals: '30,120,1440',
+    });
+    const latest = stored({
+      reported: {
+        Process_Mode: 2,
+        Login_UsePAM: 'True',
+        Process_CacheSize: '256',
+        CollectorsCore_PriorityIntervals: '30, 120, 1440',
+        latest_state: 'success',
+      },
+    });
     const { next, history } = applied(applyEvent(latest, event, CONTEXT));
-    expect(next.desired).toStrictEqual({ Process_Mode: 3, Login_UsePAM: true, Process_CacheSize: 256, CollectorsCore_PriorityIntervals: '30,120,1440' });
-    expect([next.desiredVersion, next.twinVersion, next.configurationState, next.driftedKeys]).toStrictEqual([4, 14, 'drifted', ['Process_Mode']]);
+    expect(next.desired).toStrictEqual({
+      Process_Mode: 3,
+      Login_UsePAM: true,
+      Process_CacheSize: 256,
+      CollectorsCore_PriorityIntervals: '30,120,1440',
+    });
+    expect([next.desiredVersion, next.twinVersion, next.configurationState, next.driftedKeys]).toStrictEqual([
+      4,
+      14,
+      'drifted',
+      ['Process_Mode'],
+    ]);
     expect([history.kind, history.summary, history.change]).toStrictEqual(['desiredChanged', 'desired v4: 4 keys', next.desired]);
   });
 
   it.each<[string, JsonObject, JsonObject, 'inSync' | 'drifted' | 'pending', string[]]>([
-    ['legacy flat, GitHub spelling, in sync', { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } }, { [GITHUB_KEY]: { snapshotFrequency: 'PT13H', eventPriorityLogin: 'High' } }, 'inSync', []],
-    ['legacy wrapped desired vs flat reported', { [DOCS_KEY]: { snapshotFrequency: { value: 'PT1H' } } }, { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } }, 'drifted', ['snapshotFrequency']],
-    ['legacy wrapped on both sides', { [DOCS_KEY]: { eventPriorityLogin: { value: 'Off' } } }, { [DOCS_KEY]: { eventPriorityLogin: { value: 'Off' } } }, 'inSync', []],
+    [
+      'legacy flat, GitHub spelling, in sync',
+      { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } },
+      { [GITHUB_KEY]: { snapshotFrequency: 'PT13H', eventPriorityLogin: 'High' } },
+      'inSync',
+      [],
+    ],
+    [
+      'legacy wrapped desired vs flat reported',
+      { [DOCS_KEY]: { snapshotFrequency: { value: 'PT1H' } } },
+      { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } },
+      'drifted',
+      ['snapshotFrequency'],
+    ],
+    [
+      'legacy wrapped on both sides',
+      { [DOCS_KEY]: { eventPriorityLogin: { value: 'Off' } } },
+      { [DOCS_KEY]: { eventPriorityLogin: { value: 'Off' } } },
+      'inSync',
+      [],
+    ],
     ['legacy agent has not reported yet', { [DOCS_KEY]: { eventPriorityLogin: { value: 'Off' } } }, {}, 'pending', []],
   ])('legacy module: %s', (_name, desired, reported, state, driftedKeys) => {
     const legacyContext: PostureContext = { securityModuleId: 'azureiotsecurity' };
@@ -284,7 +405,11 @@ describe('applyEvent: desired changes and drift', () => {
     const event: HubEvent = { kind: 'twinChanged', ...at(50), deviceId: DEVICE, moduleId: MODULE, opType: 'updateTwin', body };
     const { next, history } = applied(applyEvent(stored(), event, CONTEXT));
     expect([next.configurationState, next.reportedVersion, next.desiredVersion, next.twinVersion]).toStrictEqual(['inSync', 7, 4, 20]);
-    expect([history.kind, history.summary, history.change]).toStrictEqual(['reportedChanged', 'reported v7: 1 key; desired v4: 1 key', { reported: { Process_Mode: 3 }, desired: { Process_Mode: 3 } }]);
+    expect([history.kind, history.summary, history.change]).toStrictEqual([
+      'reportedChanged',
+      'reported v7: 1 key; desired v4: 1 key',
+      { reported: { Process_Mode: 3 }, desired: { Process_Mode: 3 } },
+    ]);
   });
 });
 
@@ -329,12 +454,21 @@ describe('applyEvent: lifecycle', () => {
   });
 
   it('a replayed create after the twin moved on is already applied', () => {
-    expect(applyEvent(stored({ twinVersion: 12, updatedAt: iso(30) }), moduleCreated(5, createdBody), CONTEXT)).toStrictEqual({ kind: 'alreadyApplied' });
+    expect(applyEvent(stored({ twinVersion: 12, updatedAt: iso(30) }), moduleCreated(5, createdBody), CONTEXT)).toStrictEqual({
+      kind: 'alreadyApplied',
+    });
   });
 
   it('a delete keeps the last sections for forensics but judges nothing', () => {
     const { next, history } = applied(applyEvent(stored({ updatedAt: iso(30) }), moduleDeleted(40), CONTEXT));
-    expect(next).toStrictEqual({ ...storedWithoutVerdict(), modulePresent: false, configurationState: 'unknown', driftedKeys: [], invalidFields: [], updatedAt: iso(40) });
+    expect(next).toStrictEqual({
+      ...storedWithoutVerdict(),
+      modulePresent: false,
+      configurationState: 'unknown',
+      driftedKeys: [],
+      invalidFields: [],
+      updatedAt: iso(40),
+    });
     expect([history.kind, history.summary, history.posture]).toStrictEqual([
       'moduleDeleted',
       `module ${MODULE} deleted`,
@@ -343,7 +477,10 @@ describe('applyEvent: lifecycle', () => {
   });
 
   it('delete then re-create: the low twin version of the new module is applied, and patches continue from it', () => {
-    const latest = fold([moduleDeleted(40), moduleCreated(50, createdBody), reportedPatch(60, 2, { Process_Mode: 2, latest_state: 'success' }, 3)], stored({ updatedAt: iso(30) }));
+    const latest = fold(
+      [moduleDeleted(40), moduleCreated(50, createdBody), reportedPatch(60, 2, { Process_Mode: 2, latest_state: 'success' }, 3)],
+      stored({ updatedAt: iso(30) }),
+    );
     expect(latest).toStrictEqual({
       deviceId: DEVICE,
       moduleId: MODULE,
@@ -367,8 +504,16 @@ describe('applyEvent: lifecycle', () => {
   it.each<[string, HubEvent[], HubEvent]>([
     ['a replayed create after its delete', [moduleCreated(5, createdBody), moduleDeleted(60)], moduleCreated(5, createdBody)],
     ['the same delete twice', [moduleCreated(5, createdBody), moduleDeleted(60)], moduleDeleted(60)],
-    ['a replayed delete after a re-create', [moduleCreated(5, createdBody), moduleDeleted(40), moduleCreated(50, createdBody)], moduleDeleted(40)],
-    ['a replayed first create after a re-create', [moduleCreated(5, createdBody), moduleDeleted(40), moduleCreated(50, createdBody)], moduleCreated(5, createdBody)],
+    [
+      'a replayed delete after a re-create',
+      [moduleCreated(5, createdBody), moduleDeleted(40), moduleCreated(50, createdBody)],
+      moduleDeleted(40),
+    ],
+    [
+      'a replayed first create after a re-create',
+      [moduleCreated(5, createdBody), moduleDeleted(40), moduleCreated(50, createdBody)],
+      moduleCreated(5, createdBody),
+    ],
   ])('%s is already applied', (_name, history, replay) => {
     expect(applyEvent(fold(history), replay, CONTEXT)).toStrictEqual({ kind: 'alreadyApplied' });
   });
@@ -380,7 +525,12 @@ describe('applyEvent: lifecycle', () => {
 
   it('a device delete marks the device and module gone', () => {
     const { next, history } = applied(applyEvent(stored(), deviceDeleted(40), CONTEXT));
-    expect([next.deviceDeleted, next.modulePresent, next.configurationState, next.updatedAt]).toStrictEqual([true, false, 'unknown', iso(40)]);
+    expect([next.deviceDeleted, next.modulePresent, next.configurationState, next.updatedAt]).toStrictEqual([
+      true,
+      false,
+      'unknown',
+      iso(40),
+    ]);
     expect([history.kind, history.summary, history.moduleId]).toStrictEqual(['deviceDeleted', 'device deleted', MODULE]);
     expect(applyEvent(next, deviceDeleted(40), CONTEXT)).toStrictEqual({ kind: 'alreadyApplied' });
   });
@@ -435,7 +585,11 @@ describe('applyEvent: replaceTwin', () => {
   it('keeps the stored reported section when the body has none', () => {
     const withoutReported = { ...body, properties: { desired: { Process_Mode: 3, $version: 5 } } };
     const { next } = applied(applyEvent(stored(), replaceTwin(60, withoutReported), CONTEXT));
-    expect([next.reported, next.reportedVersion, next.reportedLastUpdated]).toStrictEqual([stored().reported, 6, '2024-05-01T09:00:00.000Z']);
+    expect([next.reported, next.reportedVersion, next.reportedLastUpdated]).toStrictEqual([
+      stored().reported,
+      6,
+      '2024-05-01T09:00:00.000Z',
+    ]);
   });
 });
 
@@ -450,18 +604,45 @@ describe('derivePosture', () => {
     updatedAt: iso(0),
   };
 
-  it.each<[string, Partial<LatestPosture>, Pick<LatestPosture, 'configurationState' | 'driftedKeys' | 'invalidFields'> & { agentState?: string }]>([
-    ['present module is judged', {}, { configurationState: 'drifted', driftedKeys: ['Process_Mode'], agentState: 'failed', invalidFields: ['Process_Mode'] }],
+  it.each<
+    [string, Partial<LatestPosture>, Pick<LatestPosture, 'configurationState' | 'driftedKeys' | 'invalidFields'> & { agentState?: string }]
+  >([
+    [
+      'present module is judged',
+      {},
+      { configurationState: 'drifted', driftedKeys: ['Process_Mode'], agentState: 'failed', invalidFields: ['Process_Mode'] },
+    ],
     ['absent module is not judged', { modulePresent: false }, { configurationState: 'unknown', driftedKeys: [], invalidFields: [] }],
-    ['deleted device is not judged even if flagged present', { deviceDeleted: true }, { configurationState: 'unknown', driftedKeys: [], invalidFields: [] }],
-    ['legacy module id switches schema', { moduleId: 'azureiotsecurity' }, { configurationState: 'unknown', driftedKeys: [], agentState: 'failed', invalidFields: ['Process_Mode'] }],
+    [
+      'deleted device is not judged even if flagged present',
+      { deviceDeleted: true },
+      { configurationState: 'unknown', driftedKeys: [], invalidFields: [] },
+    ],
+    [
+      'legacy module id switches schema',
+      { moduleId: 'azureiotsecurity' },
+      { configurationState: 'unknown', driftedKeys: [], agentState: 'failed', invalidFields: ['Process_Mode'] },
+    ],
   ])('%s', (_name, overrides, derived) => {
     expect(derivePosture({ ...raw, ...overrides })).toStrictEqual({ ...raw, ...overrides, ...derived });
   });
 
   it('replaces stale derived fields carried by its input', () => {
-    const stale = { ...raw, modulePresent: false, configurationState: 'drifted', driftedKeys: ['x'], agentState: 'failed', invalidFields: ['x'] } as LatestPosture;
-    expect(derivePosture(stale)).toStrictEqual({ ...raw, modulePresent: false, configurationState: 'unknown', driftedKeys: [], invalidFields: [] });
+    const stale = {
+      ...raw,
+      modulePresent: false,
+      configurationState: 'drifted',
+      driftedKeys: ['x'],
+      agentState: 'failed',
+      invalidFields: ['x'],
+    } as LatestPosture;
+    expect(derivePosture(stale)).toStrictEqual({
+      ...raw,
+      modulePresent: false,
+      configurationState: 'unknown',
+      driftedKeys: [],
+      invalidFields: [],
+    });
   });
 });
 
@@ -510,25 +691,51 @@ describe('postureFromTwin', () => {
         reportedVersion: 11,
         desiredVersion: 4,
         change: { desired: { Process_Mode: 2 }, reported: { Process_Mode: 2, latest_state: 'success' } },
-        posture: { modulePresent: true, configurationState: 'inSync', driftedKeys: [], invalidFields: [], agentState: 'success', authType: 'selfSigned' },
+        posture: {
+          modulePresent: true,
+          configurationState: 'inSync',
+          driftedKeys: [],
+          invalidFields: [],
+          agentState: 'success',
+          authType: 'selfSigned',
+        },
       },
     });
   });
 
   it('lets the next patch apply on top of the resynced twin', () => {
     const { next } = postureFromTwin(undefined, twin, reportedPatch(90, 10, { a: 1 }), CONTEXT);
-    expect(applied(applyEvent(next, reportedPatch(95, 12, { latest_state: 'failed', latest_invalid_fields: 'Process_Mode' }), CONTEXT)).next.configurationState).toBe('drifted');
+    expect(
+      applied(applyEvent(next, reportedPatch(95, 12, { latest_state: 'failed', latest_invalid_fields: 'Process_Mode' }), CONTEXT)).next
+        .configurationState,
+    ).toBe('drifted');
   });
 
   it('records a module that is gone, keeping the last sections', () => {
     const { next, history } = postureFromTwin(stored(), undefined, reportedPatch(90, 11, {}), CONTEXT);
-    expect(next).toStrictEqual({ ...storedWithoutVerdict(), modulePresent: false, configurationState: 'unknown', driftedKeys: [], invalidFields: [], updatedAt: iso(90) });
+    expect(next).toStrictEqual({
+      ...storedWithoutVerdict(),
+      modulePresent: false,
+      configurationState: 'unknown',
+      driftedKeys: [],
+      invalidFields: [],
+      updatedAt: iso(90),
+    });
     expect([history.kind, history.summary, history.change]).toStrictEqual(['resynced', `resynced: module ${MODULE} not found`, undefined]);
   });
 
   it('records a module that is gone for a device never seen', () => {
     const { next } = postureFromTwin(undefined, undefined, reportedPatch(90, 11, {}), CONTEXT);
-    expect(next).toStrictEqual({ deviceId: DEVICE, moduleId: MODULE, modulePresent: false, deviceDeleted: false, configurationState: 'unknown', driftedKeys: [], invalidFields: [], updatedAt: iso(90) });
+    expect(next).toStrictEqual({
+      deviceId: DEVICE,
+      moduleId: MODULE,
+      modulePresent: false,
+      deviceDeleted: false,
+      configurationState: 'unknown',
+      driftedKeys: [],
+      invalidFields: [],
+      updatedAt: iso(90),
+    });
   });
 
   it('never moves updatedAt backwards', () => {
@@ -538,7 +745,14 @@ describe('postureFromTwin', () => {
 
 describe('provisioningStep', () => {
   const deviceCreated: HubEvent = { kind: 'deviceCreated', ...at(1), deviceId: DEVICE, twin: { deviceId: DEVICE, version: 2 } };
-  const fresh = { deviceId: DEVICE, moduleId: MODULE, configurationState: 'unknown', driftedKeys: [], invalidFields: [], updatedAt: iso(1) };
+  const fresh = {
+    deviceId: DEVICE,
+    moduleId: MODULE,
+    configurationState: 'unknown',
+    driftedKeys: [],
+    invalidFields: [],
+    updatedAt: iso(1),
+  };
 
   it.each<[ProvisioningStatus, Partial<LatestPosture>]>([
     ['created', { modulePresent: true, deviceDeleted: false, configurationState: 'unknown' }],
@@ -550,7 +764,12 @@ describe('provisioningStep', () => {
   ])('new device, %s', (status, expected) => {
     const { next, history } = provisioningStep(undefined, DEVICE, status, deviceCreated, CONTEXT, { reason: 'test' });
     expect(next).toStrictEqual({ ...fresh, ...expected, provisioning: status });
-    expect([history.kind, history.summary, history.change, history.sequenceNumber]).toStrictEqual(['provisioning', `provisioning: ${status}`, { reason: 'test' }, 1001]);
+    expect([history.kind, history.summary, history.change, history.sequenceNumber]).toStrictEqual([
+      'provisioning',
+      `provisioning: ${status}`,
+      { reason: 'test' },
+      1001,
+    ]);
   });
 
   it('alreadyPresent on a known module keeps its sections and verdict', () => {
@@ -561,12 +780,20 @@ describe('provisioningStep', () => {
   it('created after a delete clears the old sections so the next patch resyncs', () => {
     const { next } = provisioningStep(stored({ modulePresent: false }), DEVICE, 'created', deviceCreated, CONTEXT);
     expect(next).toStrictEqual({ ...fresh, modulePresent: true, deviceDeleted: false, authType: 'sas', provisioning: 'created' });
-    expect(applyEvent(next, reportedPatch(5, 2, { a: 1 }), CONTEXT)).toStrictEqual({ kind: 'gap', reason: 'stored reported section has no $version: unknown base' });
+    expect(applyEvent(next, reportedPatch(5, 2, { a: 1 }), CONTEXT)).toStrictEqual({
+      kind: 'gap',
+      reason: 'stored reported section has no $version: unknown base',
+    });
   });
 
   it('the module create event that follows provisioning fills the sections in', () => {
     const { next } = provisioningStep(undefined, DEVICE, 'created', deviceCreated, CONTEXT);
     const after = applied(applyEvent(next, moduleCreated(2), CONTEXT)).next;
-    expect([after.provisioning, after.twinVersion, after.reportedVersion, after.configurationState]).toStrictEqual(['created', 2, 1, 'unknown']);
+    expect([after.provisioning, after.twinVersion, after.reportedVersion, after.configurationState]).toStrictEqual([
+      'created',
+      2,
+      1,
+      'unknown',
+    ]);
   });
 });

@@ -11,9 +11,12 @@ describe('README', () => {
     expect(readme).toContain(`| \`${name}\` |`);
   });
 
-  it.each(['PostureLatest', 'PostureHistory', 'PostureDeadLetters', 'SweepRuns', 'SweepFindings', 'ComplianceSuppressions'])('documents the %s table', (table) => {
-    expect(readme).toMatch(new RegExp(`\\*\\*${table}\\*\\*|### ${table}`));
-  });
+  it.each(['PostureLatest', 'PostureHistory', 'PostureDeadLetters', 'SweepRuns', 'SweepFindings', 'ComplianceSuppressions'])(
+    'documents the %s table',
+    (table) => {
+      expect(readme).toMatch(new RegExp(`\\*\\*${table}\\*\\*|### ${table}`));
+    },
+  );
 
   it('shows the two commands', () => {
     expect(readme).toContain('npm start');

@@ -5,10 +5,20 @@ import { retryTransient, type RetryInfo } from '../../shared/retry';
 function fakeClock(): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[] } {
   let time = 0;
   const slept: number[] = [];
-  return { now: () => time, sleep: async (ms) => { slept.push(ms); time += ms; }, slept };
+  const sleep = (ms: number): Promise<void> => {
+    slept.push(ms);
+    time += ms;
+    return Promise.resolve();
+  };
+  return { now: () => time, sleep, slept };
 }
 
 const throttled = (retryAfterMs?: number): TransientError => new TransientError('429', { statusCode: 429, retryAfterMs });
+
+/** Work that takes `n` turns of the promise job queue: orders completions without waiting on the clock. */
+async function turns(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await Promise.resolve();
+}
 
 describe('retryTransient', () => {
   it.each([
@@ -19,11 +29,14 @@ describe('retryTransient', () => {
   ])('full jitter: %i failures with random=%d sleeps %p', async (failures, random, expected) => {
     const clock = fakeClock();
     let calls = 0;
-    const result = await retryTransient(async () => {
-      calls += 1;
-      if (calls <= failures) throw new TransientError('503', { statusCode: 503 });
-      return 'ok';
-    }, { budgetMs: 10_000, random: () => random, ...clock });
+    const result = await retryTransient(
+      () => {
+        calls += 1;
+        if (calls <= failures) return Promise.reject(new TransientError('503', { statusCode: 503 }));
+        return Promise.resolve('ok');
+      },
+      { budgetMs: 10_000, random: () => random, ...clock },
+    );
     expect(result).toBe('ok');
     expect(clock.slept).toEqual(expected);
   });
@@ -31,9 +44,13 @@ describe('retryTransient', () => {
   it('caps the backoff ceiling at maxDelayMs', async () => {
     const clock = fakeClock();
     let calls = 0;
-    await retryTransient(async () => {
-      if ((calls += 1) <= 6) throw new TransientError('503');
-    }, { budgetMs: 1e6, baseDelayMs: 100, maxDelayMs: 1000, random: () => 0.999, ...clock });
+    await retryTransient(() => ((calls += 1) <= 6 ? Promise.reject(new TransientError('503')) : Promise.resolve()), {
+      budgetMs: 1e6,
+      baseDelayMs: 100,
+      maxDelayMs: 1000,
+      random: () => 0.999,
+      ...clock,
+    });
     expect(clock.slept).toEqual([99, 199, 399, 799, 999, 999]);
   });
 
@@ -41,9 +58,12 @@ describe('retryTransient', () => {
     const clock = fakeClock();
     let calls = 0;
     const infos: RetryInfo[] = [];
-    await retryTransient(async () => {
-      if ((calls += 1) <= 2) throw throttled(1000);
-    }, { budgetMs: 10_000, random: () => 0.5, onRetry: (info) => infos.push(info), ...clock });
+    await retryTransient(() => ((calls += 1) <= 2 ? Promise.reject(throttled(1000)) : Promise.resolve()), {
+      budgetMs: 10_000,
+      random: () => 0.5,
+      onRetry: (info) => infos.push(info),
+      ...clock,
+    });
     expect(clock.slept).toEqual([1100, 1100]);
     expect(infos).toEqual([
       { attempt: 1, delayMs: 1100, kind: 'throttled', statusCode: 429 },
@@ -54,14 +74,19 @@ describe('retryTransient', () => {
   it('rethrows non-retryable errors at once', async () => {
     const clock = fakeClock();
     const permanent = new PermanentError('bad');
-    await expect(retryTransient(async () => { throw permanent; }, { budgetMs: 1000, ...clock })).rejects.toBe(permanent);
+    await expect(retryTransient(() => Promise.reject(permanent), { budgetMs: 1000, ...clock })).rejects.toBe(permanent);
     expect(clock.slept).toEqual([]);
   });
 
   it('gives up with TransientError carrying the last cause when the next wait would exceed the budget', async () => {
     const clock = fakeClock();
     const last = throttled(400);
-    const error = await retryTransient(async () => { throw last; }, { budgetMs: 1000, random: () => 0, operationName: 'getModule(d1)', ...clock }).catch((err: unknown) => err);
+    const error = await retryTransient(() => Promise.reject(last), {
+      budgetMs: 1000,
+      random: () => 0,
+      operationName: 'getModule(d1)',
+      ...clock,
+    }).catch((err: unknown) => err);
     expect(error).toBeInstanceOf(TransientError);
     expect((error as TransientError).message).toBe('getModule(d1) gave up after 3 attempts in 800 ms: TransientError: 429');
     expect((error as TransientError).cause).toBe(last);
@@ -76,7 +101,7 @@ describe('mapWithConcurrency', () => {
     const results = await mapWithConcurrency([5, 1, 3, 2, 4], 2, async (item, index) => {
       inFlight += 1;
       peak = Math.max(peak, inFlight);
-      await new Promise((resolve) => setTimeout(resolve, item));
+      await turns(item);
       inFlight -= 1;
       return item * 10 + index;
     });
@@ -88,19 +113,21 @@ describe('mapWithConcurrency', () => {
     const started: number[] = [];
     let settled = 0;
     const failure = new Error('item 1 failed');
-    await expect(mapWithConcurrency([0, 1, 2, 3, 4], 2, async (item) => {
-      started.push(item);
-      await new Promise((resolve) => setTimeout(resolve, item === 0 ? 20 : 1));
-      settled += 1;
-      if (item === 1) throw failure;
-      return item;
-    })).rejects.toBe(failure);
+    await expect(
+      mapWithConcurrency([0, 1, 2, 3, 4], 2, async (item) => {
+        started.push(item);
+        await turns(item === 0 ? 20 : 1);
+        settled += 1;
+        if (item === 1) throw failure;
+        return item;
+      }),
+    ).rejects.toBe(failure);
     expect(started).toEqual([0, 1]);
     expect(settled).toBe(2);
   });
 
   it('rejects a non-positive limit', async () => {
-    await expect(mapWithConcurrency([1], 0, async (x) => x)).rejects.toThrow(RangeError);
+    await expect(mapWithConcurrency([1], 0, (x) => Promise.resolve(x))).rejects.toThrow(RangeError);
   });
 });
 

@@ -1,4 +1,13 @@
-import { bucketRange, devicesQuery, modulesQuery, queryString, ReservoirSample, shardBuckets, splitPoints, toSweepModule } from '../../shared/domain/sweep-plan';
+import {
+  bucketRange,
+  devicesQuery,
+  modulesQuery,
+  queryString,
+  ReservoirSample,
+  shardBuckets,
+  splitPoints,
+  toSweepModule,
+} from '../../shared/domain/sweep-plan';
 import { parseCondition, evaluateCondition } from '../../shared/domain/iothub-query/twin-condition';
 import { historyRowKey, parseHistoryRowKey } from '../../shared/domain/table-keys';
 import { addCounters, countDevice, emptyCounters } from '../../shared/domain/sweep-summary';
@@ -15,8 +24,15 @@ describe('sweep plan', () => {
   it('covers every id exactly once with open-ended ranges', () => {
     const splits = ['c', 'm'];
     expect([0, 1, 2].map((i) => bucketRange(splits, i))).toEqual([{ to: 'c' }, { from: 'c', to: 'm' }, { from: 'm' }]);
-    expect(shardBuckets(10, 3)).toEqual([{ start: 0, end: 3 }, { start: 3, end: 6 }, { start: 6, end: 10 }]);
-    expect(shardBuckets(2, 16)).toEqual([{ start: 0, end: 1 }, { start: 1, end: 2 }]);
+    expect(shardBuckets(10, 3)).toEqual([
+      { start: 0, end: 3 },
+      { start: 3, end: 6 },
+      { start: 6, end: 10 },
+    ]);
+    expect(shardBuckets(2, 16)).toEqual([
+      { start: 0, end: 1 },
+      { start: 1, end: 2 },
+    ]);
   });
 
   it('escapes quotes in range literals so odd ids round-trip through the condition grammar', () => {
@@ -46,8 +62,14 @@ describe('sweep plan', () => {
   });
 
   it('reads module rows with aliased or nested sections', () => {
-    expect(toSweepModule({ deviceId: 'd', moduleId: 'm', desired: { a: 1 }, reported: { b: 2 } })).toMatchObject({ desired: { a: 1 }, reported: { b: 2 } });
-    expect(toSweepModule({ deviceId: 'd', moduleId: 'm', properties: { desired: { a: 1 } } })).toMatchObject({ desired: { a: 1 }, reported: {} });
+    expect(toSweepModule({ deviceId: 'd', moduleId: 'm', desired: { a: 1 }, reported: { b: 2 } })).toMatchObject({
+      desired: { a: 1 },
+      reported: { b: 2 },
+    });
+    expect(toSweepModule({ deviceId: 'd', moduleId: 'm', properties: { desired: { a: 1 } } })).toMatchObject({
+      desired: { a: 1 },
+      reported: {},
+    });
     expect(toSweepModule({ moduleId: 'm' })).toBeUndefined();
   });
 
@@ -60,9 +82,19 @@ describe('sweep plan', () => {
 
   it('adds counters commutatively', () => {
     const a = emptyCounters();
-    countDevice(a, 'inScope', { findings: [{ ruleId: 'agent-stale', severity: 'medium', message: '', status: 'suppressed' }], compliant: true, repairs: [] });
+    countDevice(a, 'inScope', {
+      findings: [{ ruleId: 'agent-stale', severity: 'medium', message: '', status: 'suppressed' }],
+      compliant: true,
+      repairs: [],
+    });
     countDevice(a, 'edge');
     const total = addCounters(addCounters(emptyCounters(), a), a);
-    expect(total).toMatchObject({ devicesSeen: 4, evaluated: 2, compliant: 2, outOfScopeEdge: 2, rules: { 'agent-stale': { violations: 0, suppressed: 2 } } });
+    expect(total).toMatchObject({
+      devicesSeen: 4,
+      evaluated: 2,
+      compliant: 2,
+      outOfScopeEdge: 2,
+      rules: { 'agent-stale': { violations: 0, suppressed: 2 } },
+    });
   });
 });

@@ -34,8 +34,24 @@ describe('encodeKeySegment / decodeKeySegment', () => {
   it('keeps every legal device-ID character except # ? % unchanged, and encodes those three', () => {
     const punctuation = [...LEGAL_ID_PUNCTUATION].map((character) => [character, encodeKeySegment(character)]);
     expect(Object.fromEntries(punctuation)).toEqual({
-      '-': '-', ':': ':', '.': '.', '+': '+', '%': '%25', _: '_', '#': '%23', '*': '*', '?': '%3F',
-      '!': '!', '(': '(', ')': ')', ',': ',', '=': '=', '@': '@', ';': ';', $: '$', "'": "'",
+      '-': '-',
+      ':': ':',
+      '.': '.',
+      '+': '+',
+      '%': '%25',
+      _: '_',
+      '#': '%23',
+      '*': '*',
+      '?': '%3F',
+      '!': '!',
+      '(': '(',
+      ')': ')',
+      ',': ',',
+      '=': '=',
+      '@': '@',
+      ';': ';',
+      $: '$',
+      "'": "'",
     });
   });
 
@@ -85,7 +101,7 @@ describe('assertValidKey', () => {
     expect(() => assertValidKey(key)).toThrow(message);
   });
 
-  it.each([['k'.repeat(1024)], ["'\"{}[]():@&=+,$-_<>;~^!%*"], ['x\u00a0'], [LATEST_ROW_KEY]])('accepts %j', (key) => {
+  it.each([['k'.repeat(1024)], ['\'"{}[]():@&=+,$-_<>;~^!%*'], ['x\u00a0'], [LATEST_ROW_KEY]])('accepts %j', (key) => {
     expect(() => assertValidKey(key)).not.toThrow();
   });
 });
@@ -111,7 +127,10 @@ describe('invertedTicks', () => {
 
   it.each([
     [new Date(Number.NaN), 'Cannot compute inverted ticks for an invalid Date: outside 0001-01-01..9999-12-31'],
-    [new Date('+010000-01-01T00:00:00.000Z'), 'Cannot compute inverted ticks for +010000-01-01T00:00:00.000Z: outside 0001-01-01..9999-12-31'],
+    [
+      new Date('+010000-01-01T00:00:00.000Z'),
+      'Cannot compute inverted ticks for +010000-01-01T00:00:00.000Z: outside 0001-01-01..9999-12-31',
+    ],
   ])('rejects %p', (at, message) => {
     expect(() => invertedTicks(at)).toThrow(new RangeError(message));
   });
@@ -127,11 +146,20 @@ describe('historyRowKey / parseHistoryRowKey', () => {
 
   it('round-trips', () => {
     expect(parseHistoryRowKey(historyRowKey(at, '7', 4711))).toEqual({ at, partitionId: '7', sequenceNumber: 4711 });
-    expect(parseHistoryRowKey(historyRowKey(at, '1024', Number.MAX_SAFE_INTEGER))).toEqual({ at, partitionId: '1024', sequenceNumber: Number.MAX_SAFE_INTEGER });
+    expect(parseHistoryRowKey(historyRowKey(at, '1024', Number.MAX_SAFE_INTEGER))).toEqual({
+      at,
+      partitionId: '1024',
+      sequenceNumber: Number.MAX_SAFE_INTEGER,
+    });
   });
 
   it('orders newest first, then by partition and sequence number within the same millisecond', () => {
-    const keys = [historyRowKey(at, '1', 5), historyRowKey(new Date(at.getTime() + 1), '0', 1), historyRowKey(at, '0', 9), historyRowKey(at, '1', 10)];
+    const keys = [
+      historyRowKey(at, '1', 5),
+      historyRowKey(new Date(at.getTime() + 1), '0', 1),
+      historyRowKey(at, '0', 9),
+      historyRowKey(at, '1', 10),
+    ];
     expect([...keys].sort()).toEqual([keys[1], keys[2], keys[0], keys[3]]);
   });
 
@@ -143,17 +171,21 @@ describe('historyRowKey / parseHistoryRowKey', () => {
     expect(() => historyRowKey(at, partitionId, sequenceNumber)).toThrow(message);
   });
 
-  it.each(['latest', '2516877359999989999_007_4711', '2516877359999989999-007-00000000000000004711', '9999999999999999999_007_00000000000000004711'])(
-    'parse rejects %j',
-    (rowKey) => {
-      expect(() => parseHistoryRowKey(rowKey)).toThrow(/is not a history row key/);
-    },
-  );
+  it.each([
+    'latest',
+    '2516877359999989999_007_4711',
+    '2516877359999989999-007-00000000000000004711',
+    '9999999999999999999_007_00000000000000004711',
+  ])('parse rejects %j', (rowKey) => {
+    expect(() => parseHistoryRowKey(rowKey)).toThrow(/is not a history row key/);
+  });
 });
 
 describe('deadLetterKeys', () => {
   it('partitions by UTC day of the enqueued time and keys by partition and sequence number', () => {
-    expect(deadLetterKeys({ partitionId: '3', sequenceNumber: 62, offset: '31768', enqueuedTime: new Date('2022-05-27T23:59:59.999Z') })).toEqual({
+    expect(
+      deadLetterKeys({ partitionId: '3', sequenceNumber: 62, offset: '31768', enqueuedTime: new Date('2022-05-27T23:59:59.999Z') }),
+    ).toEqual({
       partitionKey: '20220527',
       rowKey: '003_00000000000000000062',
     });
@@ -167,7 +199,9 @@ describe('deadLetterKeys', () => {
   });
 
   it('encodes a partition id that is not a number', () => {
-    expect(deadLetterKeys({ partitionId: 'p#1', sequenceNumber: 1, offset: '', enqueuedTime: new Date(0) }).rowKey).toBe('p%231_00000000000000000001');
+    expect(deadLetterKeys({ partitionId: 'p#1', sequenceNumber: 1, offset: '', enqueuedTime: new Date(0) }).rowKey).toBe(
+      'p%231_00000000000000000001',
+    );
   });
 
   it('rejects an invalid enqueued time', () => {
@@ -178,12 +212,18 @@ describe('deadLetterKeys', () => {
 });
 
 describe('sharded posture keys', () => {
-  const { postureShard, latestKeys, historyKeys, parseHistoryKeys, historyRange, POSTURE_SHARD_COUNT } = jest.requireActual('../../shared/domain/table-keys') as typeof import('../../shared/domain/table-keys');
+  const { postureShard, latestKeys, historyKeys, parseHistoryKeys, historyRange, POSTURE_SHARD_COUNT } =
+    jest.requireActual<typeof import('../../shared/domain/table-keys')>('../../shared/domain/table-keys');
 
   it('pins the shard function (it is part of the storage format)', () => {
     // FNV-1a("a") is 0xe40c292c (the published test vector), so the hash itself is the standard one.
     expect(postureShard('a')).toBe(String(0xe40c292c % POSTURE_SHARD_COUNT).padStart(2, '0'));
-    expect([postureShard('device-1'), postureShard('device-2'), postureShard("odd#?%'id"), postureShard('')]).toEqual(['01', '08', '13', '05']);
+    expect([postureShard('device-1'), postureShard('device-2'), postureShard("odd#?%'id"), postureShard('')]).toEqual([
+      '01',
+      '08',
+      '13',
+      '05',
+    ]);
   });
 
   it('spreads a fleet evenly over the shards', () => {
@@ -212,6 +252,11 @@ describe('sharded posture keys', () => {
     const deviceId = "a-:.+%_#*?!(),=@;$'z";
     const keys = historyKeys(deviceId, new Date('2026-11-23T10:00:00.123Z'), '3', 42);
     expect(keys.partitionKey).toBe(latestKeys(deviceId).partitionKey);
-    expect(parseHistoryKeys(keys.rowKey)).toEqual({ deviceId, at: new Date('2026-11-23T10:00:00.123Z'), partitionId: '3', sequenceNumber: 42 });
+    expect(parseHistoryKeys(keys.rowKey)).toEqual({
+      deviceId,
+      at: new Date('2026-11-23T10:00:00.123Z'),
+      partitionId: '3',
+      sequenceNumber: 42,
+    });
   });
 });

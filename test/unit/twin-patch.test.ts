@@ -38,7 +38,12 @@ describe('mergePatch', () => {
     ['adds and replaces scalars', { a: 1, b: 'x' }, { b: 'y', c: true }, { a: 1, b: 'y', c: true }],
     ['null deletes a key', { a: 1, b: 2 }, { b: null }, { a: 1 }],
     ['null for a missing key is a no-op', { a: 1 }, { z: null }, { a: 1 }],
-    ['nested objects merge key by key', { n: { a: 1, b: { c: 2, d: 3 } } }, { n: { b: { d: 4, e: 5 } } }, { n: { a: 1, b: { c: 2, d: 4, e: 5 } } }],
+    [
+      'nested objects merge key by key',
+      { n: { a: 1, b: { c: 2, d: 3 } } },
+      { n: { b: { d: 4, e: 5 } } },
+      { n: { a: 1, b: { c: 2, d: 4, e: 5 } } },
+    ],
     ['null deletes a nested key', { n: { a: 1, b: 2 } }, { n: { a: null } }, { n: { b: 2 } }],
     ['null deletes a whole subtree', { n: { a: 1 }, m: 1 }, { n: null }, { m: 1 }],
     ['arrays replace, never merge', { list: [1, 2, 3] }, { list: [4] }, { list: [4] }],

@@ -4,6 +4,7 @@ import type { DeadLetter } from '../../domain/types';
 import type { DeadLetterStore } from '../../ports/dead-letter-store';
 import { truncateString } from '../table-clients';
 import { MAX_RAW_CHARS } from '../table-dead-letter-store';
+import { settle } from './settle';
 
 export interface StoredDeadLetter extends DeadLetter {
   rawTruncated: boolean;
@@ -12,12 +13,18 @@ export interface StoredDeadLetter extends DeadLetter {
 export class MemoryDeadLetterStore implements DeadLetterStore {
   private readonly letters = new Map<string, StoredDeadLetter>();
 
-  async record(letters: DeadLetter[]): Promise<void> {
-    const keyed = letters.map((letter) => ({ keys: deadLetterKeys(letter.position), letter }));
-    for (const { keys, letter } of keyed) {
-      const raw = truncateString(letter.raw, MAX_RAW_CHARS);
-      this.letters.set(`${keys.partitionKey}/${keys.rowKey}`, { ...structuredClone(letter), raw, rawTruncated: raw.length < letter.raw.length });
-    }
+  record(letters: DeadLetter[]): Promise<void> {
+    return settle(() => {
+      const keyed = letters.map((letter) => ({ keys: deadLetterKeys(letter.position), letter }));
+      for (const { keys, letter } of keyed) {
+        const raw = truncateString(letter.raw, MAX_RAW_CHARS);
+        this.letters.set(`${keys.partitionKey}/${keys.rowKey}`, {
+          ...structuredClone(letter),
+          raw,
+          rawTruncated: raw.length < letter.raw.length,
+        });
+      }
+    });
   }
 
   /** Everything recorded, ordered by key (day, then partition and sequence number). */

@@ -12,8 +12,16 @@ import { EtagMismatchError, PermanentError } from '../../errors';
 import { mergePatch } from '../../domain/twin-patch';
 import type { AuthenticationType } from '../../domain/authentication-type';
 import type { JsonObject } from '../../domain/types';
-import type { CreateModuleResult, DeviceIdentity, DeviceRegistry, ModuleIdentity, ModuleTwin, TwinQueryPage } from '../../ports/device-registry';
+import type {
+  CreateModuleResult,
+  DeviceIdentity,
+  DeviceRegistry,
+  ModuleIdentity,
+  ModuleTwin,
+  TwinQueryPage,
+} from '../../ports/device-registry';
 import type { ModuleAuthentication } from '../../domain/module-authentication';
+import { settle } from './settle';
 
 export type MemoryRegistryOperation = keyof DeviceRegistry;
 
@@ -33,7 +41,11 @@ function parseOrReject(query: string): ReturnType<typeof parseQuery> {
   try {
     return parseQuery(query);
   } catch (err) {
-    throw new PermanentError(`query rejected: ${err instanceof Error ? err.message : String(err)}`, { statusCode: 400, code: 'BadRequest', cause: err });
+    throw new PermanentError(`query rejected: ${err instanceof Error ? err.message : String(err)}`, {
+      statusCode: 400,
+      code: 'BadRequest',
+      cause: err,
+    });
   }
 }
 
@@ -43,7 +55,7 @@ function authTypeOf(authentication: ModuleAuthentication): AuthenticationType {
 
 export class MemoryDeviceRegistry implements DeviceRegistry {
   private readonly devices = new Map<string, DeviceRecord>();
-  private readonly failures = new Map<MemoryRegistryOperation, unknown[]>();
+  private readonly failures = new Map<MemoryRegistryOperation, Error[]>();
   private seq = 0;
   private etagCounter = 0;
   /** Calls per operation, including failed ones (assert on request budgets). */
@@ -61,7 +73,13 @@ export class MemoryDeviceRegistry implements DeviceRegistry {
     const previous = this.devices.get(deviceId);
     if (previous) previous.slot.deleted = true;
     this.devices.set(deviceId, {
-      identity: { deviceId, status: options.status ?? 'enabled', authType: options.authType ?? 'sas', iotEdge: options.iotEdge ?? false, etag: this.nextEtag() },
+      identity: {
+        deviceId,
+        status: options.status ?? 'enabled',
+        authType: options.authType ?? 'sas',
+        iotEdge: options.iotEdge ?? false,
+        etag: this.nextEtag(),
+      },
       modules: new Map(),
       slot: { seq: this.seq++, deleted: false },
     });
@@ -87,68 +105,102 @@ export class MemoryDeviceRegistry implements DeviceRegistry {
   }
 
   /** The next `count` calls of `operation` reject with `error` (before touching state). */
-  failNext(operation: MemoryRegistryOperation, error: unknown, count = 1): void {
+  failNext(operation: MemoryRegistryOperation, error: Error, count = 1): void {
     const queue = this.failures.get(operation) ?? [];
     for (let i = 0; i < count; i += 1) queue.push(error);
     this.failures.set(operation, queue);
   }
 
-  async getDevice(deviceId: string): Promise<DeviceIdentity | undefined> {
-    this.enter('getDevice');
-    const device = this.devices.get(deviceId);
-    return device && structuredClone(device.identity);
-  }
-
-  async getModule(deviceId: string, moduleId: string): Promise<ModuleIdentity | undefined> {
-    this.enter('getModule');
-    const module = this.devices.get(deviceId)?.modules.get(moduleId);
-    return module && structuredClone(module.identity);
-  }
-
-  async createModule(deviceId: string, moduleId: string, authentication: ModuleAuthentication): Promise<CreateModuleResult> {
-    this.enter('createModule');
-    const device = this.devices.get(deviceId);
-    if (!device) return 'deviceNotFound';
-    if (device.modules.has(moduleId)) return 'alreadyExists';
-    const authType = authTypeOf(authentication);
-    device.modules.set(moduleId, {
-      identity: { deviceId, moduleId, authType, connectionState: 'disconnected' },
-      twin: { deviceId, moduleId, etag: this.nextEtag(), version: 1, tags: {}, desired: { $version: 1 }, reported: { $version: 1 }, authType },
-      slot: { seq: this.seq++, deleted: false },
+  getDevice(deviceId: string): Promise<DeviceIdentity | undefined> {
+    return settle(() => {
+      this.enter('getDevice');
+      const device = this.devices.get(deviceId);
+      return device && structuredClone(device.identity);
     });
-    return 'created';
   }
 
-  async getModuleTwin(deviceId: string, moduleId: string): Promise<ModuleTwin | undefined> {
-    this.enter('getModuleTwin');
-    const module = this.devices.get(deviceId)?.modules.get(moduleId);
-    return module && structuredClone(module.twin);
+  getModule(deviceId: string, moduleId: string): Promise<ModuleIdentity | undefined> {
+    return settle(() => {
+      this.enter('getModule');
+      const module = this.devices.get(deviceId)?.modules.get(moduleId);
+      return module && structuredClone(module.identity);
+    });
   }
 
-  async updateModuleDesired(deviceId: string, moduleId: string, desiredPatch: JsonObject, etag: string): Promise<ModuleTwin | undefined> {
-    this.enter('updateModuleDesired');
-    const module = this.devices.get(deviceId)?.modules.get(moduleId);
-    if (!module) return undefined;
-    if (etag !== '*' && etag !== module.twin.etag) throw new EtagMismatchError(`module twin ${deviceId}/${moduleId} changed since it was read (etag mismatch)`);
-    const version = (typeof module.twin.desired.$version === 'number' ? module.twin.desired.$version : 1) + 1;
-    module.twin.desired = { ...mergePatch(module.twin.desired, desiredPatch), $version: version };
-    this.touch(module);
-    return structuredClone(module.twin);
+  createModule(deviceId: string, moduleId: string, authentication: ModuleAuthentication): Promise<CreateModuleResult> {
+    return settle(() => {
+      this.enter('createModule');
+      const device = this.devices.get(deviceId);
+      if (!device) return 'deviceNotFound';
+      if (device.modules.has(moduleId)) return 'alreadyExists';
+      const authType = authTypeOf(authentication);
+      device.modules.set(moduleId, {
+        identity: { deviceId, moduleId, authType, connectionState: 'disconnected' },
+        twin: {
+          deviceId,
+          moduleId,
+          etag: this.nextEtag(),
+          version: 1,
+          tags: {},
+          desired: { $version: 1 },
+          reported: { $version: 1 },
+          authType,
+        },
+        slot: { seq: this.seq++, deleted: false },
+      });
+      return 'created';
+    });
   }
 
-  async queryTwins(query: string, pageSize: number, continuationToken?: string): Promise<TwinQueryPage> {
-    this.enter('queryTwins');
-    const page = executeQueryPage(this.querySource(), parseOrReject(query), pageSize, continuationToken);
-    const items = page.items.map((item) => structuredClone(item) as JsonObject);
-    return page.continuationToken ? { items, continuationToken: page.continuationToken } : { items };
+  getModuleTwin(deviceId: string, moduleId: string): Promise<ModuleTwin | undefined> {
+    return settle(() => {
+      this.enter('getModuleTwin');
+      const module = this.devices.get(deviceId)?.modules.get(moduleId);
+      return module && structuredClone(module.twin);
+    });
+  }
+
+  updateModuleDesired(deviceId: string, moduleId: string, desiredPatch: JsonObject, etag: string): Promise<ModuleTwin | undefined> {
+    return settle(() => {
+      this.enter('updateModuleDesired');
+      const module = this.devices.get(deviceId)?.modules.get(moduleId);
+      if (!module) return undefined;
+      if (etag !== '*' && etag !== module.twin.etag)
+        throw new EtagMismatchError(`module twin ${deviceId}/${moduleId} changed since it was read (etag mismatch)`);
+      const version = (typeof module.twin.desired.$version === 'number' ? module.twin.desired.$version : 1) + 1;
+      module.twin.desired = { ...mergePatch(module.twin.desired, desiredPatch), $version: version };
+      this.touch(module);
+      return structuredClone(module.twin);
+    });
+  }
+
+  queryTwins(query: string, pageSize: number, continuationToken?: string): Promise<TwinQueryPage> {
+    return settle(() => {
+      this.enter('queryTwins');
+      const page = executeQueryPage(this.querySource(), parseOrReject(query), pageSize, continuationToken);
+      const items = page.items.map((item) => structuredClone(item) as JsonObject);
+      return page.continuationToken ? { items, continuationToken: page.continuationToken } : { items };
+    });
   }
 
   private querySource(): QuerySource {
     const deviceSlots: QuerySlot[] = [];
     const moduleSlots: QuerySlot[] = [];
     for (const device of this.devices.values()) {
-      deviceSlots.push({ seq: device.slot.seq, deleted: device.slot.deleted, twin: { deviceId: device.identity.deviceId, status: device.identity.status, authenticationType: device.identity.authType, capabilities: { iotEdge: device.identity.iotEdge }, tags: {}, properties: { desired: {}, reported: {} } } });
-      for (const module of device.modules.values()) moduleSlots.push({ seq: module.slot.seq, deleted: module.slot.deleted, twin: this.twinDocument(module.twin) });
+      deviceSlots.push({
+        seq: device.slot.seq,
+        deleted: device.slot.deleted,
+        twin: {
+          deviceId: device.identity.deviceId,
+          status: device.identity.status,
+          authenticationType: device.identity.authType,
+          capabilities: { iotEdge: device.identity.iotEdge },
+          tags: {},
+          properties: { desired: {}, reported: {} },
+        },
+      });
+      for (const module of device.modules.values())
+        moduleSlots.push({ seq: module.slot.seq, deleted: module.slot.deleted, twin: this.twinDocument(module.twin) });
     }
     const bySeq = (a: QuerySlot, b: QuerySlot): number => a.seq - b.seq;
     const slots: Record<QueryCollection, QuerySlot[]> = { devices: deviceSlots.sort(bySeq), 'devices.modules': moduleSlots.sort(bySeq) };
@@ -156,7 +208,15 @@ export class MemoryDeviceRegistry implements DeviceRegistry {
   }
 
   private twinDocument(twin: ModuleTwin): JsonObject {
-    return { deviceId: twin.deviceId, moduleId: twin.moduleId, etag: twin.etag, version: twin.version, authenticationType: twin.authType, tags: twin.tags, properties: { desired: twin.desired, reported: twin.reported } };
+    return {
+      deviceId: twin.deviceId,
+      moduleId: twin.moduleId,
+      etag: twin.etag,
+      version: twin.version,
+      authenticationType: twin.authType,
+      tags: twin.tags,
+      properties: { desired: twin.desired, reported: twin.reported },
+    };
   }
 
   private touch(module: ModuleRecord): void {

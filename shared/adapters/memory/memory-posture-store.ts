@@ -7,6 +7,7 @@ import { InvalidContinuationTokenError } from '../../errors';
 import { encodeKeySegment, historyRowKey, invertedTicks } from '../../domain/table-keys';
 import type { HistoryEntry, LatestPosture } from '../../domain/types';
 import type { HistoryPage, HistoryQuery, LatestWriteResult, PostureChange, PostureStore, StoredLatest } from '../../ports/posture-store';
+import { settle } from './settle';
 
 const MAX_HISTORY_PAGE_SIZE = 1000;
 
@@ -17,7 +18,8 @@ function encodeToken(afterRowKey: string): string {
 function decodeToken(token: string): string {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(token, 'base64').toString('utf8'));
-    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { after?: unknown }).after === 'string') return (parsed as { after: string }).after;
+    if (typeof parsed === 'object' && parsed !== null && typeof (parsed as { after?: unknown }).after === 'string')
+      return (parsed as { after: string }).after;
   } catch {
     // fall through to the error below
   }
@@ -35,9 +37,11 @@ export class MemoryPostureStore implements PostureStore {
   private readonly history = new Map<string, Map<string, HistoryEntry>>();
   private etagCounter = 0;
 
-  async getLatest(deviceId: string): Promise<StoredLatest | undefined> {
-    const stored = this.latest.get(encodeKeySegment(deviceId));
-    return stored && { posture: { ...stored.posture }, etag: stored.etag };
+  getLatest(deviceId: string): Promise<StoredLatest | undefined> {
+    return settle(() => {
+      const stored = this.latest.get(encodeKeySegment(deviceId));
+      return stored && { posture: { ...stored.posture }, etag: stored.etag };
+    });
   }
 
   readLatest(deviceId: string): Promise<StoredLatest | undefined> {
@@ -62,40 +66,55 @@ export class MemoryPostureStore implements PostureStore {
     return { conflicts };
   }
 
-  async writeLatest(posture: LatestPosture, etag: string | undefined): Promise<LatestWriteResult> {
-    const key = encodeKeySegment(posture.deviceId);
-    const current = this.latest.get(key);
-    if (etag === undefined ? current !== undefined : current?.etag !== etag && etag !== '*') return 'conflict';
-    if (etag === '*' && current === undefined) return 'conflict';
-    this.etagCounter += 1;
-    this.latest.set(key, { posture: { ...posture }, etag: `W/"memory-${this.etagCounter}"` });
-    return 'written';
+  writeLatest(posture: LatestPosture, etag: string | undefined): Promise<LatestWriteResult> {
+    return settle(() => {
+      const key = encodeKeySegment(posture.deviceId);
+      const current = this.latest.get(key);
+      if (etag === undefined ? current !== undefined : current?.etag !== etag && etag !== '*') return 'conflict';
+      if (etag === '*' && current === undefined) return 'conflict';
+      this.etagCounter += 1;
+      this.latest.set(key, { posture: { ...posture }, etag: `W/"memory-${this.etagCounter}"` });
+      return 'written';
+    });
   }
 
-  async appendHistory(entries: HistoryEntry[]): Promise<void> {
-    // Keys are computed up front so an invalid entry rejects the call before anything is written.
-    const keyed = entries.map((entry) => ({ partitionKey: encodeKeySegment(entry.deviceId), rowKey: historyRowKey(entry.at, entry.partitionId, entry.sequenceNumber), entry }));
-    for (const { partitionKey, rowKey, entry } of keyed) {
-      let rows = this.history.get(partitionKey);
-      if (!rows) this.history.set(partitionKey, (rows = new Map()));
-      rows.set(rowKey, { ...entry });
-    }
+  appendHistory(entries: HistoryEntry[]): Promise<void> {
+    return settle(() => {
+      // Keys are computed up front so an invalid entry rejects the call before anything is written.
+      const keyed = entries.map((entry) => ({
+        partitionKey: encodeKeySegment(entry.deviceId),
+        rowKey: historyRowKey(entry.at, entry.partitionId, entry.sequenceNumber),
+        entry,
+      }));
+      for (const { partitionKey, rowKey, entry } of keyed) {
+        let rows = this.history.get(partitionKey);
+        if (!rows) this.history.set(partitionKey, (rows = new Map<string, HistoryEntry>()));
+        rows.set(rowKey, { ...entry });
+      }
+    });
   }
 
-  async listHistory(deviceId: string, query: HistoryQuery): Promise<HistoryPage> {
-    if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_HISTORY_PAGE_SIZE) {
-      throw new RangeError(`limit must be an integer between 1 and ${MAX_HISTORY_PAGE_SIZE}, got ${query.limit}`);
-    }
-    const lower = query.to ? invertedTicks(query.to) : undefined;
-    const upperExclusive = query.from ? invertedTicks(new Date(query.from.getTime() - 1)) : undefined;
-    const after = query.continuationToken ? decodeToken(query.continuationToken) : undefined;
-    const rows = [...(this.history.get(encodeKeySegment(deviceId)) ?? new Map<string, HistoryEntry>()).entries()]
-      .filter(([rowKey]) => (lower === undefined || rowKey >= lower) && (upperExclusive === undefined || rowKey < upperExclusive) && (after === undefined || rowKey > after))
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    const page = rows.slice(0, query.limit);
-    const entries = page.map(([, entry]) => ({ ...entry }));
-    const last = page[page.length - 1];
-    return rows.length > page.length && last ? { entries, continuationToken: encodeToken(last[0]) } : { entries };
+  listHistory(deviceId: string, query: HistoryQuery): Promise<HistoryPage> {
+    return settle(() => {
+      if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_HISTORY_PAGE_SIZE) {
+        throw new RangeError(`limit must be an integer between 1 and ${MAX_HISTORY_PAGE_SIZE}, got ${query.limit}`);
+      }
+      const lower = query.to ? invertedTicks(query.to) : undefined;
+      const upperExclusive = query.from ? invertedTicks(new Date(query.from.getTime() - 1)) : undefined;
+      const after = query.continuationToken ? decodeToken(query.continuationToken) : undefined;
+      const rows = [...(this.history.get(encodeKeySegment(deviceId)) ?? new Map<string, HistoryEntry>()).entries()]
+        .filter(
+          ([rowKey]) =>
+            (lower === undefined || rowKey >= lower) &&
+            (upperExclusive === undefined || rowKey < upperExclusive) &&
+            (after === undefined || rowKey > after),
+        )
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+      const page = rows.slice(0, query.limit);
+      const entries = page.map(([, entry]) => ({ ...entry }));
+      const last = page[page.length - 1];
+      return rows.length > page.length && last ? { entries, continuationToken: encodeToken(last[0]) } : { entries };
+    });
   }
 
   /** Number of history rows stored for a device (test and benchmark introspection). */

@@ -6,9 +6,10 @@ export type ValueGetter = (twin: Record<string, unknown>) => unknown;
 /** Builds a getter that walks `segments` through nested plain objects; missing → undefined. */
 export function compilePath(segments: readonly string[]): ValueGetter {
   const [a, b, c, d] = segments;
-  const own = Object.prototype.hasOwnProperty;
   const step = (value: unknown, key: string): unknown =>
-    typeof value === 'object' && value !== null && !Array.isArray(value) && own.call(value, key) ? (value as Record<string, unknown>)[key] : undefined;
+    typeof value === 'object' && value !== null && !Array.isArray(value) && Object.hasOwn(value, key)
+      ? (value as Record<string, unknown>)[key]
+      : undefined;
   // Unrolled for the common depths: this runs per twin on fleet-wide scans.
   switch (segments.length) {
     case 1:

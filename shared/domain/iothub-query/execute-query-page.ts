@@ -31,7 +31,9 @@ interface Continuation {
 }
 
 function encodeContinuation(value: Continuation): string {
-  return Buffer.from(JSON.stringify({ c: value.collection === 'devices' ? 'd' : 'm', s: value.afterSeq, n: value.returned })).toString('base64');
+  return Buffer.from(JSON.stringify({ c: value.collection === 'devices' ? 'd' : 'm', s: value.afterSeq, n: value.returned })).toString(
+    'base64',
+  );
 }
 
 function decodeContinuation(token: string, collection: QueryCollection): Continuation {
@@ -73,7 +75,9 @@ export function executeQueryPage(source: QuerySource, query: ParsedQuery, pageSi
     for (const slot of slots) if (!slot.deleted && (!condition || evaluateCondition(condition, slot.twin))) count++;
     return { items: [{ [query.projection.name]: count }] };
   }
-  const position = continuationToken ? decodeContinuation(continuationToken, query.collection) : { collection: query.collection, afterSeq: -1, returned: 0 };
+  const position = continuationToken
+    ? decodeContinuation(continuationToken, query.collection)
+    : { collection: query.collection, afterSeq: -1, returned: 0 };
   const remainingTop = query.top === undefined ? Infinity : query.top - position.returned;
   const limit = Math.min(pageSize, remainingTop);
   const items: unknown[] = [];
@@ -95,5 +99,14 @@ export function executeQueryPage(source: QuerySource, query: ParsedQuery, pageSi
       break;
     }
   }
-  return more ? { items, continuationToken: encodeContinuation({ collection: query.collection, afterSeq: lastSeq, returned: position.returned + items.length }) } : { items };
+  return more
+    ? {
+        items,
+        continuationToken: encodeContinuation({
+          collection: query.collection,
+          afterSeq: lastSeq,
+          returned: position.returned + items.length,
+        }),
+      }
+    : { items };
 }

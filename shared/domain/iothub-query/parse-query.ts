@@ -66,7 +66,10 @@ function parseQueryUnchecked(text: string): ParsedQuery {
   let collection: QueryCollection;
   if (collectionPath.toLowerCase() === 'devices') collection = 'devices';
   else if (collectionPath.toLowerCase() === 'devices.modules') collection = 'devices.modules';
-  else throw new QuerySyntaxError(`Collection '${collectionPath}' at position ${collectionToken.position} is not supported (supported: devices, devices.modules)`);
+  else
+    throw new QuerySyntaxError(
+      `Collection '${collectionPath}' at position ${collectionToken.position} is not supported (supported: devices, devices.modules)`,
+    );
   let condition: TwinCondition | undefined;
   if (cursor.isKeyword('WHERE')) {
     const where = cursor.next();
@@ -76,7 +79,8 @@ function parseQueryUnchecked(text: string): ParsedQuery {
   const rest = cursor.peek();
   if (rest.kind !== 'end') {
     const upper = rest.text.toUpperCase();
-    if (UNSUPPORTED_CLAUSES.has(upper)) throw new QuerySyntaxError(`'${rest.text}' at position ${rest.position} is not supported by the emulator`);
+    if (UNSUPPORTED_CLAUSES.has(upper))
+      throw new QuerySyntaxError(`'${rest.text}' at position ${rest.position} is not supported by the emulator`);
     throw new QuerySyntaxError(`Unexpected '${rest.text}' at position ${rest.position}`);
   }
   return { text, collection, projection, condition, top };
@@ -96,7 +100,10 @@ function parseProjection(cursor: TokenCursor): Projection {
       cursor.next();
       name = cursor.next().text;
     }
-    if (cursor.isPunct(',')) throw new QuerySyntaxError(`COUNT() combined with other fields needs GROUP BY, which is not supported (position ${cursor.peek().position})`);
+    if (cursor.isPunct(','))
+      throw new QuerySyntaxError(
+        `COUNT() combined with other fields needs GROUP BY, which is not supported (position ${cursor.peek().position})`,
+      );
     return { kind: 'count', name };
   }
   const fields: ProjectedField[] = [];

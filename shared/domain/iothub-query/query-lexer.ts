@@ -104,4 +104,3 @@ export function tokenize(text: string, offset = 0): Token[] {
   tokens.push({ kind: 'end', text: '', position: text.length + offset });
   return tokens;
 }
-

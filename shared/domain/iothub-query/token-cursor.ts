@@ -46,7 +46,7 @@ export class TokenCursor {
     while (this.isPunct('.')) {
       this.next();
       const segment = this.next();
-      if (segment.kind !== 'identifier' && segment.kind !== 'bracketName') throw unexpectedToken(segment, 'a property name after \'.\'');
+      if (segment.kind !== 'identifier' && segment.kind !== 'bracketName') throw unexpectedToken(segment, "a property name after '.'");
       segments.push(segment.text);
     }
     return segments;
@@ -63,4 +63,3 @@ function describeToken(token: Token): string {
 export function unexpectedToken(token: Token, expected: string): ConditionSyntaxError {
   return new ConditionSyntaxError(`Expected ${expected} but found ${describeToken(token)} at position ${token.position}`);
 }
-

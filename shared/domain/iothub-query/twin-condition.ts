@@ -111,7 +111,8 @@ class ConditionParser {
     const left = this.parseOperand();
     if (this.cursor.isKeyword('IN') || this.cursor.isKeyword('NIN')) return this.parseMembership(left);
     const op = this.cursor.next();
-    if (op.kind !== 'operator' || !COMPARISON_OPERATORS.has(op.text)) throw unexpectedToken(op, 'a comparison operator (=, !=, <>, <, >, <=, >=, IN, NIN)');
+    if (op.kind !== 'operator' || !COMPARISON_OPERATORS.has(op.text))
+      throw unexpectedToken(op, 'a comparison operator (=, !=, <>, <, >, <=, >=, IN, NIN)');
     const right = this.parseOperand();
     return buildComparison(op.text, left, right);
   }
@@ -135,7 +136,8 @@ class ConditionParser {
     if (!this.cursor.isPunct(']')) {
       for (;;) {
         const operand = this.parseOperand();
-        if (operand.kind !== 'literal') throw new ConditionSyntaxError(`IN/NIN lists may only hold literals (position ${this.cursor.peek().position})`);
+        if (operand.kind !== 'literal')
+          throw new ConditionSyntaxError(`IN/NIN lists may only hold literals (position ${this.cursor.peek().position})`);
         values.push(operand.value);
         if (!this.cursor.isPunct(',')) break;
         this.cursor.next();
@@ -168,7 +170,8 @@ class ConditionParser {
           this.cursor.next();
           return { kind: 'literal', value: upper === 'NULL' ? null : upper === 'TRUE' };
         }
-        if (KEYWORDS.has(upper)) throw new ConditionSyntaxError(`Keyword '${token.text}' at position ${token.position} is not supported here`);
+        if (KEYWORDS.has(upper))
+          throw new ConditionSyntaxError(`Keyword '${token.text}' at position ${token.position} is not supported here`);
         return { kind: 'path', get: compilePath(this.cursor.parsePath()) };
       }
       default:

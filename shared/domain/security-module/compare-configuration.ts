@@ -21,7 +21,10 @@ export function compareConfiguration(
   return schema === 'legacy' ? compareLegacy(desired, reported) : compareMicroAgent(desired, reported);
 }
 
-function compareMicroAgent(desired: JsonObject | undefined, reported: JsonObject | undefined): { state: ConfigurationState; driftedKeys: string[] } {
+function compareMicroAgent(
+  desired: JsonObject | undefined,
+  reported: JsonObject | undefined,
+): { state: ConfigurationState; driftedKeys: string[] } {
   const desiredSettings = withoutMetadataKeys(desired);
   const reportedSettings = withoutMetadataKeys(reported);
   const desiredKeys = Object.keys(desiredSettings);
@@ -45,7 +48,10 @@ function compareMicroAgent(desired: JsonObject | undefined, reported: JsonObject
   return verdict(drifted);
 }
 
-function compareLegacy(desired: JsonObject | undefined, reported: JsonObject | undefined): { state: ConfigurationState; driftedKeys: string[] } {
+function compareLegacy(
+  desired: JsonObject | undefined,
+  reported: JsonObject | undefined,
+): { state: ConfigurationState; driftedKeys: string[] } {
   const desiredConfiguration = legacyConfigurationIn(desired);
   const reportedConfiguration = legacyConfigurationIn(reported, desiredConfiguration?.key);
   const desiredSettings = Object.entries(desiredConfiguration?.settings ?? {});

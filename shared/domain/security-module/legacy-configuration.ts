@@ -13,7 +13,10 @@ export function legacyKeysIn(section: JsonObject): LegacyConfigKey[] {
 }
 
 /** The legacy configuration object in a section, preferring `preferredKey` when both spellings are present. */
-export function legacyConfigurationIn(section: JsonObject | undefined, preferredKey?: LegacyConfigKey): { key: LegacyConfigKey; settings: JsonObject } | undefined {
+export function legacyConfigurationIn(
+  section: JsonObject | undefined,
+  preferredKey?: LegacyConfigKey,
+): { key: LegacyConfigKey; settings: JsonObject } | undefined {
   if (section === undefined) return undefined;
   const keys = legacyKeysIn(section).filter((key) => isJsonObject(section[key]));
   const key = keys.find((candidate) => candidate === preferredKey) ?? keys[0];

@@ -11,6 +11,9 @@ export function readAgentState(reported: JsonObject | undefined): { agentState?:
   const state = reported?.[MICRO_AGENT_STATE_KEY];
   const rawFields = reported?.[MICRO_AGENT_INVALID_FIELDS_KEY];
   const candidates: unknown[] = Array.isArray(rawFields) ? rawFields : typeof rawFields === 'string' ? rawFields.split(',') : [];
-  const invalidFields = candidates.filter((field): field is string => typeof field === 'string').map((field) => field.trim()).filter((field) => field !== '');
+  const invalidFields = candidates
+    .filter((field): field is string => typeof field === 'string')
+    .map((field) => field.trim())
+    .filter((field) => field !== '');
   return typeof state === 'string' ? { agentState: state, invalidFields } : { invalidFields };
 }

@@ -61,7 +61,8 @@ function integerRule(minimum: number, maximum?: number): ValueRule {
 function oneOfRule(allowed: readonly (string | number)[]): ValueRule {
   return (value) => {
     if (allowed.includes(value as string | number)) return undefined;
-    const caseMatch = typeof value === 'string' ? allowed.find((option) => String(option).toLowerCase() === value.toLowerCase()) : undefined;
+    const caseMatch =
+      typeof value === 'string' ? allowed.find((option) => String(option).toLowerCase() === value.toLowerCase()) : undefined;
     const hint = caseMatch === undefined ? '' : ` (values are case-sensitive: ${String(caseMatch)})`;
     return `must be one of ${allowed.join(', ')}${hint}`;
   };

@@ -37,7 +37,9 @@ function microAgentBaselineProblems(baseline: JsonObject, moduleId: string): str
   const problems: string[] = [];
   for (const [key, value] of Object.entries(baseline)) {
     if (isLegacyConfigKey(key)) {
-      problems.push(`${key}: legacy agent configuration cannot configure ${moduleId}, a micro-agent module — use the micro agent's flat settings`);
+      problems.push(
+        `${key}: legacy agent configuration cannot configure ${moduleId}, a micro-agent module — use the micro agent's flat settings`,
+      );
       continue;
     }
     problems.push(...settingProblems(key, value, MICRO_AGENT_RULES, 'micro-agent setting'));
@@ -55,7 +57,9 @@ function legacyBaselineProblems(baseline: JsonObject, moduleId: string): string[
     if (isLegacyConfigKey(key)) {
       problems.push(...legacyConfigurationProblems(key, value));
     } else if (MICRO_AGENT_RULES.has(key)) {
-      problems.push(`${key}: micro-agent setting cannot configure ${moduleId}, a legacy-agent module — put legacy settings under ${LEGACY_CONFIG_KEYS[0]}`);
+      problems.push(
+        `${key}: micro-agent setting cannot configure ${moduleId}, a legacy-agent module — put legacy settings under ${LEGACY_CONFIG_KEYS[0]}`,
+      );
     } else {
       problems.push(`${key}: unknown key — a legacy-agent baseline holds only ${LEGACY_CONFIG_KEYS.join(' or ')}`);
     }

@@ -20,20 +20,38 @@ export async function finalizeSweep(sweepId: string, services: SweepServices): P
   const run = stored.value;
   if (run.plan?.bulkImport && services.imports && Object.keys(counters.repairs).some((key) => key.endsWith(':queuedForImport'))) {
     const { jobId, staged } = await services.imports.start(sweepId);
-    const importing: SweepRun = { ...run, status: 'importing', summary: summaryOf(run, counters, services.now(), { jobId, status: 'running', staged, failed: 0 }) };
+    const importing: SweepRun = {
+      ...run,
+      status: 'importing',
+      summary: summaryOf(run, counters, services.now(), { jobId, status: 'running', staged, failed: 0 }),
+    };
     if ((await services.sweeps.updateRun(importing, stored.etag)) === 'conflict') return 'ignored';
     await services.queue.send({ kind: 'importJob', sweepId, jobId }, services.settings.importPollSeconds ?? IMPORT_POLL_SECONDS);
     return 'finalized';
   }
-  const completed: SweepRun = { ...run, status: 'completed', completedAt: services.now().toISOString(), summary: summaryOf(run, counters, services.now()) };
+  const completed: SweepRun = {
+    ...run,
+    status: 'completed',
+    completedAt: services.now().toISOString(),
+    summary: summaryOf(run, counters, services.now()),
+  };
   if ((await services.sweeps.updateRun(completed, stored.etag)) === 'conflict') return 'ignored';
   await services.sweeps.indexRun(completed);
   services.logger.info('compliance sweep completed', { sweepId, evaluated: counters.evaluated, compliant: counters.compliant });
   return 'finalized';
 }
 
-function summaryOf(run: SweepRun, counters: SweepCounters, now: Date, importJob?: NonNullable<SweepRun['summary']>['importJob']): NonNullable<SweepRun['summary']> {
-  const summary: NonNullable<SweepRun['summary']> = { counters, compliantShare: compliantShare(counters), durationMs: now.getTime() - Date.parse(run.startedAt) };
+function summaryOf(
+  run: SweepRun,
+  counters: SweepCounters,
+  now: Date,
+  importJob?: NonNullable<SweepRun['summary']>['importJob'],
+): NonNullable<SweepRun['summary']> {
+  const summary: NonNullable<SweepRun['summary']> = {
+    counters,
+    compliantShare: compliantShare(counters),
+    durationMs: now.getTime() - Date.parse(run.startedAt),
+  };
   if (importJob) summary.importJob = importJob;
   return summary;
 }
@@ -58,9 +76,23 @@ export async function pollImportJob(sweepId: string, jobId: string, services: Sw
   if (failed > 0) counters.repairs['createModule:importFailed'] = failed;
   // Devices the job could not create, by ID (bounded so the run row stays well inside one entity);
   // the others appear in their own posture history as the module-created notifications arrive.
-  const failures = job.errors.slice(0, MAX_RECORDED_IMPORT_FAILURES).map(({ deviceId, message }) => ({ deviceId, message: message.slice(0, 200) }));
-  const importJob = { jobId, status: job.status, staged, failed, ...(job.failureReason ? { failureReason: job.failureReason } : {}), ...(failures.length > 0 ? { failures } : {}) };
-  const completed: SweepRun = { ...run, status: 'completed', completedAt: services.now().toISOString(), summary: { ...summaryOf(run, counters, services.now(), importJob) } };
+  const failures = job.errors
+    .slice(0, MAX_RECORDED_IMPORT_FAILURES)
+    .map(({ deviceId, message }) => ({ deviceId, message: message.slice(0, 200) }));
+  const importJob = {
+    jobId,
+    status: job.status,
+    staged,
+    failed,
+    ...(job.failureReason ? { failureReason: job.failureReason } : {}),
+    ...(failures.length > 0 ? { failures } : {}),
+  };
+  const completed: SweepRun = {
+    ...run,
+    status: 'completed',
+    completedAt: services.now().toISOString(),
+    summary: { ...summaryOf(run, counters, services.now(), importJob) },
+  };
   if ((await services.sweeps.updateRun(completed, stored.etag)) === 'conflict') return 'ignored';
   await services.sweeps.indexRun(completed);
   return 'finalized';

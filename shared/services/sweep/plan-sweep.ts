@@ -1,4 +1,13 @@
-import { bucketCount, DEVICE_COUNT_QUERY, moduleCountQuery, ReservoirSample, SAMPLE_QUERY, seedFrom, shardBuckets, splitPoints } from '../../domain/sweep-plan';
+import {
+  bucketCount,
+  DEVICE_COUNT_QUERY,
+  moduleCountQuery,
+  ReservoirSample,
+  SAMPLE_QUERY,
+  seedFrom,
+  shardBuckets,
+  splitPoints,
+} from '../../domain/sweep-plan';
 import { emptyCounters } from '../../domain/sweep-summary';
 import type { SweepRun } from '../../ports/sweep-store';
 import { diffMeter } from './diff-meter';
@@ -23,9 +32,23 @@ export async function planSweep(sweepId: string, services: SweepServices): Promi
     const modules = await countOf(services.registry, moduleCountQuery(settings.rules.moduleId));
     const devices = await countOf(services.registry, DEVICE_COUNT_QUERY);
     const estimatedMissingModules = Math.max(0, devices - modules);
-    const bulkImport = !run.dryRun && services.imports !== undefined && settings.repairRules.has('module-missing') && estimatedMissingModules > settings.bulkImportThreshold;
+    const bulkImport =
+      !run.dryRun &&
+      services.imports !== undefined &&
+      settings.repairRules.has('module-missing') &&
+      estimatedMissingModules > settings.bulkImportThreshold;
     const buckets = bucketCount(splits);
-    run = { ...run, plan: { splits, shards: shardBuckets(buckets, settings.shards).length, buckets, fleetSize: sample.count, estimatedMissingModules, bulkImport } };
+    run = {
+      ...run,
+      plan: {
+        splits,
+        shards: shardBuckets(buckets, settings.shards).length,
+        buckets,
+        fleetSize: sample.count,
+        estimatedMissingModules,
+        bulkImport,
+      },
+    };
     if ((await services.sweeps.updateRun(run, stored.etag)) === 'conflict') return 'ignored';
   }
   const plan = run.plan as NonNullable<SweepRun['plan']>;
@@ -37,12 +60,28 @@ export async function planSweep(sweepId: string, services: SweepServices): Promi
       // The plan's queries are charged to shard 0 so the summary counts every registry call.
       const counters = emptyCounters();
       if (shard === 0) Object.assign(counters, { queries: planCost.queries, throttles: planCost.throttles });
-      return { sweepId, shard, startBucket: range.start, endBucket: range.end, nextBucket: range.start, status: 'pending', counters, invocations: 0, updatedAt: at };
+      return {
+        sweepId,
+        shard,
+        startBucket: range.start,
+        endBucket: range.end,
+        nextBucket: range.start,
+        status: 'pending',
+        counters,
+        invocations: 0,
+        updatedAt: at,
+      };
     }),
   );
   for (let shard = 0; shard < plan.shards; shard++) await services.queue.send({ kind: 'shard', sweepId, shard });
   const latest = await services.sweeps.getRun(sweepId);
   if (latest && latest.value.status === 'planning') await services.sweeps.updateRun({ ...latest.value, status: 'running' }, latest.etag);
-  services.logger.info('compliance sweep planned', { sweepId, buckets: plan.buckets, shards: plan.shards, fleetSize: plan.fleetSize, bulkImport: plan.bulkImport });
+  services.logger.info('compliance sweep planned', {
+    sweepId,
+    buckets: plan.buckets,
+    shards: plan.shards,
+    fleetSize: plan.fleetSize,
+    bulkImport: plan.bulkImport,
+  });
   return 'planned';
 }

@@ -11,7 +11,13 @@ import { repairBucket } from './repair-bucket';
 import type { SweepServices } from './sweep-services';
 
 /** One bucket: read, evaluate, repair, write findings and postures. Returns what it adds to the counters. */
-export async function processBucket(run: SweepRun, shard: ShardState, bucket: number, suppressions: readonly ActiveSuppression[], services: SweepServices): Promise<SweepCounters> {
+export async function processBucket(
+  run: SweepRun,
+  shard: ShardState,
+  bucket: number,
+  suppressions: readonly ActiveSuppression[],
+  services: SweepServices,
+): Promise<SweepCounters> {
   const plan = run.plan as NonNullable<SweepRun['plan']>;
   const before = services.meter.snapshot();
   const settings = services.settings;
@@ -37,9 +43,19 @@ export async function processBucket(run: SweepRun, shard: ShardState, bucket: nu
   const rows: FindingRecord[] = [];
   for (const item of evaluated) {
     for (const finding of item.verdict.findings) {
-      const record: FindingRecord = { sweepId: run.sweepId, shard: shard.shard, bucket, deviceId: item.device.deviceId, ruleId: finding.ruleId, severity: finding.severity, status: finding.status, message: finding.message };
+      const record: FindingRecord = {
+        sweepId: run.sweepId,
+        shard: shard.shard,
+        bucket,
+        deviceId: item.device.deviceId,
+        ruleId: finding.ruleId,
+        severity: finding.severity,
+        status: finding.status,
+        message: finding.message,
+      };
       if (finding.suppressionId) record.suppressionId = finding.suppressionId;
-      const action = finding.ruleId === 'module-missing' ? 'createModule' : finding.ruleId === 'baseline-not-applied' ? 'applyBaseline' : undefined;
+      const action =
+        finding.ruleId === 'module-missing' ? 'createModule' : finding.ruleId === 'baseline-not-applied' ? 'applyBaseline' : undefined;
       const result = action && item.repairResults.get(action);
       if (action && result) Object.assign(record, { repairAction: action, repairResult: result });
       rows.push(record);

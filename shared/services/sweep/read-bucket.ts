@@ -1,5 +1,12 @@
 import type { SweepDevice, SweepModule } from '../../domain/compliance-rules';
-import { conditionReadsProperties, devicesQuery, modulesQuery, toSweepDevice, toSweepModule, type BucketRange } from '../../domain/sweep-plan';
+import {
+  conditionReadsProperties,
+  devicesQuery,
+  modulesQuery,
+  toSweepDevice,
+  toSweepModule,
+  type BucketRange,
+} from '../../domain/sweep-plan';
 import { allPages } from './registry-pages';
 import type { SweepServices } from './sweep-services';
 

@@ -15,7 +15,13 @@ function sameFindings(left: PostureFinding[] | undefined, right: PostureFinding[
 
 function postureFromSweep(run: SweepRun, item: Evaluated, moduleId: string): LatestPosture {
   const module = item.module;
-  const base = { deviceId: item.device.deviceId, moduleId, modulePresent: module !== undefined, deviceDeleted: false, updatedAt: run.startedAt };
+  const base = {
+    deviceId: item.device.deviceId,
+    moduleId,
+    modulePresent: module !== undefined,
+    deviceDeleted: false,
+    updatedAt: run.startedAt,
+  };
   if (!module) return derivePosture(base);
   const optional: Partial<LatestPosture> = { desired: stripMetadata(module.desired), reported: stripMetadata(module.reported) };
   const desiredVersion = sectionVersion(module.desired);
@@ -33,7 +39,12 @@ function postureFromSweep(run: SweepRun, item: Evaluated, moduleId: string): Lat
  * compliance flipped (or a device is first assessed non-compliant). Returns whether compliance changed.
  */
 export async function recordPosture(run: SweepRun, item: Evaluated, services: SweepServices): Promise<boolean> {
-  const findings: PostureFinding[] = item.verdict.findings.map(({ ruleId, severity, status, message }) => ({ ruleId, severity, status, message }));
+  const findings: PostureFinding[] = item.verdict.findings.map(({ ruleId, severity, status, message }) => ({
+    ruleId,
+    severity,
+    status,
+    message,
+  }));
   const compliant = item.verdict.compliant;
   for (let attempt = 0; attempt < MAX_LATEST_CONFLICTS; attempt++) {
     const stored: StoredLatest | undefined = await services.posture.getLatest(item.device.deviceId);
@@ -62,7 +73,12 @@ function complianceEntry(run: SweepRun, next: LatestPosture, previous: boolean |
     moduleId: next.moduleId,
     summary: `sweep ${run.sweepId}: ${word(previous)} → ${word(next.compliant)}${violations.length ? ` (${violations.join(', ')})` : ''}`,
     change: { sweepId: run.sweepId, compliant: next.compliant ?? null, findings: (next.findings ?? []).map((finding) => ({ ...finding })) },
-    posture: { modulePresent: next.modulePresent, configurationState: next.configurationState, driftedKeys: [...next.driftedKeys], invalidFields: [...next.invalidFields] },
+    posture: {
+      modulePresent: next.modulePresent,
+      configurationState: next.configurationState,
+      driftedKeys: [...next.driftedKeys],
+      invalidFields: [...next.invalidFields],
+    },
   };
   if (next.agentState !== undefined) entry.posture.agentState = next.agentState;
   if (next.authType !== undefined) entry.posture.authType = next.authType;

@@ -2,7 +2,12 @@
 import type { JsonObject } from '../../domain/types';
 import type { DeviceRegistry } from '../../ports/device-registry';
 
-export async function allPages(registry: DeviceRegistry, query: string, pageSize: number, onRows: (rows: JsonObject[]) => void): Promise<void> {
+export async function allPages(
+  registry: DeviceRegistry,
+  query: string,
+  pageSize: number,
+  onRows: (rows: JsonObject[]) => void,
+): Promise<void> {
   let token: string | undefined;
   do {
     const page = await registry.queryTwins(query, pageSize, token);

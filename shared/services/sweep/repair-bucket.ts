@@ -16,7 +16,13 @@ export function importLine(deviceId: string, moduleId: string, authType: 'sas' |
   return JSON.stringify(line);
 }
 
-export async function repairBucket(run: SweepRun, blockKey: string, evaluated: Evaluated[], counters: SweepCounters, services: SweepServices): Promise<void> {
+export async function repairBucket(
+  run: SweepRun,
+  blockKey: string,
+  evaluated: Evaluated[],
+  counters: SweepCounters,
+  services: SweepServices,
+): Promise<void> {
   const settings = services.settings;
   const moduleId = settings.rules.moduleId;
   const patch = baselineDesiredPatch(settings.rules.baseline, settings.rules.schema);
@@ -45,7 +51,12 @@ export async function repairBucket(run: SweepRun, blockKey: string, evaluated: E
   if (importLines.length > 0) await (services.imports as ModuleImportJobs).stage(run.sweepId, blockKey, importLines.sort());
 }
 
-async function createModule(deviceId: string, auth: { type: 'sas' } | { type: 'certificateAuthority' }, patch: JsonObject, services: SweepServices): Promise<string> {
+async function createModule(
+  deviceId: string,
+  auth: { type: 'sas' } | { type: 'certificateAuthority' },
+  patch: JsonObject,
+  services: SweepServices,
+): Promise<string> {
   const moduleId = services.settings.rules.moduleId;
   try {
     const created = await services.registry.createModule(deviceId, moduleId, auth);

@@ -16,7 +16,12 @@ export async function runShard(sweepId: string, shardIndex: number, services: Sw
   if (!stored) return 'ignored';
   if (stored.value.status === 'done') return finalizeSweep(sweepId, services).then(() => 'shardDone');
 
-  const claim: ShardState = { ...stored.value, status: 'running', invocations: stored.value.invocations + 1, updatedAt: services.now().toISOString() };
+  const claim: ShardState = {
+    ...stored.value,
+    status: 'running',
+    invocations: stored.value.invocations + 1,
+    updatedAt: services.now().toISOString(),
+  };
   if ((await services.sweeps.updateShard(claim, stored.etag)) === 'conflict') return 'shardSuperseded';
   stored = await services.sweeps.getShard(sweepId, shardIndex);
   if (!stored) return 'ignored';
@@ -35,7 +40,12 @@ export async function runShard(sweepId: string, shardIndex: number, services: Sw
     }
     const delta = await processBucket(run, shard, shard.nextBucket, suppressions, services);
     processed += 1;
-    const next: ShardState = { ...shard, nextBucket: shard.nextBucket + 1, counters: addCounters(structuredClone(shard.counters), delta), updatedAt: services.now().toISOString() };
+    const next: ShardState = {
+      ...shard,
+      nextBucket: shard.nextBucket + 1,
+      counters: addCounters(structuredClone(shard.counters), delta),
+      updatedAt: services.now().toISOString(),
+    };
     if (next.nextBucket >= next.endBucket) next.status = 'done';
     if ((await services.sweeps.updateShard(next, etag)) === 'conflict') return 'shardSuperseded';
     const reread = await services.sweeps.getShard(sweepId, shardIndex);

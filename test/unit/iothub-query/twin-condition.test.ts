@@ -39,7 +39,7 @@ describe('evaluateCondition', () => {
     ['IS_DEFINED(properties.desired.[[azureiot*com^securityAgentConfiguration^1*0*0]])', true],
     ['properties.desired.$version = 2', true],
     ["deviceId = 'it\\'s-#1'", true],
-    ["deviceId = \"it's-#1\"", true],
+    ['deviceId = "it\'s-#1"', true],
     ["tags.region IN ['us', 'eu']", true],
     ["tags.region NIN ['us', 'eu']", false],
     ["status = 'enabled' and moduleId = 'DefenderIotMicroAgent'", true],

@@ -6,11 +6,23 @@ const [GITHUB_KEY, DOCS_KEY] = LEGACY_CONFIG_KEYS;
 
 describe('baselineDiff', () => {
   it.each<[string, JsonObject | undefined, JsonObject, SecurityAgentSchema, string[]]>([
-    ['micro: applied', { Process_Mode: 2, Login_UsePAM: true, Other: 1, $version: 4 }, { Process_Mode: 2, Login_UsePAM: true }, 'microAgent', []],
+    [
+      'micro: applied',
+      { Process_Mode: 2, Login_UsePAM: true, Other: 1, $version: 4 },
+      { Process_Mode: 2, Login_UsePAM: true },
+      'microAgent',
+      [],
+    ],
     ['micro: nothing desired yet', undefined, { Process_Mode: 2, Login_UsePAM: true }, 'microAgent', ['Login_UsePAM', 'Process_Mode']],
     ['micro: a string is not the boolean we wrote', { Login_UsePAM: 'true' }, { Login_UsePAM: true }, 'microAgent', ['Login_UsePAM']],
     ['micro: null baseline applied by absence', { Process_Mode: 2 }, { Baseline_ChecksDisabled: null }, 'microAgent', []],
-    ['micro: null baseline not applied', { Baseline_ChecksDisabled: 'c1' }, { Baseline_ChecksDisabled: null }, 'microAgent', ['Baseline_ChecksDisabled']],
+    [
+      'micro: null baseline not applied',
+      { Baseline_ChecksDisabled: 'c1' },
+      { Baseline_ChecksDisabled: null },
+      'microAgent',
+      ['Baseline_ChecksDisabled'],
+    ],
     ['micro: empty baseline', { Process_Mode: 2 }, {}, 'microAgent', []],
     [
       'legacy: flat baseline, wrapped desired under the other spelling',
@@ -28,10 +40,25 @@ describe('baselineDiff', () => {
 
 describe('baselineDesiredPatch', () => {
   it.each<[string, JsonObject, SecurityAgentSchema, JsonObject]>([
-    ['micro: the flat keys', { Process_Mode: 2, Baseline_ChecksDisabled: null }, 'microAgent', { Process_Mode: 2, Baseline_ChecksDisabled: null }],
+    [
+      'micro: the flat keys',
+      { Process_Mode: 2, Baseline_ChecksDisabled: null },
+      'microAgent',
+      { Process_Mode: 2, Baseline_ChecksDisabled: null },
+    ],
     ['micro: empty', {}, 'microAgent', {}],
-    ['legacy: keeps the docs spelling and wrapping', { [DOCS_KEY]: { snapshotFrequency: { value: 'PT13H' } } }, 'legacy', { [DOCS_KEY]: { snapshotFrequency: { value: 'PT13H' } } }],
-    ['legacy: keeps the GitHub spelling', { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } }, 'legacy', { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } }],
+    [
+      'legacy: keeps the docs spelling and wrapping',
+      { [DOCS_KEY]: { snapshotFrequency: { value: 'PT13H' } } },
+      'legacy',
+      { [DOCS_KEY]: { snapshotFrequency: { value: 'PT13H' } } },
+    ],
+    [
+      'legacy: keeps the GitHub spelling',
+      { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } },
+      'legacy',
+      { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } },
+    ],
     ['legacy: empty', {}, 'legacy', {}],
   ])('%s', (_name, baseline, schema, expected) => {
     expect(baselineDesiredPatch(baseline, schema)).toStrictEqual(expected);

@@ -14,7 +14,14 @@ describe('compareConfiguration', () => {
     ['micro: only metadata on either side', { $version: 1 }, { $version: 1 }, micro, 'unknown', []],
     ['micro: desired but agent has not reported', { Process_Mode: 2 }, undefined, micro, 'pending', []],
     ['micro: desired, agent reported only its state', { Process_Mode: 2 }, { latest_state: 'success' }, micro, 'pending', []],
-    ['micro: equal values', { Process_Mode: 2, Login_UsePAM: true }, { Process_Mode: 2, Login_UsePAM: true, latest_state: 'success' }, micro, 'inSync', []],
+    [
+      'micro: equal values',
+      { Process_Mode: 2, Login_UsePAM: true },
+      { Process_Mode: 2, Login_UsePAM: true, latest_state: 'success' },
+      micro,
+      'inSync',
+      [],
+    ],
     [
       'micro: lenient scalar formats',
       { Login_UsePAM: true, Process_CacheSize: 256, CollectorsCore_PriorityIntervals: '30, 120,1440', Baseline_Disabled: false },
@@ -31,7 +38,14 @@ describe('compareConfiguration', () => {
       'drifted',
       ['Login_UsePAM', 'Process_Mode'],
     ],
-    ['micro: enum case is not cosmetic', { Process_MessageFrequency: 'High' }, { Process_MessageFrequency: 'high' }, micro, 'drifted', ['Process_MessageFrequency']],
+    [
+      'micro: enum case is not cosmetic',
+      { Process_MessageFrequency: 'High' },
+      { Process_MessageFrequency: 'high' },
+      micro,
+      'drifted',
+      ['Process_MessageFrequency'],
+    ],
     ['micro: nothing desired, agent reports defaults', {}, { Process_Mode: 1, latest_state: 'success' }, micro, 'inSync', []],
     [
       'micro: failed state adds the invalid fields',
@@ -41,10 +55,24 @@ describe('compareConfiguration', () => {
       'drifted',
       ['Baseline_ChecksDisabled', 'Process_Mode'],
     ],
-    ['micro: failed state without echoed configuration', { Process_Mode: 7 }, { latest_state: 'failed', latest_invalid_fields: 'Process_Mode' }, micro, 'drifted', ['Process_Mode']],
+    [
+      'micro: failed state without echoed configuration',
+      { Process_Mode: 7 },
+      { latest_state: 'failed', latest_invalid_fields: 'Process_Mode' },
+      micro,
+      'drifted',
+      ['Process_Mode'],
+    ],
     ['micro: failed state naming no field', {}, { latest_state: 'failed' }, micro, 'drifted', ['latest_state']],
     ['legacy: nothing on either side', {}, {}, legacy, 'unknown', []],
-    ['legacy: desired but nothing reported', { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } }, { [GITHUB_KEY]: undefined }, legacy, 'pending', []],
+    [
+      'legacy: desired but nothing reported',
+      { [GITHUB_KEY]: { snapshotFrequency: 'PT13H' } },
+      { [GITHUB_KEY]: undefined },
+      legacy,
+      'pending',
+      [],
+    ],
     [
       'legacy: flat desired vs flat reported',
       { [GITHUB_KEY]: { snapshotFrequency: 'PT13H', maxMessageSizeInBytes: 204800 } },
@@ -77,7 +105,14 @@ describe('compareConfiguration', () => {
       'drifted',
       ['baselineCustomChecksEnabled'],
     ],
-    ['legacy: latest_state is not a legacy signal', { [GITHUB_KEY]: {} }, { [GITHUB_KEY]: {}, latest_state: 'failed' }, legacy, 'inSync', []],
+    [
+      'legacy: latest_state is not a legacy signal',
+      { [GITHUB_KEY]: {} },
+      { [GITHUB_KEY]: {}, latest_state: 'failed' },
+      legacy,
+      'inSync',
+      [],
+    ],
   ])('%s', (_name, desired, reported, schema, state, driftedKeys) => {
     expect(compareConfiguration(desired, reported, schema)).toStrictEqual({ state, driftedKeys });
   });

@@ -24,8 +24,22 @@ function stamp(ms: number): string {
   return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
 }
 
-function notification(source: string, schema: string, opType: string, deviceId: string, moduleId: string | undefined, body: unknown, ms: number): Omit<ReceivedEventLike, 'sequenceNumber' | 'offset' | 'enqueuedTimeUtc'> {
-  const properties: Record<string, unknown> = { hubName: HUB, deviceId, operationTimestamp: stamp(ms), opType, 'iothub-message-schema': schema };
+function notification(
+  source: string,
+  schema: string,
+  opType: string,
+  deviceId: string,
+  moduleId: string | undefined,
+  body: unknown,
+  ms: number,
+): Omit<ReceivedEventLike, 'sequenceNumber' | 'offset' | 'enqueuedTimeUtc'> {
+  const properties: Record<string, unknown> = {
+    hubName: HUB,
+    deviceId,
+    operationTimestamp: stamp(ms),
+    opType,
+    'iothub-message-schema': schema,
+  };
   const systemProperties: Record<string, unknown> = {
     contentType: 'application/json',
     contentEncoding: 'utf-8',
@@ -43,16 +57,30 @@ function notification(source: string, schema: string, opType: string, deviceId: 
 
 function moduleCreated(deviceId: string, ms: number) {
   const at = stamp(ms);
-  return notification('deviceLifecycleEvents', 'deviceLifecycleNotification', 'createDeviceIdentity', deviceId, BENCH_MODULE, {
+  return notification(
+    'deviceLifecycleEvents',
+    'deviceLifecycleNotification',
+    'createDeviceIdentity',
     deviceId,
-    moduleId: BENCH_MODULE,
-    etag: 'AAAAAAAAAAE=',
-    version: 2,
-    properties: { desired: { $metadata: { $lastUpdated: at }, $version: 1 }, reported: { $metadata: { $lastUpdated: at }, $version: 1 } },
-  }, ms);
+    BENCH_MODULE,
+    {
+      deviceId,
+      moduleId: BENCH_MODULE,
+      etag: 'AAAAAAAAAAE=',
+      version: 2,
+      properties: { desired: { $metadata: { $lastUpdated: at }, $version: 1 }, reported: { $metadata: { $lastUpdated: at }, $version: 1 } },
+    },
+    ms,
+  );
 }
 
-export function buildWorkload(options: { devices: number; events: number; batchSize: number; partitions?: number; startMs?: number }): Workload {
+export function buildWorkload(options: {
+  devices: number;
+  events: number;
+  batchSize: number;
+  partitions?: number;
+  startMs?: number;
+}): Workload {
   const partitions = options.partitions ?? 4;
   const startMs = options.startMs ?? Date.UTC(2026, 0, 1);
   const deviceIds = Array.from({ length: options.devices }, (_, i) => `bench-device-${String(i).padStart(6, '0')}`);
@@ -96,11 +124,27 @@ export function buildWorkload(options: { devices: number; events: number; batchS
       twinVersion.set(deviceId, tv);
       const state = i % 23 === 0 ? 'failed' : 'success';
       const at = stamp(ms);
-      const patch = { latest_state: state, latest_invalid_fields: state === 'failed' ? ['Process_Mode'] : [], Heartbeat_MessageFrequency: 'High' };
-      append(deviceId, notification('twinChangeEvents', 'twinChangeNotification', 'updateTwin', deviceId, BENCH_MODULE, {
-        version: tv,
-        properties: { reported: { ...patch, $metadata: { $lastUpdated: at, latest_state: { $lastUpdated: at } }, $version: version } },
-      }, ms), ms);
+      const patch = {
+        latest_state: state,
+        latest_invalid_fields: state === 'failed' ? ['Process_Mode'] : [],
+        Heartbeat_MessageFrequency: 'High',
+      };
+      append(
+        deviceId,
+        notification(
+          'twinChangeEvents',
+          'twinChangeNotification',
+          'updateTwin',
+          deviceId,
+          BENCH_MODULE,
+          {
+            version: tv,
+            properties: { reported: { ...patch, $metadata: { $lastUpdated: at, latest_state: { $lastUpdated: at } }, $version: version } },
+          },
+          ms,
+        ),
+        ms,
+      );
       twinChanges++;
     } else if (slot < 75) {
       const version = desiredVersion.get(deviceId)! + 1;
@@ -108,23 +152,82 @@ export function buildWorkload(options: { devices: number; events: number; batchS
       desiredVersion.set(deviceId, version);
       twinVersion.set(deviceId, tv);
       const at = stamp(ms);
-      append(deviceId, notification('twinChangeEvents', 'twinChangeNotification', 'updateTwin', deviceId, BENCH_MODULE, {
-        version: tv,
-        tags: { site: 'plant-1' },
-        properties: { desired: { Heartbeat_MessageFrequency: 'High', $metadata: { $lastUpdated: at, $lastUpdatedVersion: version }, $version: version } },
-      }, ms), ms);
+      append(
+        deviceId,
+        notification(
+          'twinChangeEvents',
+          'twinChangeNotification',
+          'updateTwin',
+          deviceId,
+          BENCH_MODULE,
+          {
+            version: tv,
+            tags: { site: 'plant-1' },
+            properties: {
+              desired: {
+                Heartbeat_MessageFrequency: 'High',
+                $metadata: { $lastUpdated: at, $lastUpdatedVersion: version },
+                $version: version,
+              },
+            },
+          },
+          ms,
+        ),
+        ms,
+      );
       twinChanges++;
     } else if (slot < 77) {
       const newId = `bench-new-${String(i).padStart(7, '0')}`;
       newDeviceIds.push(newId);
-      append(newId, notification('deviceLifecycleEvents', 'deviceLifecycleNotification', 'createDeviceIdentity', newId, undefined, {
-        deviceId: newId, etag: 'AAAAAAAAAAE=', version: 2, authenticationType: 'sas', capabilities: { iotEdge: false },
-        properties: { desired: { $metadata: { $lastUpdated: stamp(ms) }, $version: 1 }, reported: { $metadata: { $lastUpdated: stamp(ms) }, $version: 1 } },
-      }, ms), ms);
+      append(
+        newId,
+        notification(
+          'deviceLifecycleEvents',
+          'deviceLifecycleNotification',
+          'createDeviceIdentity',
+          newId,
+          undefined,
+          {
+            deviceId: newId,
+            etag: 'AAAAAAAAAAE=',
+            version: 2,
+            authenticationType: 'sas',
+            capabilities: { iotEdge: false },
+            properties: {
+              desired: { $metadata: { $lastUpdated: stamp(ms) }, $version: 1 },
+              reported: { $metadata: { $lastUpdated: stamp(ms) }, $version: 1 },
+            },
+          },
+          ms,
+        ),
+        ms,
+      );
     } else if (slot < 90) {
-      append(deviceId, { body: Buffer.from(JSON.stringify({ temperature: 21 + (i % 5), humidity: 40 })), properties: { alert: 'false' }, systemProperties: { 'iothub-connection-device-id': deviceId, 'iothub-message-source': 'Telemetry', contentType: 'application/json' }, partitionKey: null }, ms);
+      append(
+        deviceId,
+        {
+          body: Buffer.from(JSON.stringify({ temperature: 21 + (i % 5), humidity: 40 })),
+          properties: { alert: 'false' },
+          systemProperties: {
+            'iothub-connection-device-id': deviceId,
+            'iothub-message-source': 'Telemetry',
+            contentType: 'application/json',
+          },
+          partitionKey: null,
+        },
+        ms,
+      );
     } else {
-      append(deviceId, { body: Buffer.from(`t=${21 + (i % 5)};h=40`), properties: {}, systemProperties: { 'iothub-connection-device-id': deviceId, 'iothub-message-source': 'Telemetry' }, partitionKey: null }, ms);
+      append(
+        deviceId,
+        {
+          body: Buffer.from(`t=${21 + (i % 5)};h=40`),
+          properties: {},
+          systemProperties: { 'iothub-connection-device-id': deviceId, 'iothub-message-source': 'Telemetry' },
+          partitionKey: null,
+        },
+        ms,
+      );
     }
   }
 
@@ -132,7 +235,14 @@ export function buildWorkload(options: { devices: number; events: number; batchS
     const out: HostShapedBatch[] = [];
     slices.forEach((events, p) => {
       for (let i = 0; i < events.length; i += options.batchSize) {
-        out.push(toHostShapedBatch(events.slice(i, i + options.batchSize), { fullyQualifiedNamespace: 'bench', eventHubName: 'bench', consumerGroup: 'twinguard', partitionId: String(p) }));
+        out.push(
+          toHostShapedBatch(events.slice(i, i + options.batchSize), {
+            fullyQualifiedNamespace: 'bench',
+            eventHubName: 'bench',
+            consumerGroup: 'twinguard',
+            partitionId: String(p),
+          }),
+        );
       }
     });
     return out;

@@ -3,25 +3,34 @@
  * behind the sweep's budget, with in-memory or given stores, and drains the sweep queue.
  */
 import type { Registry } from 'azure-iothub';
-import { IotHubDeviceRegistry } from '../../shared/adapters/iothub-registry';
-import { MemoryPostureStore } from '../../shared/adapters/memory/memory-posture-store';
-import { MemorySuppressionStore, MemorySweepQueue, MemorySweepStore } from '../../shared/adapters/memory/memory-sweep-store';
-import { closeRegistryClient, createRegistryClient } from '../../shared/adapters/registry-client';
-import { MICRO_AGENT_MODULE_ID } from '../../shared/domain/security-module/module-ids';
-import { silentLogger } from '../../shared/logger';
-import type { DeviceRegistry } from '../../shared/ports/device-registry';
-import type { PostureStore } from '../../shared/ports/posture-store';
-import { handleSweepMessage } from '../../shared/services/sweep/handle-sweep-message';
-import { startSweep } from '../../shared/services/sweep/start-sweep';
-import type { SweepServices, SweepSettings } from '../../shared/services/sweep/sweep-services';
-import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../../shared/services/registry-budget';
-import type { ModuleImportJobs } from '../../shared/ports/module-import-jobs';
-import type { SuppressionStore } from '../../shared/ports/suppression-store';
-import type { SweepRun, SweepStore } from '../../shared/ports/sweep-store';
+import { IotHubDeviceRegistry } from '../shared/adapters/iothub-registry';
+import { MemoryPostureStore } from '../shared/adapters/memory/memory-posture-store';
+import { MemorySuppressionStore } from '../shared/adapters/memory/memory-suppression-store';
+import { MemorySweepQueue } from '../shared/adapters/memory/memory-sweep-queue';
+import { MemorySweepStore } from '../shared/adapters/memory/memory-sweep-store';
+import { closeRegistryClient, createRegistryClient } from '../shared/adapters/registry-client';
+import { MICRO_AGENT_MODULE_ID } from '../shared/domain/security-module/module-ids';
+import { silentLogger } from '../shared/logger';
+import type { DeviceRegistry } from '../shared/ports/device-registry';
+import type { PostureStore } from '../shared/ports/posture-store';
+import { handleSweepMessage } from '../shared/services/sweep/handle-sweep-message';
+import { startSweep } from '../shared/services/sweep/start-sweep';
+import type { SweepServices, SweepSettings } from '../shared/services/sweep/sweep-services';
+import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../shared/services/registry-budget';
+import type { ModuleImportJobs } from '../shared/ports/module-import-jobs';
+import type { SuppressionStore } from '../shared/ports/suppression-store';
+import type { SweepRun, SweepStore } from '../shared/ports/sweep-store';
 
 export function defaultSweepSettings(overrides: Partial<SweepSettings> = {}): SweepSettings {
   return {
-    rules: { moduleId: MICRO_AGENT_MODULE_ID, schema: 'microAgent', baseline: {}, staleAgentHours: 24, inactiveModuleHours: 72, requiredModuleAuth: 'any' },
+    rules: {
+      moduleId: MICRO_AGENT_MODULE_ID,
+      schema: 'microAgent',
+      baseline: {},
+      staleAgentHours: 24,
+      inactiveModuleHours: 72,
+      requiredModuleAuth: 'any',
+    },
     provisionEdgeDevices: false,
     repairRules: new Set(['module-missing', 'baseline-not-applied']),
     shards: 4,
@@ -47,11 +56,23 @@ export interface SweepHarness {
 
 export function sweepHarness(
   hub: { serviceConnectionString: string; registryUrl: string },
-  options: { settings?: Partial<SweepSettings>; sweeps?: SweepStore; posture?: PostureStore; suppressions?: SuppressionStore; imports?: ModuleImportJobs; now?: () => Date; budget?: { queriesPerMinute: number; operationsPerMinute: number }; retryBudgetMs?: number } = {},
+  options: {
+    settings?: Partial<SweepSettings>;
+    sweeps?: SweepStore;
+    posture?: PostureStore;
+    suppressions?: SuppressionStore;
+    imports?: ModuleImportJobs;
+    now?: () => Date;
+    budget?: { queriesPerMinute: number; operationsPerMinute: number };
+    retryBudgetMs?: number;
+  } = {},
 ): SweepHarness {
   const sdk = createRegistryClient({ connectionString: hub.serviceConnectionString, serviceEndpoint: hub.registryUrl });
   const meter = new RegistryMeter();
-  const inner = new IotHubDeviceRegistry(sdk, { retryBudgetMs: options.retryBudgetMs ?? 30_000, logger: meteringLogger(meter, silentLogger) });
+  const inner = new IotHubDeviceRegistry(sdk, {
+    retryBudgetMs: options.retryBudgetMs ?? 30_000,
+    logger: meteringLogger(meter, silentLogger),
+  });
   const queue = new MemorySweepQueue();
   const sweeps = options.sweeps ?? new MemorySweepStore();
   const posture = options.posture ?? new MemoryPostureStore();

@@ -1,12 +1,12 @@
 /**
- * Test helpers for the IoT Hub emulator: a registry-only hub (no AMQP endpoint, starts in ~1 ms) and
- * SDK clients pointed at it through the production seam.
+ * An IoT hub with only its registry (HTTP, no AMQP endpoint; starts in ~1 ms): the emulator's registry behind its
+ * REST server with the built-in shared access policies, and SDK clients pointed at it through the production seam.
  */
 import type { Registry } from 'azure-iothub';
-import { closeRegistryClient, createRegistryClient } from '../../shared/adapters/registry-client';
-import { FaultInjector } from '../../emulator/faults';
-import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from '../../emulator/http-server';
-import { HubRegistry } from '../../emulator/registry/hub-registry';
+import { FaultInjector } from '../emulator/faults';
+import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from '../emulator/http-server';
+import { HubRegistry } from '../emulator/registry/hub-registry';
+import { closeRegistryClient, createRegistryClient } from '../shared/adapters/registry-client';
 
 export interface RegistryOnlyHub {
   readonly registry: HubRegistry;
@@ -20,8 +20,8 @@ export interface RegistryOnlyHub {
   stop(): Promise<void>;
 }
 
-export async function startRegistryOnlyHub(hubName = 'test-hub'): Promise<RegistryOnlyHub> {
-  const registry = new HubRegistry();
+/** Serves `registry` (default: a new, empty one) as `<hubName>.azure-devices.net` on a loopback port. */
+export async function startRegistryOnlyHub(hubName = 'test-hub', registry = new HubRegistry()): Promise<RegistryOnlyHub> {
   const faults = new FaultInjector();
   const hostName = `${hubName}.azure-devices.net`;
   const policies: SharedAccessPolicy[] = defaultPolicies();
@@ -49,15 +49,4 @@ export async function startRegistryOnlyHub(hubName = 'test-hub'): Promise<Regist
       await server.stop();
     },
   };
-}
-
-/** Runs `action` and returns what it threw (fails the test when it does not throw). */
-export async function caught(action: () => Promise<unknown>): Promise<Error & { response?: { statusCode?: number; headers: Record<string, string | string[] | undefined> }; responseBody?: string }> {
-  try {
-    await action();
-  } catch (error) {
-    if (error instanceof Error) return error;
-    throw new Error(`threw a non-Error: ${String(error)}`);
-  }
-  throw new Error('expected the call to throw');
 }

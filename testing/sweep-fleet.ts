@@ -2,9 +2,9 @@
  * A small fleet of known security states on an emulated hub with a controllable clock (HubRegistry's `now`), so
  * staleness and inactivity can be staged. Built through registry state operations for speed.
  */
-import { FaultInjector } from '../../emulator/faults';
-import { defaultPolicies, RegistryHttpServer } from '../../emulator/http-server';
-import { HubRegistry } from '../../emulator/registry/hub-registry';
+import type { FaultInjector } from '../emulator/faults';
+import { HubRegistry } from '../emulator/registry/hub-registry';
+import { startRegistryOnlyHub } from './registry-only-hub';
 
 export const MODULE = 'DefenderIotMicroAgent';
 export const BASELINE = { Process_MessageFrequency: 'Medium' };
@@ -21,29 +21,34 @@ export interface FleetHub {
 
 export async function startFleetHub(startMs = Date.UTC(2026, 10, 23, 2, 0, 0)): Promise<FleetHub> {
   const clock = { now: startMs };
-  const registry = new HubRegistry({ now: () => new Date(clock.now) });
-  const faults = new FaultInjector();
-  const policies = defaultPolicies();
-  const hostName = 'sweep-test.azure-devices.net';
-  const server = new RegistryHttpServer({ registry, faults, hostName, policies });
-  await server.start();
-  const owner = policies.find((policy) => policy.keyName === 'iothubowner');
+  const hub = await startRegistryOnlyHub('sweep-test', new HubRegistry({ now: () => new Date(clock.now) }));
   return {
-    registry,
-    faults,
+    registry: hub.registry,
+    faults: hub.faults,
     clock,
-    registryUrl: server.url,
-    serviceConnectionString: `HostName=${hostName};SharedAccessKeyName=iothubowner;SharedAccessKey=${owner?.primaryKey ?? ''}`,
-    stop: () => server.stop(),
+    registryUrl: hub.url,
+    serviceConnectionString: hub.connectionString(),
+    stop: () => hub.stop(),
   };
 }
 
 type State = 'healthy' | 'missing' | 'drifted' | 'failed' | 'stale' | 'noBaseline' | 'inactive';
 
-export function addDevice(hub: FleetHub, deviceId: string, state: State, options: { edge?: boolean; disabled?: boolean; tags?: Record<string, unknown>; authType?: 'sas' | 'certificateAuthority' } = {}): void {
+export function addDevice(
+  hub: FleetHub,
+  deviceId: string,
+  state: State,
+  options: { edge?: boolean; disabled?: boolean; tags?: Record<string, unknown>; authType?: 'sas' | 'certificateAuthority' } = {},
+): void {
   const { registry, clock } = hub;
   registry.createDevice(
-    { deviceId, status: options.disabled ? 'disabled' : 'enabled', capabilities: { iotEdge: options.edge === true }, tags: options.tags, authentication: { type: options.authType ?? 'sas' } },
+    {
+      deviceId,
+      status: options.disabled ? 'disabled' : 'enabled',
+      capabilities: { iotEdge: options.edge === true },
+      tags: options.tags,
+      authentication: { type: options.authType ?? 'sas' },
+    },
     { notify: false },
   );
   if (state === 'missing') return;
@@ -51,7 +56,9 @@ export function addDevice(hub: FleetHub, deviceId: string, state: State, options
   const desired = state === 'noBaseline' ? { Process_MessageFrequency: 'High' } : { ...BASELINE, Baseline_Disabled: false };
   registry.updateTwin(deviceId, MODULE, { properties: { desired } }, '*', { notify: false });
   const reported: Record<string, unknown> =
-    state === 'failed' ? { latest_state: 'failed', latest_invalid_fields: ['Baseline_Disabled'] } : { ...desired, latest_state: 'success', latest_invalid_fields: [] };
+    state === 'failed'
+      ? { latest_state: 'failed', latest_invalid_fields: ['Baseline_Disabled'] }
+      : { ...desired, latest_state: 'success', latest_invalid_fields: [] };
   if (state === 'drifted') reported['Process_MessageFrequency'] = 'Low';
   const saved = clock.now;
   clock.now = state === 'inactive' ? saved - 100 * HOUR : saved;

@@ -1,0 +1,46 @@
+/**
+ * Azurite in its own process, as the real service is: an in-process stand-in would share the caller's event loop
+ * and hide whether the client overlaps requests.
+ */
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME } from '../host/embedded-azurite';
+import { REPO_ROOT, stopChild, type ExternalService } from './external-service';
+import { freePort, waitForPort } from './local-port';
+
+/** The table service, or (withBlob) tables, blobs and queues (blobs for Event Hubs checkpoints). */
+export async function startAzuriteProcess(options: { withBlob?: boolean } = {}): Promise<ExternalService & { connectionString: string }> {
+  const tablePort = await freePort();
+  const blobPort = options.withBlob ? await freePort() : undefined;
+  const entry = options.withBlob ? ['azurite.js'] : ['table', 'main.js'];
+  const args = [
+    path.join(REPO_ROOT, 'node_modules', 'azurite', 'dist', 'src', ...entry),
+    '--silent',
+    '--inMemoryPersistence',
+    '--disableTelemetry',
+    '--skipApiVersionCheck',
+    '--tableHost',
+    '127.0.0.1',
+    '--tablePort',
+    String(tablePort),
+  ];
+  if (blobPort !== undefined)
+    args.push(
+      '--blobHost',
+      '127.0.0.1',
+      '--blobPort',
+      String(blobPort),
+      '--queueHost',
+      '127.0.0.1',
+      '--queuePort',
+      String(await freePort()),
+    );
+  const child = spawn(process.execPath, args, { stdio: 'ignore' });
+  await waitForPort(tablePort, 20_000);
+  if (blobPort !== undefined) await waitForPort(blobPort, 20_000);
+  const blob = blobPort !== undefined ? `BlobEndpoint=http://127.0.0.1:${blobPort}/${AZURITE_ACCOUNT_NAME};` : '';
+  return {
+    connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=http://127.0.0.1:${tablePort}/${AZURITE_ACCOUNT_NAME};${blob}`,
+    stop: () => stopChild(child),
+  };
+}
