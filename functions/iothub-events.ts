@@ -18,7 +18,7 @@ export function makeIotHubEventsHandler(services: () => Promise<EventServices>) 
     const deps = await services();
     const events = decodeBatch(messages, context.triggerMetadata);
     const partitionId = events[0]?.position.partitionId;
-    const logger = loggerFor(context, { invocationId: context.invocationId, partitionId }, deps.logLevel);
+    const logger = loggerFor(context, { invocationId: context.invocationId, partitionId });
     const report = await processEventBatch(events, { ...deps, logger });
     logger.info('batch processed', { ...report });
     return report;

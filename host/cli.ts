@@ -5,6 +5,7 @@
  *
  *   npm start [-- --data <dir>] [--devices <n>] [--demo-devices <n>] [--port <n>] [--standalone]
  */
+import { setLogLevel } from '../shared/log-level';
 import { loadConfig } from '../shared/config/load-config';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
@@ -97,6 +98,7 @@ function onShutdown(stop: () => Promise<void>, logger: Logger): void {
 
 async function runStandalone(logger: Logger): Promise<void> {
   const config = loadConfig(process.env); // every problem at once, before anything connects
+  setLogLevel(config.logLevel);
   logger.info('configuration', config.describe());
   const host = new StandaloneHost({ env: process.env, settings: readStandaloneSettings(process.env), logger });
   await host.start();
@@ -138,11 +140,14 @@ async function runEmbedded(args: Args, logger: Logger): Promise<void> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  // Per-batch summaries drown the per-device story in a terminal; they stay in the Functions logs.
-  const logger = withFirstPostureTimer(consoleLogger({ quiet: (message) => message.startsWith('batch processed') }));
   const configured = Boolean(process.env['IOTHUB_CONNECTION_STRING'] || process.env['IOTHUB_HOST_NAME']);
-  if (args.standalone || configured) await runStandalone(logger);
-  else await runEmbedded(args, logger);
+  if (args.standalone || configured) {
+    // An operator's host: every batch summary at INFO, as the Functions host logs it.
+    await runStandalone(withFirstPostureTimer(consoleLogger()));
+  } else {
+    // The demo tells a per-device story in a terminal; per-batch summaries would drown it.
+    await runEmbedded(args, withFirstPostureTimer(consoleLogger({ quiet: (message) => message.startsWith('batch processed') })));
+  }
 }
 
 main().catch((err: unknown) => {

@@ -1,3 +1,4 @@
+import { logsAt, type LogLevel } from '../shared/log-level';
 import { redactSecrets, type LogFields, type Logger } from '../shared/logger';
 
 function formatValue(value: unknown): string {
@@ -5,10 +6,10 @@ function formatValue(value: unknown): string {
   return JSON.stringify(value);
 }
 
-/** Readable one-line logs for a terminal: `HH:MM:SS level message key=value …`, secrets redacted. */
+/** Readable one-line logs for a terminal: `HH:MM:SS level message key=value …`, LOG_LEVEL applied, secrets redacted. */
 export function consoleLogger(options: { quiet?: (message: string) => boolean } = {}): Logger {
-  const line = (level: string, message: string, fields?: LogFields): void => {
-    if (options.quiet?.(message)) return;
+  const line = (level: string, threshold: LogLevel, message: string, fields?: LogFields): void => {
+    if (!logsAt(threshold) || options.quiet?.(message)) return;
     const time = new Date().toISOString().slice(11, 19);
     const rendered =
       fields && Object.keys(fields).length > 0
@@ -22,8 +23,9 @@ export function consoleLogger(options: { quiet?: (message: string) => boolean } 
     else console.log(text);
   };
   return {
-    info: (message, fields) => line('info ', message, fields),
-    warn: (message, fields) => line('WARN ', message, fields),
-    error: (message, fields) => line('ERROR', message, fields),
+    debug: (message, fields) => line('debug', 'debug', message, fields),
+    info: (message, fields) => line('info ', 'info', message, fields),
+    warn: (message, fields) => line('WARN ', 'warn', message, fields),
+    error: (message, fields) => line('ERROR', 'error', message, fields),
   };
 }

@@ -12,5 +12,6 @@ export function logHandlerFor(logger: Logger, options: { quietInfo?: boolean } =
     if (level === 'error' || level === 'critical') logger.error(line);
     else if (level === 'warning') logger.warn(line);
     else if (level === 'information' && !options.quietInfo) logger.info(line);
+    else if (level === 'debug' || level === 'trace') logger.debug(line);
   };
 }

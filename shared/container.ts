@@ -6,6 +6,7 @@
  */
 import type { Config } from './config/config';
 import { loadConfig } from './config/load-config';
+import { setLogLevel } from './log-level';
 import type { EventServices } from './composition/event-services';
 import type { ServiceGraph } from './composition/service-graph';
 import type { PostureReader } from './services/posture-queries';
@@ -16,7 +17,11 @@ let graph: Promise<ServiceGraph> | undefined;
 
 /** The worker's configuration, read and validated on first use (ConfigError lists every problem). */
 export function getConfig(): Config {
-  return (configuration ??= loadConfig(process.env));
+  if (!configuration) {
+    configuration = loadConfig(process.env);
+    setLogLevel(configuration.logLevel);
+  }
+  return configuration;
 }
 
 /** The worker's service graph, built once; a failed build is retried on the next invocation. */

@@ -7,8 +7,6 @@ import type { ProcessingSettings } from '../services/settings';
 import type { ServiceGraph } from './service-graph';
 
 export interface EventServices {
-  /** LOG_LEVEL: what the handlers' loggers let through (default info). */
-  logLevel?: Config['logLevel'];
   registry: DeviceRegistry;
   posture: PostureStore;
   deadLetters: DeadLetterStore;
@@ -39,6 +37,5 @@ export function eventServicesOf(graph: ServiceGraph): EventServices {
     deadLetters: graph.deadLetters,
     settings: processingSettingsFrom(graph.config),
     now: graph.now,
-    logLevel: graph.config.logLevel,
   };
 }

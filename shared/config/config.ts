@@ -2,7 +2,7 @@
 import type { TwinCondition } from '../domain/iothub-query/twin-condition';
 import type { JsonObject, SecurityAgentSchema } from '../domain/types';
 
-export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+import type { LogLevel } from '../log-level';
 
 export type IotHubAccess =
   { kind: 'connectionString'; hostName: string; connectionString: string } | { kind: 'identity'; hostName: string };

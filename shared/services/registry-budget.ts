@@ -29,6 +29,7 @@ export class RegistryMeter {
 /** Wraps a logger so the registry adapter's "call retried" warnings also count throttles on `meter`. */
 export function meteringLogger(meter: RegistryMeter, inner: Logger): Logger {
   return {
+    debug: (message, fields) => inner.debug(message, fields),
     info: (message, fields) => inner.info(message, fields),
     warn: (message, fields) => {
       meter.recordRetry(fields);

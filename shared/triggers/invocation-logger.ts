@@ -1,7 +1,9 @@
+import { logsAt } from '../log-level';
 import { redactSecrets, type LogFields, type Logger } from '../logger';
 
 /** The part of an Azure Functions InvocationContext (or any host context) that logging needs. */
 export interface LogSink {
+  debug(...args: unknown[]): void;
   log(...args: unknown[]): void;
   warn(...args: unknown[]): void;
   error(...args: unknown[]): void;
@@ -13,15 +15,22 @@ function format(message: string, fields?: LogFields): string {
 }
 
 /**
- * Adapts a host logging context to the domain Logger, dropping what LOG_LEVEL filters out: one line per message, fields as JSON so
- * Application Insights keeps them searchable, secrets redacted on the way out.
+ * Adapts a host logging context to the domain Logger: one line per message, fields as JSON so Application Insights
+ * keeps them searchable, secrets redacted on the way out, and LOG_LEVEL (shared/log-level.ts) applied when a line is
+ * written, so every function filters alike.
  */
-export function loggerFor(sink: LogSink, baseFields: LogFields = {}, level: 'error' | 'warn' | 'info' | 'debug' = 'info'): Logger {
+export function loggerFor(sink: LogSink, baseFields: LogFields = {}): Logger {
   const merged = (fields?: LogFields): LogFields => ({ ...baseFields, ...fields });
-  const quiet = (): void => undefined;
   return {
-    info: level === 'info' || level === 'debug' ? (message, fields) => sink.log(format(message, merged(fields))) : quiet,
-    warn: level === 'error' ? quiet : (message, fields) => sink.warn(format(message, merged(fields))),
+    debug: (message, fields) => {
+      if (logsAt('debug')) sink.debug(format(message, merged(fields)));
+    },
+    info: (message, fields) => {
+      if (logsAt('info')) sink.log(format(message, merged(fields)));
+    },
+    warn: (message, fields) => {
+      if (logsAt('warn')) sink.warn(format(message, merged(fields)));
+    },
     error: (message, fields) => sink.error(format(message, merged(fields))),
   };
 }

@@ -6,7 +6,8 @@ import { HttpRequest, InvocationContext } from '@azure/functions';
 import { makeDevicePostureHandler } from '../../functions/device-posture';
 import { buildServiceGraph, type ServiceGraph } from '../../shared/composition/service-graph';
 import { loadConfig } from '../../shared/config/load-config';
-import { closeServices, getEventServices, getPostureReader, getServiceGraph, getSweepServices } from '../../shared/container';
+import { closeServices, getConfig, getEventServices, getPostureReader, getServiceGraph, getSweepServices } from '../../shared/container';
+import { currentLogLevel, setLogLevel } from '../../shared/log-level';
 import type { LatestPosture } from '../../shared/domain/types';
 import { startAzurite, type AzuriteInstance } from '../support/azurite';
 import { startRegistryOnlyHub, type RegistryOnlyHub } from '../../testing/registry-only-hub';
@@ -66,6 +67,16 @@ describe('composition root', () => {
     expect(events.registry).toBe(graph.registry);
     expect(sweep.registry).toBe(graph.sweepRegistry);
     expect(sweep.queue).toBe(graph.hostStorage().queue);
+  });
+
+  it('sets the one LOG_LEVEL every logger reads when it loads the configuration', () => {
+    process.env = { ...savedEnv, ...env, LOG_LEVEL: 'warn' };
+    try {
+      expect(getConfig().logLevel).toBe('warn');
+      expect(currentLogLevel()).toBe('warn');
+    } finally {
+      setLogLevel('info');
+    }
   });
 
   it('builds a new graph after closeServices (appTerminate, standalone host stop)', async () => {

@@ -15,7 +15,12 @@ function adapter(retryBudgetMs = 5000, random = (): number => 0, sleep?: (ms: nu
       retryBudgetMs,
       random,
       sleep,
-      logger: { info: () => undefined, error: () => undefined, warn: (message, fields) => warnings.push({ message, fields }) },
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        error: () => undefined,
+        warn: (message, fields) => warnings.push({ message, fields }),
+      },
     },
   );
 }

@@ -18,6 +18,7 @@ function send(message: ChildMessage): void {
 
 /** Warnings and errors only, to stderr (the parent shows them when a test fails). */
 const logger: Logger = {
+  debug: () => undefined,
   info: () => undefined,
   warn: (message, fields) => process.stderr.write(`WARN ${message} ${JSON.stringify(fields ?? {})}\n`),
   error: (message, fields) => process.stderr.write(`ERROR ${message} ${JSON.stringify(fields ?? {})}\n`),

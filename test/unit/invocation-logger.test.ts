@@ -1,9 +1,11 @@
-import { loggerFor } from '../../shared/triggers/invocation-logger';
+import { setLogLevel } from '../../shared/log-level';
+import { loggerFor, type LogSink } from '../../shared/triggers/invocation-logger';
 
-function sink(): { lines: string[]; log: (...a: unknown[]) => void; warn: (...a: unknown[]) => void; error: (...a: unknown[]) => void } {
+function sink(): LogSink & { lines: string[] } {
   const lines: string[] = [];
   return {
     lines,
+    debug: (...a) => lines.push(`debug ${a.join(' ')}`),
     log: (...a) => lines.push(`info ${a.join(' ')}`),
     warn: (...a) => lines.push(`warn ${a.join(' ')}`),
     error: (...a) => lines.push(`error ${a.join(' ')}`),
@@ -11,14 +13,19 @@ function sink(): { lines: string[]; log: (...a: unknown[]) => void; warn: (...a:
 }
 
 describe('loggerFor', () => {
+  afterEach(() => setLogLevel('info'));
+
   it.each([
-    ['debug', ['info m', 'warn m', 'error m']],
+    ['debug', ['debug m', 'info m', 'warn m', 'error m']],
     ['info', ['info m', 'warn m', 'error m']],
     ['warn', ['warn m', 'error m']],
     ['error', ['error m']],
   ] as const)('at LOG_LEVEL %s lets through %j', (level, expected) => {
     const target = sink();
-    const logger = loggerFor(target, {}, level);
+    const logger = loggerFor(target, {});
+    // The level is read when a line is written: a logger built before the configuration loaded follows it too.
+    setLogLevel(level);
+    logger.debug('m');
     logger.info('m');
     logger.warn('m');
     logger.error('m');
