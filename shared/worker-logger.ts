@@ -10,6 +10,7 @@ function line(message: string, fields?: LogFields): string {
   return redactSecrets(fields && Object.keys(fields).length > 0 ? `${message} ${JSON.stringify(fields)}` : message);
 }
 
+/* eslint-disable no-console -- the one place outside an invocation where shared/ writes a log line: the console is the worker's log */
 export const workerLogger: Logger = {
   debug: (message, fields) => {
     if (logsAt('debug')) console.debug(line(message, fields));
@@ -22,3 +23,4 @@ export const workerLogger: Logger = {
   },
   error: (message, fields) => console.error(line(message, fields)),
 };
+/* eslint-enable no-console */
