@@ -14,10 +14,12 @@ const BENCHES: Record<string, { title: string; load: () => Promise<BenchModule> 
   pipeline: { title: 'Event pipeline with in-memory adapters', load: () => import('./pipeline.bench') },
   'end-to-end': { title: 'End to end into Azurite and the emulator vs a naive path', load: () => import('./end-to-end.bench') },
   'standalone-host': { title: 'Standalone host: AMQP in, Azurite out', load: () => import('./standalone-host.bench') },
+  'scale-out': { title: 'Standalone hosts sharing 8 partitions: ownership and 1 vs 3 hosts', load: () => import('./scale-out.bench') },
   'import-time': { title: 'Importing the function app', load: () => import('./import-time.bench') },
   'emulator-registry': { title: 'IoT Hub emulator: fleet memory and query paging', load: () => import('./emulator-registry.bench') },
   'emulator-events': { title: 'IoT Hub emulator: notification stream', load: () => import('./emulator-events.bench') },
   sweep: { title: 'Compliance sweep: 100k devices, linear growth, vs naive per-twin reads', load: () => import('./sweep.bench') },
+  'csv-export': { title: 'Findings CSV export: 200,000 rows through the standalone host', load: () => import('./csv-export.bench') },
 };
 
 async function main(): Promise<void> {

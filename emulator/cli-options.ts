@@ -20,6 +20,7 @@ export const CLI_FLAGS = [
   'host',
   'agent-mode',
   'agent-delay-ms',
+  'consumer-group',
 ] as const;
 export type CliFlag = (typeof CLI_FLAGS)[number];
 
@@ -37,9 +38,25 @@ export const CLI_USAGE = `Usage: npm run emulator -- [flags]   (or: node dist/em
   --units N              units of that tier (default 1; needs --tier)
   --agent-mode MODE      simulated security agents: healthy (default), rejectConfiguration or silent
   --agent-delay-ms N     delay before a simulated agent reports (default 0)
+  --consumer-group NAME  a consumer group of the built-in endpoint; repeatable (default: $Default and twinguard,
+                         the group TwinGuard reads; $Default always exists)
   --help                 this text
 
 Flags take their value as the next argument or inline (--devices=1000). Runs until SIGINT/SIGTERM.`;
+
+/**
+ * Consumer groups the CLI creates without --consumer-group: `$Default` and the one TwinGuard reads by default
+ * (IOTHUB_EVENTS_CONSUMER_GROUP), so `npm run emulator` and a host with default settings work together.
+ */
+export const DEFAULT_CLI_CONSUMER_GROUPS: readonly string[] = ['$Default', 'twinguard'];
+
+/**
+ * IoT Hub's rule for an endpoint's consumer group names: 1–50 letters, digits, hyphens, periods and underscores
+ * (Microsoft.Devices IotHubs/eventHubEndpoints/ConsumerGroups, "Character limit: 1-50"); `$Default` is built in.
+ */
+const CONSUMER_GROUP_NAME = /^(?:\$Default|[A-Za-z0-9._-]{1,50})$/;
+/** A Standard-tier Event Hub (and an IoT Hub's built-in endpoint) holds at most 20 consumer groups. */
+const MAX_CONSUMER_GROUPS = 20;
 
 /** A command line the CLI cannot run with; the message says why. */
 export class CliUsageError extends Error {
@@ -60,11 +77,13 @@ export type CliPlan =
       resuming: boolean;
       /** Flags that were given but have no effect, for the CLI to print. */
       notes: string[];
+      /** Consumer groups of the built-in endpoint (for `options.consumerGroups`): --consumer-group, or the defaults. */
+      consumerGroups: string[];
     };
 
-/** Splits argv into flag values (`--flag value` or `--flag=value`; a repeated flag keeps the last value). */
-export function parseCliArgs(argv: readonly string[]): Partial<Record<CliFlag, string>> {
-  const out: Partial<Record<CliFlag, string>> = {};
+/** `--flag value` or `--flag=value` pairs, in order. */
+function flagValues(argv: readonly string[]): [CliFlag, string][] {
+  const out: [CliFlag, string][] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] ?? '';
     const [name, inline] = arg.startsWith('--') ? arg.slice(2).split(/=(.*)/s, 2) : [undefined, undefined];
@@ -72,9 +91,37 @@ export function parseCliArgs(argv: readonly string[]): Partial<Record<CliFlag, s
       throw new CliUsageError(`unknown argument ${arg}; flags: ${CLI_FLAGS.map((f) => `--${f}`).join(' ')} (--help explains them)`);
     const value = inline ?? argv[++i];
     if (value === undefined || (inline === undefined && value.startsWith('--'))) throw new CliUsageError(`--${name} needs a value`);
-    out[name as CliFlag] = value;
+    out.push([name as CliFlag, value]);
   }
   return out;
+}
+
+/** Splits argv into flag values (`--flag value` or `--flag=value`; a repeated flag keeps the last value). */
+export function parseCliArgs(argv: readonly string[]): Partial<Record<CliFlag, string>> {
+  const out: Partial<Record<CliFlag, string>> = {};
+  for (const [name, value] of flagValues(argv)) out[name] = value;
+  return out;
+}
+
+/**
+ * The consumer groups to create: every `--consumer-group` given (in order, duplicates and case variants folded, as
+ * Event Hubs treats names case-insensitively), or {@link DEFAULT_CLI_CONSUMER_GROUPS} when none is.
+ */
+export function consumerGroupsFromArgs(argv: readonly string[]): string[] {
+  const given = flagValues(argv)
+    .filter(([name]) => name === 'consumer-group')
+    .map(([, value]) => value);
+  if (given.length === 0) return [...DEFAULT_CLI_CONSUMER_GROUPS];
+  const groups = new Map<string, string>();
+  for (const name of given) {
+    if (!CONSUMER_GROUP_NAME.test(name))
+      throw new CliUsageError(`--consumer-group must be 1–50 letters, digits, '-', '.' or '_' (or $Default), got '${name}'`);
+    if (!groups.has(name.toLowerCase())) groups.set(name.toLowerCase(), name);
+  }
+  if (!groups.has('$default')) groups.set('$default', '$Default');
+  if (groups.size > MAX_CONSUMER_GROUPS)
+    throw new CliUsageError(`at most ${MAX_CONSUMER_GROUPS} consumer groups (with $Default), got ${groups.size}`);
+  return [...groups.values()];
 }
 
 function integer(value: string | undefined, flag: CliFlag, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -134,5 +181,5 @@ export function planFromArgs(argv: readonly string[], dataFileExists: (path: str
     agent: { defaultMode: mode, reportDelayMs: integer(args['agent-delay-ms'], 'agent-delay-ms', 0) },
     throttle: tier === undefined ? undefined : { tier, units: integer(args.units, 'units', 1) ?? 1 },
   };
-  return { kind: 'run', options, dataFile, resuming, notes };
+  return { kind: 'run', options, dataFile, resuming, notes, consumerGroups: consumerGroupsFromArgs(argv) };
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run emulator -- --devices 1000 --partitions 4 --data state.json --port 0 --amqp-port 0 --tier S1
- *  --units 1 --seed-file fleet.json [--hub name] [--host 127.0.0.1] [--agent-mode healthy] [--agent-delay-ms 0]`
+ *  --units 1 --seed-file fleet.json [--hub name] [--host 127.0.0.1] [--agent-mode healthy] [--agent-delay-ms 0]
+ *  [--consumer-group name …]`
  * Prints the connection strings and registry URL, runs until SIGINT/SIGTERM, saves state if --data.
  * Argument handling lives in cli-options.ts (pure, unit-tested); this file only runs the plan.
  */
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   for (const note of plan.notes) console.log(`note: ${note}`);
   const { dataFile } = plan;
   const started = Date.now();
-  const emulator = await IotHubEmulator.start(plan.options);
+  const emulator = await IotHubEmulator.start({ ...plan.options, consumerGroups: plan.consumerGroups });
   const origin = plan.resuming ? `, resumed from ${dataFile ?? ''}` : '';
   console.log(
     `IoT Hub emulator '${emulator.hubName}' ready in ${Date.now() - started} ms (${emulator.registry.deviceCount} devices, ${emulator.registry.moduleCount} modules${origin})`,
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   console.log(`IOTHUB_SERVICE_ENDPOINT=${emulator.registryUrl}`);
   console.log(`EVENTHUB_CONNECTION_STRING=${emulator.eventHubConnectionString}`);
   console.log(`EVENTHUB_NAME=${emulator.eventHubName}`);
+  console.log(`EVENTHUB_CONSUMER_GROUPS=${plan.consumerGroups.join(',')}`);
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

@@ -120,8 +120,11 @@ export class ImportJobRunner {
     job.endTimeUtc = new Date().toISOString();
   }
 
-  /** Applies one line; returns the error record for importErrors.log, or undefined on success. */
-  private apply(text: string): { id?: string; moduleId?: string; errorCode: string; errorStatus: string } | undefined {
+  /**
+   * Applies one line; returns the error record for importErrors.log (`deviceId`, `moduleId`, `errorCode`,
+   * `errorStatus`, the fields IoT Hub writes and the Microsoft.Azure.Devices samples read), or undefined on success.
+   */
+  private apply(text: string): { deviceId?: string; moduleId?: string; errorCode: string; errorStatus: string } | undefined {
     let line: ImportLine;
     try {
       line = JSON.parse(text) as ImportLine;
@@ -130,7 +133,7 @@ export class ImportJobRunner {
     }
     const id = typeof line.id === 'string' ? line.id : undefined;
     const moduleId = typeof line.moduleId === 'string' ? line.moduleId : undefined;
-    const ids = { ...(id === undefined ? {} : { id }), ...(moduleId === undefined ? {} : { moduleId }) };
+    const ids = { ...(id === undefined ? {} : { deviceId: id }), ...(moduleId === undefined ? {} : { moduleId }) };
     const mode = typeof line.importMode === 'string' ? line.importMode.toLowerCase() : 'createorupdate';
     try {
       if (id === undefined) throw new HubError(400, 'ArgumentInvalid', 'line needs an id');

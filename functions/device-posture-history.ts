@@ -2,12 +2,13 @@ import type { HttpFunctionOptions, HttpRequest, HttpResponseInit, InvocationCont
 import { getPostureReader } from '../shared/container';
 import { getDeviceHistory, type PostureReader } from '../shared/services/posture-queries';
 import { toHttpResponse } from '../shared/triggers/api-response';
+import { httpHandler } from '../shared/triggers/http-handler';
 import { loggerFor } from '../shared/triggers/invocation-logger';
 import { registerFunctions, type FunctionRegistration } from '../shared/triggers/register-functions';
 
 /** GET /api/devices/{deviceId}/posture/history?from&to&limit&continuationToken: newest first, paged. */
 export function makeDeviceHistoryHandler(services: () => Promise<{ posture: PostureReader }>) {
-  return async function getHistory(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return httpHandler(async function getHistory(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
     const query = {
       from: request.query.get('from') ?? undefined,
       to: request.query.get('to') ?? undefined,
@@ -15,7 +16,7 @@ export function makeDeviceHistoryHandler(services: () => Promise<{ posture: Post
       continuationToken: request.query.get('continuationToken') ?? undefined,
     };
     return toHttpResponse(await getDeviceHistory(request.params['deviceId'], query, (await services()).posture, loggerFor(context)));
-  };
+  });
 }
 
 export const deviceHistoryOptions: HttpFunctionOptions = {

@@ -29,9 +29,13 @@ export const handleIotHubEvents = makeIotHubEventsHandler(getEventServices);
 
 /**
  * Trigger options, exported so registration can be checked without the Functions host.
- * - `dataType: 'string'`: the endpoint carries arbitrary telemetry; with the default JSON binding a
- *   single non-JSON body fails the whole batch at binding time. The v4 types lack the option, but
- *   unknown keys are passed through to the binding.
+ * - `dataType: 'binary'`: the endpoint carries arbitrary telemetry; with the default JSON binding a
+ *   single non-JSON body fails the whole batch at binding time, and with 'string' the host decodes
+ *   bytes as UTF-8 with U+FFFD for malformed sequences, so a binary body could never be dead-lettered
+ *   as it arrived. With 'binary' the host sends `collectionBytes` and the worker hands over one Buffer
+ *   per event (@azure/functions 4.x `src/converters/fromRpcTypedData.ts`: `collectionBytes` →
+ *   `Buffer[]`); decodeBatch reads notifications as strict UTF-8 JSON and keeps other bytes as
+ *   `base64:`. The v4 types lack the option, but unknown keys are passed through to the binding.
  * - `eventHubName`, `consumerGroup`: resolved from the app settings at registration, so the
  *   consumer group defaults to a dedicated one and the name may come from EntityPath.
  * - `retry`: the Event Hubs trigger checkpoints after an invocation even when it failed; a retry
@@ -39,11 +43,11 @@ export const handleIotHubEvents = makeIotHubEventsHandler(getEventServices);
  *   events are dead-lettered), so retrying without limit stalls a partition during an outage
  *   instead of skipping events.
  */
-export const iothubEventsOptions: EventHubFunctionOptions & { dataType: 'string' } = {
+export const iothubEventsOptions: EventHubFunctionOptions & { dataType: 'binary' } = {
   connection: 'IOTHUB_EVENTS_CONNECTION',
   ...eventsTriggerBinding(process.env),
   cardinality: 'many',
-  dataType: 'string',
+  dataType: 'binary',
   retry: {
     strategy: 'exponentialBackoff',
     maxRetryCount: -1,

@@ -4,13 +4,16 @@
  * host against the real hub and storage account those settings name.
  *
  *   npm start [-- --data <dir>] [--devices <n>] [--demo-devices <n>] [--port <n>] [--standalone]
+ *
+ * `npm run start:host` (`node dist/host/cli.js --standalone`, no build step) is the production entry point, the
+ * container's command: the standalone path loads only production dependencies. The embedded mode is loaded on
+ * demand and needs a development install (Azurite is a devDependency).
  */
 import { setLogLevel } from '../shared/log-level';
 import { loadConfig } from '../shared/config/load-config';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { consoleLogger } from './console-logger';
-import { EmbeddedTwinGuard } from './embedded';
+import { consoleLogger, readLogFormat, type LogFormat } from './console-logger';
 import { readStandaloneSettings, StandaloneHost } from './standalone-host';
 
 interface Args {
@@ -106,7 +109,25 @@ async function runStandalone(logger: Logger): Promise<void> {
   onShutdown(() => host.stop(), logger);
 }
 
+/**
+ * The embedded mode runs Azurite in this process (host/embedded-azurite.ts loads it on demand); a production install
+ * (`npm ci --omit=dev`, the container image) has no Azurite, so say so instead of a module-resolution stack.
+ */
+function assertDevelopmentInstall(): void {
+  try {
+    require.resolve('azurite/package.json');
+  } catch {
+    throw new Error(
+      'The embedded mode (no IoT Hub settings, no --standalone) needs a development install: run `npm ci` with dev dependencies. ' +
+        'In a production install or a container, run the standalone host against your hub and storage: `npm run start:host` (node dist/host/cli.js --standalone) with IOTHUB_CONNECTION_STRING, IOTHUB_EVENTS_CONNECTION and AzureWebJobsStorage set.',
+    );
+  }
+}
+
 async function runEmbedded(args: Args, logger: Logger): Promise<void> {
+  assertDevelopmentInstall();
+  // Loaded here, not at the top: the standalone path must not load the emulator (or anything else it alone needs).
+  const { EmbeddedTwinGuard } = await import('./embedded');
   const system = await EmbeddedTwinGuard.start({
     dataDir: args.data,
     seedDevices: args.devices,
@@ -138,19 +159,24 @@ async function runEmbedded(args: Args, logger: Logger): Promise<void> {
   onShutdown(() => system.stop(), logger);
 }
 
+/** Set once STANDALONE_LOG_FORMAT is read, so even a start-up failure is one JSON line for a log collector. */
+let format: LogFormat = 'text';
+
 async function main(): Promise<void> {
+  format = readLogFormat(process.env);
   const args = parseArgs(process.argv.slice(2));
   const configured = Boolean(process.env['IOTHUB_CONNECTION_STRING'] || process.env['IOTHUB_HOST_NAME']);
   if (args.standalone || configured) {
     // An operator's host: every batch summary at INFO, as the Functions host logs it.
-    await runStandalone(withFirstPostureTimer(consoleLogger()));
+    await runStandalone(withFirstPostureTimer(consoleLogger({ format })));
   } else {
     // The demo tells a per-device story in a terminal; per-batch summaries would drown it.
-    await runEmbedded(args, withFirstPostureTimer(consoleLogger({ quiet: (message) => message.startsWith('batch processed') })));
+    await runEmbedded(args, withFirstPostureTimer(consoleLogger({ format, quiet: (message) => message.startsWith('batch processed') })));
   }
 }
 
 main().catch((err: unknown) => {
-  console.error(errorMessage(err));
+  if (format === 'json') consoleLogger({ format }).error('start-up failed', { error: errorMessage(err) });
+  else console.error(errorMessage(err));
   process.exit(1);
 });

@@ -1,9 +1,11 @@
 /**
- * Builds what the Azure Functions host hands a Node v4 Event Hub handler (cardinality 'many',
- * dataType 'string') from events received with @azure/event-hubs, so the standalone host runs the
- * very same handler on the very same input shape:
- * - `messages[i]`: the body as UTF-8 text, JSON-parsed when it parses (the worker does that for
- *   dataType 'string'), otherwise the string itself;
+ * Builds what the Azure Functions host hands a Node v4 Event Hub handler (cardinality 'many') from
+ * events received with @azure/event-hubs, so the standalone host runs the very same handler on the
+ * very same input shape:
+ * - `messages[i]`, dataType 'binary' (the app's binding, functions/iothub-events.ts): the body's
+ *   bytes as a Buffer, untouched (the host sends `collectionBytes`, the worker makes each a Buffer);
+ * - `messages[i]`, dataType 'string': the body as UTF-8 text (malformed sequences become U+FFFD, as
+ *   .NET's decoder does), JSON-parsed when it parses (the worker does that), otherwise the string;
  * - `triggerMetadata`: the binding data of the Event Hubs extension, keys with their first letter
  *   lower-cased by the worker, .NET DateTime values without a zone suffix, AMQP property names in
  *   their wire spelling (`content-type`, `correlation-id`, …) as EventData.SystemProperties has them.
@@ -71,11 +73,26 @@ export function dotNetUtcDateTime(at: Date): string {
   return `${dotNetUnspecifiedDateTime(at)}Z`;
 }
 
+/** The trigger's `dataType`: how the host hands each event body to the handler. */
+export type HostDataType = 'binary' | 'string';
+
+/** The dataType functions/iothub-events.ts registers (test/unit/host-batch.test.ts keeps the two equal). */
+export const DEFAULT_HOST_DATA_TYPE: HostDataType = 'binary';
+
+/**
+ * The event body's bytes. IoT Hub and the emulator send one AMQP data section, which @azure/event-hubs
+ * (skipParsingBodyAsJson) hands over as a Buffer. An AMQP value or sequence body has no bytes of its own (the .NET
+ * host refuses such bodies); it is carried as its UTF-8 text or JSON, the closest a producer could have meant.
+ */
+function bodyBytes(body: unknown): Buffer {
+  if (Buffer.isBuffer(body)) return body;
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  return Buffer.from(JSON.stringify(body) ?? '', 'utf8');
+}
+
 function bodyAsHostString(body: unknown): string {
-  if (Buffer.isBuffer(body)) return body.toString('utf8');
-  if (body instanceof Uint8Array) return Buffer.from(body).toString('utf8');
-  if (typeof body === 'string') return body;
-  return JSON.stringify(body);
+  return bodyBytes(body).toString('utf8');
 }
 
 /** The Node worker's handling of a `string` typed datum: JSON if it parses, the text otherwise. */
@@ -156,12 +173,21 @@ function applicationPropertiesOf(event: ReceivedEventLike): Record<string, unkno
   return out;
 }
 
+/** What the worker hands the handler for one body under `dataType`. */
+function deliveredBody(body: unknown, dataType: HostDataType): unknown {
+  return dataType === 'binary' ? bodyBytes(body) : workerValueOf(bodyAsHostString(body));
+}
+
 /** One invocation's input for the events of one partition, in stream order. */
-export function toHostShapedBatch(events: readonly ReceivedEventLike[], partition: PartitionContextLike): HostShapedBatch {
+export function toHostShapedBatch(
+  events: readonly ReceivedEventLike[],
+  partition: PartitionContextLike,
+  dataType: HostDataType = DEFAULT_HOST_DATA_TYPE,
+): HostShapedBatch {
   const partitionContext = { ...partition };
   const offsetStrings = events.map((e) => String(e.offset));
   return {
-    messages: events.map((e) => workerValueOf(bodyAsHostString(e.body))),
+    messages: events.map((e) => deliveredBody(e.body, dataType)),
     triggerMetadata: {
       triggerPartitionContext: partitionContext,
       partitionContext,

@@ -27,6 +27,8 @@ export interface QueuePollerOptions {
   /** Back-off bounds when the queue is empty (Functions: up to 1 min). */
   minPollMs?: number;
   maxPollMs?: number;
+  /** Named in each log line, so with several hosts the logs say which one handled a message. */
+  hostId?: string;
 }
 
 /**
@@ -142,9 +144,17 @@ export class QueuePoller {
       },
       logHandler: logHandlerFor(this.logger),
     });
+    const started = Date.now();
     try {
       await route.handler(body, context);
       await route.queue.deleteMessage(message.messageId, message.popReceipt);
+      this.logger.info('queue message handled', {
+        functionName: route.functionName,
+        messageId: message.messageId,
+        dequeueCount: message.dequeueCount,
+        durationMs: Date.now() - started,
+        host: this.options.hostId,
+      });
     } catch (err) {
       if (message.dequeueCount >= maxDequeueCount) {
         // The last allowed try failed: poison it now, as Functions does, instead of after one more lease.
@@ -155,6 +165,8 @@ export class QueuePoller {
       this.logger.warn('queue message failed; it will be redelivered', {
         functionName: route.functionName,
         messageId: message.messageId,
+        dequeueCount: message.dequeueCount,
+        host: this.options.hostId,
         error: errorMessage(err),
       });
       await route.queue
@@ -180,6 +192,7 @@ export class QueuePoller {
       functionName: route.functionName,
       messageId: message.messageId,
       dequeueCount: message.dequeueCount,
+      host: this.options.hostId,
     });
   }
 

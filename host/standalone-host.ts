@@ -5,7 +5,9 @@
  */
 import { closeServices } from '../shared/container';
 import { isContainerName } from '../shared/domain/storage-names';
-import { readdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { DefaultAzureCredential } from '@azure/identity';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
@@ -14,8 +16,11 @@ import { hostOutsideAzureFunctions, type FunctionRegistration } from '../shared/
 import type { Logger } from '../shared/logger';
 import { EventConsumer, type BatchHandler } from './event-consumer';
 import { HttpHost, type HttpRoute } from './http-host';
+import { queueOptionsFromHostJson } from './host-json-queue-options';
 import { QueuePoller, type QueueRoute } from './queue-poller';
-import { TimerScheduler, type TimerRoute } from './timer-scheduler';
+import { HostReadiness } from './readiness';
+import { assertSchedulesInUtc, TimerScheduler, type TimerRoute } from './timer-scheduler';
+import { resolveBindingExpression as resolveSettingReferences } from '../shared/config/resolve-binding-expression';
 
 export type Env = Record<string, string | undefined>;
 
@@ -25,6 +30,8 @@ export interface StandaloneSettings {
   functionKey?: string;
   checkpointContainer: string;
   loadBalancing: 'balanced' | 'greedy';
+  /** How long a partition claim stays valid without renewal (STANDALONE_OWNERSHIP_EXPIRY_SECONDS, in ms). */
+  ownershipExpiryMs: number;
 }
 
 /** Settings only the standalone host reads (the function app's own settings are shared/config.ts). */
@@ -43,10 +50,45 @@ export const STANDALONE_SETTINGS = [
   },
   {
     name: 'STANDALONE_LOAD_BALANCING',
-    default: 'balanced',
-    description: 'balanced (several hosts share partitions) or greedy (a single host claims all at once).',
+    default: 'greedy',
+    description:
+      'How a host claims partitions from the shared checkpoint store: greedy claims its fair share at once (one host or many), balanced one partition per update interval.',
+  },
+  {
+    name: 'STANDALONE_OWNERSHIP_EXPIRY_SECONDS',
+    default: '20',
+    description:
+      "How long a host's partition claim stays valid without renewal (4–600): a crashed host's partitions wait this long; claims are renewed every quarter of it.",
   },
 ] as const;
+
+/** Bounds of STANDALONE_OWNERSHIP_EXPIRY_SECONDS: renewals every quarter of it, so at least 1 s apart. */
+const OWNERSHIP_EXPIRY_SECONDS = { min: 4, max: 600 };
+/**
+ * Renewals (and claims) per expiry. The .NET processor's guidance is an expiry of at least three update intervals
+ * ("a factor of three or more", EventProcessorOptions.PartitionOwnershipExpirationInterval); four lets three
+ * renewals in a row fail (a storage hiccup) before another host may take the partition.
+ */
+export const RENEWALS_PER_EXPIRY = 4;
+
+/**
+ * The Event Hubs SDK's LoadBalancingOptions for these settings (@azure/event-hubs 6 defaults are balanced, 10 s,
+ * 60 s). Both strategies share the SDK's fair-share computation (listAvailablePartitions): balanced claims at most
+ * one partition per pass, greedy its whole fair share (unclaimed or expired first, then the surplus of hosts over
+ * their share), so greedy suits one host (8 partitions owned in one pass instead of seven intervals) and still
+ * settles on an even spread with several.
+ */
+export function loadBalancingOf(settings: Pick<StandaloneSettings, 'loadBalancing' | 'ownershipExpiryMs'>): {
+  strategy: 'balanced' | 'greedy';
+  updateIntervalInMs: number;
+  partitionOwnershipExpirationIntervalInMs: number;
+} {
+  return {
+    strategy: settings.loadBalancing,
+    updateIntervalInMs: Math.round(settings.ownershipExpiryMs / RENEWALS_PER_EXPIRY),
+    partitionOwnershipExpirationIntervalInMs: settings.ownershipExpiryMs,
+  };
+}
 
 export function readStandaloneSettings(env: Env): StandaloneSettings {
   const problems: string[] = [];
@@ -58,6 +100,11 @@ export function readStandaloneSettings(env: Env): StandaloneSettings {
   if (loadBalancing !== 'balanced' && loadBalancing !== 'greedy') problems.push('STANDALONE_LOAD_BALANCING must be balanced or greedy');
   const container = get('STANDALONE_CHECKPOINT_CONTAINER');
   if (!isContainerName(container)) problems.push('STANDALONE_CHECKPOINT_CONTAINER must be a valid blob container name');
+  const expiry = Number(get('STANDALONE_OWNERSHIP_EXPIRY_SECONDS'));
+  if (!Number.isInteger(expiry) || expiry < OWNERSHIP_EXPIRY_SECONDS.min || expiry > OWNERSHIP_EXPIRY_SECONDS.max)
+    problems.push(
+      `STANDALONE_OWNERSHIP_EXPIRY_SECONDS must be a whole number of seconds from ${OWNERSHIP_EXPIRY_SECONDS.min} to ${OWNERSHIP_EXPIRY_SECONDS.max}`,
+    );
   if (problems.length > 0) throw new Error(`Standalone host settings are invalid:\n- ${problems.join('\n- ')}`);
   return {
     httpHost: get('STANDALONE_HTTP_HOST'),
@@ -65,7 +112,13 @@ export function readStandaloneSettings(env: Env): StandaloneSettings {
     functionKey: get('STANDALONE_FUNCTION_KEY') || undefined,
     checkpointContainer: container,
     loadBalancing: loadBalancing as 'balanced' | 'greedy',
+    ownershipExpiryMs: expiry * 1000,
   };
+}
+
+/** A name for this process that differs between hosts and between runs of one host (see EventConsumerOptions.identifier). */
+export function newHostId(): string {
+  return `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Loads every module in functions/ (compiled or source) and collects what they register. */
@@ -81,14 +134,21 @@ export function loadRegistrations(functionsDir = path.join(__dirname, '..', 'fun
   return registrations;
 }
 
-/** Resolves `%SETTING%` binding expressions the way the Functions host does. */
+/** The app's host.json (next to package.json above this file, in the sources and in dist/), or undefined. */
+export function readHostJson(from = __dirname): unknown {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const file = path.join(dir, 'host.json');
+    if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+    if (existsSync(path.join(dir, 'package.json')) || path.dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Resolves `%SETTING%` binding expressions the way the Functions host does: the one implementation in
+ * shared/config, which config validation also uses for COMPLIANCE_SWEEP_SCHEDULE.
+ */
 export function resolveBindingExpression(value: string, env: Env): string {
-  return value.replace(/%([A-Za-z0-9_]+)%/g, (_m, name: string) => {
-    const resolved = env[name];
-    if (resolved === undefined || resolved === '')
-      throw new Error(`binding expression %${name}% refers to an app setting that is not defined`);
-    return resolved;
-  });
+  return resolveSettingReferences(value, env);
 }
 
 function storageSetting(env: Env, connection: string): string {
@@ -102,6 +162,8 @@ export interface StandaloneHostOptions {
   settings: StandaloneSettings;
   logger: Logger;
   registrations?: FunctionRegistration[];
+  /** This host's name in partition ownership records and queue log lines (default {@link newHostId}). */
+  hostId?: string;
   onBatchCheckpointed?: (info: { partitionId: string; events: number; lastSequenceNumber: number }) => void;
 }
 
@@ -110,8 +172,14 @@ export class StandaloneHost {
   private http?: HttpHost;
   private timers?: TimerScheduler;
   private queues?: QueuePoller;
+  /** What /readyz answers (host/readiness.ts); /healthz needs nothing. */
+  private readiness?: HostReadiness;
+  /** This host's name in partition ownership records (the Event Hubs owner id) and in queue log lines. */
+  readonly hostId: string;
 
-  constructor(private readonly options: StandaloneHostOptions) {}
+  constructor(private readonly options: StandaloneHostOptions) {
+    this.hostId = options.hostId ?? newHostId();
+  }
 
   get httpUrl(): string | undefined {
     return this.http?.url;
@@ -119,6 +187,7 @@ export class StandaloneHost {
 
   async start(): Promise<void> {
     const { env, settings, logger } = this.options;
+    const readiness = (this.readiness = new HostReadiness({ env }));
     const registrations = this.options.registrations ?? loadRegistrations();
     let credential: DefaultAzureCredential | undefined;
     const sharedCredential = (): DefaultAzureCredential => (credential ??= new DefaultAzureCredential());
@@ -143,13 +212,9 @@ export class StandaloneHost {
             checkpointContainer: this.checkpointContainer(),
             functionName: registration.name,
             handler: options.handler as BatchHandler,
-            logger,
-            // Greedy (one host) renews every second, so its claims can expire after 10 s instead of the SDK's
-            // 60 s: a host restarted after a crash otherwise waits a minute for its predecessor's claims.
-            loadBalancing:
-              settings.loadBalancing === 'greedy'
-                ? { strategy: 'greedy', updateIntervalInMs: 1000, partitionOwnershipExpirationIntervalInMs: 10_000 }
-                : { strategy: 'balanced', updateIntervalInMs: 10_000 },
+            logger: readiness.consumerLogger(logger),
+            loadBalancing: loadBalancingOf(settings),
+            identifier: this.hostId,
             onBatchCheckpointed: this.options.onBatchCheckpointed,
           });
           this.consumers.push(consumer);
@@ -168,8 +233,10 @@ export class StandaloneHost {
         }
         case 'timer': {
           const options = registration.options;
+          assertSchedulesInUtc(env);
           timerRoutes.push({
             functionName: registration.name,
+            // The schedule goes through %SETTING% resolution as in Azure (TimerSchedule.Create → ResolveWholeString).
             schedule: resolveBindingExpression(options.schedule, env),
             runOnStartup: options.runOnStartup,
             handler: options.handler,
@@ -191,6 +258,10 @@ export class StandaloneHost {
       }
     }
 
+    // Before anything serves: a missing event hub or consumer group is a start-up error, not a silent idle host.
+    for (const consumer of this.consumers) await consumer.verify();
+    logger.info('standalone host starting', { host: this.hostId, ...loadBalancingOf(settings) });
+
     if (httpRoutes.length > 0) {
       this.http = new HttpHost({
         routes: httpRoutes,
@@ -198,6 +269,7 @@ export class StandaloneHost {
         host: settings.httpHost,
         port: settings.httpPort,
         logger,
+        probes: readiness.probes,
       });
       await this.http.start();
     }
@@ -206,10 +278,12 @@ export class StandaloneHost {
       this.timers.start();
     }
     if (queueRoutes.length > 0) {
-      this.queues = new QueuePoller(queueRoutes, logger);
+      // host.json's extensions.queues (and AzureFunctionsJobHost__extensions__queues__* overrides), as Functions reads them.
+      this.queues = new QueuePoller(queueRoutes, logger, { ...queueOptionsFromHostJson(readHostJson(), env), hostId: this.hostId });
       await this.queues.start();
     }
     for (const consumer of this.consumers) await consumer.start();
+    readiness.serving();
   }
 
   private checkpointContainer(): ContainerClient {
@@ -224,6 +298,7 @@ export class StandaloneHost {
    * service graph is closed (what `app.hook.appTerminate` does under Azure Functions).
    */
   async stop(): Promise<void> {
+    this.readiness?.draining(); // /readyz answers 503 from now on, /healthz 200 until the server closes
     await Promise.allSettled(this.consumers.map((c) => c.stop()));
     await Promise.allSettled([this.timers?.stop(), this.queues?.stop()]);
     await this.http?.stop();

@@ -1,8 +1,25 @@
 import { InvocationContext, type Timer, type TimerHandler } from '@azure/functions';
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
-import { nextOccurrence, parseSchedule, type Schedule } from '../shared/domain/ncrontab';
+import type { Env } from '../shared/config/environment';
+import { nextOccurrence, parseSchedule, ScheduleSyntaxError, type Schedule } from '../shared/domain/ncrontab';
 import { logHandlerFor } from './log-handler';
+
+/** WEBSITE_TIME_ZONE values that name UTC itself (Windows id `UTC`, IANA `Etc/UTC` and its aliases). */
+const UTC_ZONES = new Set(['utc', 'etc/utc', 'uct', 'etc/uct', 'universal', 'etc/universal', 'zulu', 'etc/zulu', 'gmt', 'etc/gmt']);
+
+/**
+ * The standalone host evaluates schedules in UTC only (shared/domain/ncrontab.ts says why). Azure would read a
+ * WEBSITE_TIME_ZONE as local time on Windows and Linux Premium/Dedicated plans, so running with one set here
+ * would fire at other instants than Azure: refuse to start instead. TZ is ignored (it does not move schedules).
+ */
+export function assertSchedulesInUtc(env: Env): void {
+  const zone = env['WEBSITE_TIME_ZONE']?.trim();
+  if (zone && !UTC_ZONES.has(zone.toLowerCase()))
+    throw new Error(
+      `WEBSITE_TIME_ZONE is "${zone}", but timer schedules are evaluated in UTC here (and Flex Consumption does not support WEBSITE_TIME_ZONE): remove it and write COMPLIANCE_SWEEP_SCHEDULE in UTC`,
+    );
+}
 
 export interface TimerRoute {
   functionName: string;
@@ -28,7 +45,15 @@ export class TimerScheduler {
     private readonly logger: Logger,
     private readonly now: () => Date = () => new Date(),
   ) {
-    for (const route of routes) parseSchedule(route.schedule); // report a bad schedule at start, not at first fire
+    // Report a bad schedule at start, not at first fire, naming the function (Azure fails indexing the same way).
+    for (const route of routes) {
+      try {
+        parseSchedule(route.schedule);
+      } catch (error) {
+        if (!(error instanceof ScheduleSyntaxError)) throw error;
+        throw new Error(`timer function ${route.functionName}: the schedule is not a valid NCRONTAB expression: ${error.message}`);
+      }
+    }
   }
 
   start(): void {
@@ -62,7 +87,8 @@ export class TimerScheduler {
     const now = this.now();
     const timer: Timer = {
       isPastDue,
-      schedule: { adjustForDST: false },
+      // The timer extension's CronSchedule.AdjustForDST is always true (irrelevant in UTC, reported as Azure does).
+      schedule: { adjustForDST: true },
       scheduleStatus: {
         last: (last ?? now).toISOString(),
         next: nextOccurrence(schedule, now).toISOString(),

@@ -7,6 +7,7 @@
 import type { Config } from './config/config';
 import { loadConfig } from './config/load-config';
 import { setLogLevel } from './log-level';
+import type { SweepApiServices } from './composition/api-services-of';
 import type { EventServices } from './composition/event-services';
 import type { ServiceGraph } from './composition/service-graph';
 import type { PostureReader } from './services/posture-queries';
@@ -41,12 +42,22 @@ export async function getEventServices(): Promise<EventServices> {
   return views.eventServicesOf(built);
 }
 
-/** The read API's view: posture reads that always go to the store (never a writer's cached row). */
+/**
+ * The read API's view: posture reads that always go to the store (never a writer's cached row), retried within
+ * API_RETRY_BUDGET_MS so a storage outage is answered 503 in seconds instead of holding the request.
+ */
 export async function getPostureReader(): Promise<{ posture: PostureReader }> {
-  return { posture: (await getServiceGraph()).posture };
+  const [built, views] = await Promise.all([getServiceGraph(), import('./composition/api-services-of')]);
+  return views.postureReaderOf(built);
 }
 
-/** The compliance sweep's view; fails when AzureWebJobsStorage is not set. */
+/** The sweep's HTTP functions' view (runs, findings, suppressions, starting a sweep), retried within API_RETRY_BUDGET_MS. */
+export async function getSweepApiServices(): Promise<SweepApiServices> {
+  const [built, views] = await Promise.all([getServiceGraph(), import('./composition/api-services-of')]);
+  return views.sweepApiServicesOf(built);
+}
+
+/** The compliance sweep's view (its timer and queue functions); fails when AzureWebJobsStorage is not set. */
 export async function getSweepServices(): Promise<SweepServices> {
   const [built, views] = await Promise.all([getServiceGraph(), import('./composition/sweep-services-of')]);
   return views.sweepServicesOf(built);

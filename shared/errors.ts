@@ -7,8 +7,12 @@ import { redactSecrets } from './logger';
 
 /** A failure worth retrying later: throttling, 5xx, timeouts, connection resets. */
 export class TransientError extends Error {
-  override readonly name = 'TransientError';
-  /** Minimum wait the service asked for (Retry-After), when it said so. */
+  override readonly name: string = 'TransientError';
+  /**
+   * How long the caller should wait before trying again: the service's Retry-After when it sent one, otherwise (when
+   * retryTransient gave up) the backoff it would have waited next, at least a second. The HTTP API answers 503 with
+   * `Retry-After: ceil(retryAfterMs / 1000)`; an enclosing retry waits at least this long.
+   */
   readonly retryAfterMs?: number;
   readonly statusCode?: number;
 
@@ -16,6 +20,20 @@ export class TransientError extends Error {
     super(redactSecrets(message), { cause: options.cause });
     this.retryAfterMs = options.retryAfterMs;
     this.statusCode = options.statusCode;
+  }
+}
+
+/**
+ * One attempt of an outbound call (IoT Hub REST, Table, Queue, Blob) got no answer within OUTBOUND_TIMEOUT_MS and was
+ * abandoned (its socket destroyed or its request aborted). Transient: the retry loop tries again within its budget.
+ */
+export class OutboundTimeoutError extends TransientError {
+  override readonly name = 'OutboundTimeoutError';
+  readonly timeoutMs: number;
+
+  constructor(what: string, timeoutMs: number, options: { cause?: unknown } = {}) {
+    super(`${what} got no answer within ${timeoutMs} ms`, { cause: options.cause });
+    this.timeoutMs = timeoutMs;
   }
 }
 

@@ -8,8 +8,10 @@
 import type { BlobServiceClient, ContainerClient } from '@azure/storage-blob';
 import { ContainerSASPermissions } from '@azure/storage-blob';
 import type { Registry } from 'azure-iothub';
+import type { Logger } from '../logger';
 import { retryTransient } from '../retry';
 import type { ImportJobStatus, ModuleImportJobs } from '../ports/module-import-jobs';
+import { DEFAULT_OUTBOUND_TIMEOUT_MS } from './outbound-timeout-policy';
 
 const INPUT_BLOB = 'devices.txt';
 const ERRORS_BLOB = 'importErrors.log';
@@ -37,34 +39,80 @@ function logField(value: unknown, fallback: string): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
+export interface IotHubModuleImportJobsOptions {
+  containerPrefix: string;
+  retryBudgetMs: number;
+  /**
+   * Per-attempt timeout of the Blob calls (OUTBOUND_TIMEOUT_MS; their abortSignal). Default 10,000 ms. The registry's
+   * calls time out in its client (registry-client.ts).
+   */
+  timeoutMs?: number;
+  logger?: Logger;
+  now?: () => Date;
+}
+
+/**
+ * The lines of `importErrors.log`, one JSON object per rejected input line: `deviceId`, `errorCode` (a name or
+ * IoT Hub's numeric code) and `errorStatus` (the Microsoft.Azure.Devices samples read exactly these three:
+ * Azure/azure-iot-sdk-csharp `iothub/service/samples/how to guides/CleanupDevicesSample/ImportError.cs`). A line
+ * the service could not parse at all names no device (`deviceId` ''); so does a log line that is not JSON.
+ */
+export function parseImportErrors(log: string): ImportJobStatus['errors'] {
+  return log
+    .split(/\r?\n/)
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      let parsed: { deviceId?: unknown; id?: unknown; errorStatus?: unknown; errorCode?: unknown };
+      try {
+        parsed = JSON.parse(line) as typeof parsed;
+      } catch {
+        return { deviceId: '', message: `Error: ${line.slice(0, 200)}` };
+      }
+      // `id` is what the input lines call the device; accepted as well, in case a log echoes it.
+      const deviceId = typeof parsed.deviceId === 'string' ? parsed.deviceId : typeof parsed.id === 'string' ? parsed.id : '';
+      return { deviceId, message: `${logField(parsed.errorCode, 'Error')}: ${logField(parsed.errorStatus, '')}` };
+    });
+}
+
+/**
+ * Build `blobs` with createBlobServiceClient (storage-clients.ts, no SDK retries) and `registry` with
+ * createRegistryClient: every call here is retried by retryTransient only.
+ */
 export class IotHubModuleImportJobs implements ModuleImportJobs {
   constructor(
     private readonly blobs: BlobServiceClient,
     private readonly registry: Registry,
-    private readonly options: { containerPrefix: string; retryBudgetMs: number; now?: () => Date },
+    private readonly options: IotHubModuleImportJobsOptions,
   ) {}
 
   private container(sweepId: string): ContainerClient {
     return this.blobs.getContainerClient(importContainerName(this.options.containerPrefix, sweepId));
   }
 
-  private retry<T>(name: string, call: () => Promise<T>): Promise<T> {
-    return retryTransient(call, { budgetMs: this.options.retryBudgetMs, operationName: name });
+  /** `call` gets the attempt's abort signal: Blob calls pass it on; registry calls time out in their client. */
+  private retry<T>(name: string, call: (abortSignal: AbortSignal | undefined) => Promise<T>): Promise<T> {
+    return retryTransient((_attempt, signal) => call(signal), {
+      budgetMs: this.options.retryBudgetMs,
+      attemptTimeoutMs: this.options.timeoutMs ?? DEFAULT_OUTBOUND_TIMEOUT_MS,
+      operationName: name,
+      logger: this.options.logger,
+      retryMessage: 'import job call retried',
+    });
   }
 
   async stage(sweepId: string, blockKey: string, lines: string[]): Promise<void> {
     const container = this.container(sweepId);
-    await this.retry('createImportContainer', () => container.createIfNotExists());
+    await this.retry('createImportContainer', (abortSignal) => container.createIfNotExists({ abortSignal }));
     const body = `${lines.join('\n')}\n`;
-    await this.retry('stageImportBlock', () =>
-      container.getBlockBlobClient(INPUT_BLOB).stageBlock(blockId(blockKey, lines.length), body, Buffer.byteLength(body)),
+    await this.retry('stageImportBlock', (abortSignal) =>
+      container.getBlockBlobClient(INPUT_BLOB).stageBlock(blockId(blockKey, lines.length), body, Buffer.byteLength(body), { abortSignal }),
     );
   }
 
   async start(sweepId: string): Promise<{ jobId: string; staged: number }> {
     const container = this.container(sweepId);
     const blob = container.getBlockBlobClient(INPUT_BLOB);
-    const list = await this.retry('getBlockList', () => blob.getBlockList('all'));
+    const list = await this.retry('getBlockList', (abortSignal) => blob.getBlockList('all', { abortSignal }));
     const blocks = (list.committedBlocks?.length ? list.committedBlocks : (list.uncommittedBlocks ?? []))
       .map((block) => block.name)
       .sort((a, b) => {
@@ -72,7 +120,7 @@ export class IotHubModuleImportJobs implements ModuleImportJobs {
         const right = Buffer.from(b, 'base64').toString();
         return left < right ? -1 : left > right ? 1 : 0;
       });
-    if (!list.committedBlocks?.length) await this.retry('commitBlockList', () => blob.commitBlockList(blocks));
+    if (!list.committedBlocks?.length) await this.retry('commitBlockList', (abortSignal) => blob.commitBlockList(blocks, { abortSignal }));
     const staged = blocks.reduce((sum, name) => sum + Number(Buffer.from(name, 'base64').toString().split(':')[1] ?? 0), 0);
     const expiresOn = new Date((this.options.now?.() ?? new Date()).getTime() + SAS_LIFETIME_MS);
     const input = await container.generateSasUrl({ permissions: ContainerSASPermissions.parse('rl'), expiresOn });
@@ -94,20 +142,10 @@ export class IotHubModuleImportJobs implements ModuleImportJobs {
       };
     }
     if (job.status !== 'completed') return { status: 'running', errors: [] };
-    const log = await this.retry('readImportErrors', async () => {
+    const log = await this.retry('readImportErrors', async (abortSignal) => {
       const blob = this.container(sweepId).getBlobClient(ERRORS_BLOB);
-      return (await blob.exists()) ? (await blob.downloadToBuffer()).toString('utf8') : '';
+      return (await blob.exists({ abortSignal })) ? (await blob.downloadToBuffer(0, undefined, { abortSignal })).toString('utf8') : '';
     });
-    const errors = log
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .map((line) => {
-        const parsed = JSON.parse(line) as { id?: unknown; errorStatus?: unknown; errorCode?: unknown };
-        return {
-          deviceId: typeof parsed.id === 'string' ? parsed.id : '',
-          message: `${logField(parsed.errorCode, 'Error')}: ${logField(parsed.errorStatus, '')}`,
-        };
-      });
-    return { status: 'completed', errors };
+    return { status: 'completed', errors: parseImportErrors(log) };
   }
 }

@@ -1,12 +1,13 @@
 /**
- * DeviceRegistry over the azure-iothub service SDK. The SDK's Registry performs no retries and its
- * error classes are not exported, so this adapter classifies by HTTP status and retries 429/5xx/
- * network failures itself within a per-call time budget.
+ * DeviceRegistry over the azure-iothub service SDK. The SDK's Registry performs no retries (azure-iothub 1.16.6: see
+ * registry-client.ts) and its error classes are not exported, so this adapter classifies by HTTP status and retries
+ * 429/5xx/network failures/timeouts itself within a per-call time budget, waiting at least what Retry-After asks.
+ * A silent hub is cut off per attempt by the client's timeout (registry-client.ts, OUTBOUND_TIMEOUT_MS).
  */
 import type { Device, Module, Registry } from 'azure-iothub';
 
 import { classifyServiceError, EtagMismatchError } from '../errors';
-import { silentLogger, type Logger } from '../logger';
+import type { Logger } from '../logger';
 import { retryTransient } from '../retry';
 import { toAuthenticationType } from '../domain/authentication-type';
 import type { AuthenticationType } from '../domain/authentication-type';
@@ -25,6 +26,7 @@ import { closeRegistryClient, createRegistryClient } from './registry-client';
 export interface IotHubDeviceRegistryOptions {
   /** Time budget per call for retrying 429/5xx/timeouts; past it the call throws TransientError. */
   retryBudgetMs: number;
+  /** Each retry is logged here at WARN ("IoT Hub registry call retried"); none by default. */
   logger?: Logger;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -111,14 +113,10 @@ export function toModuleTwin(twin: unknown, fallback: { deviceId: string; module
 
 /** DeviceRegistry backed by an azure-iothub Registry (real hub or the emulator via serviceEndpoint). */
 export class IotHubDeviceRegistry implements DeviceRegistry {
-  private readonly logger: Logger;
-
   constructor(
     private readonly registry: Registry,
     private readonly options: IotHubDeviceRegistryOptions,
-  ) {
-    this.logger = options.logger ?? silentLogger;
-  }
+  ) {}
 
   /** Builds the Registry through the single client seam (connection string, AAD, or emulator endpoint). */
   static fromSettings(settings: Parameters<typeof createRegistryClient>[0], options: IotHubDeviceRegistryOptions): IotHubDeviceRegistry {
@@ -200,7 +198,9 @@ export class IotHubDeviceRegistry implements DeviceRegistry {
       operationName: `${operation}(${label})`,
       sleep: this.options.sleep,
       random: this.options.random,
-      onRetry: (info) => this.logger.warn('IoT Hub registry call retried', { operation, ...ids, ...info }),
+      logger: this.options.logger,
+      retryMessage: 'IoT Hub registry call retried',
+      logFields: { operation, ...ids },
     });
   }
 

@@ -1,6 +1,10 @@
-/** Construction of @azure/data-tables clients from settings; the only place that decides transport security. */
+/**
+ * Construction of @azure/data-tables clients from settings; the only place that decides transport security, the
+ * client-side retry policy (none: retryTransient is the one retry layer) and the per-attempt timeout.
+ */
 import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
 import type { TokenCredential } from '@azure/identity';
+import { DEFAULT_OUTBOUND_TIMEOUT_MS, outboundTimeoutPolicy } from './outbound-timeout-policy';
 
 export interface TableClientSettings {
   /** Storage connection string (shared key or SAS), including `UseDevelopmentStorage=true`. */
@@ -16,13 +20,29 @@ function targetsPlainHttp(settings: TableClientSettings): boolean {
   return /(^|;)\s*(UseDevelopmentStorage=true|DefaultEndpointsProtocol=http|TableEndpoint=http:\/\/)/i.test(connectionString);
 }
 
+export interface TableClientOptions {
+  /** Per-attempt timeout (OUTBOUND_TIMEOUT_MS). Default 10,000 ms. */
+  timeoutMs?: number;
+}
+
 /**
  * Creates a client for one table. Plain http is allowed only when the endpoint itself is http
  * (Azurite); production endpoints stay https-only. A connection string wins over endpoint+credential.
  * Throws (without echoing settings, which may carry keys) when neither is configured.
+ *
+ * The SDK's own retry is off: `retryOptions.maxRetries: 0` (core-client CommonClientOptions → core-rest-pipeline
+ * PipelineRetryOptions; its retryPolicy stops once `retryCount >= maxRetries`, for the exponential, throttling and
+ * system-error strategies alike, checked in @typespec/ts-http-runtime policies/retryPolicy.js). Left at its default
+ * (3), every retryTransient attempt would be up to four requests with the SDK's own waits in between.
  */
-export function createTableClient(settings: TableClientSettings, tableName: string): TableClient {
-  const options: TableServiceClientOptions = { allowInsecureConnection: targetsPlainHttp(settings) };
+export function createTableClient(settings: TableClientSettings, tableName: string, clientOptions: TableClientOptions = {}): TableClient {
+  const options: TableServiceClientOptions = {
+    allowInsecureConnection: targetsPlainHttp(settings),
+    retryOptions: { maxRetries: 0 },
+    additionalPolicies: [
+      { policy: outboundTimeoutPolicy(clientOptions.timeoutMs ?? DEFAULT_OUTBOUND_TIMEOUT_MS, `table ${tableName}`), position: 'perRetry' },
+    ],
+  };
   if (settings.connectionString) return TableClient.fromConnectionString(settings.connectionString, tableName, options);
   if (settings.endpoint) {
     const endpoint = settings.endpoint.replace(/\/+$/, '');

@@ -100,8 +100,9 @@ export class TableDeadLetterStore implements DeadLetterStore {
         operationName: 'recordDeadLetters',
         sleep: this.options.sleep,
         random: this.options.random,
-        onRetry: (info) =>
-          this.logger.warn('dead-letter write retried', { operation: 'recordDeadLetters', entities: entities.length, ...info }),
+        logger: this.logger,
+        retryMessage: 'dead-letter write retried',
+        logFields: { operation: 'recordDeadLetters', entities: entities.length },
       });
     });
   }

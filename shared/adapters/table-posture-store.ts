@@ -27,7 +27,10 @@ const MAX_HISTORY_PAGE_SIZE = 1000;
 export const DEFAULT_LATEST_CACHE_SIZE = 10_000;
 
 export interface TablePostureStoreOptions {
-  /** Time budget per storage call for retrying 429/5xx/timeouts. */
+  /**
+   * Time budget per storage call for retrying 429/5xx/timeouts: the only retry layer (build the clients with
+   * createTableClient, whose SDK retry is off and whose attempts time out after OUTBOUND_TIMEOUT_MS).
+   */
   retryBudgetMs: number;
   /** Transactions in flight at once during appendHistory. Default 4. */
   historyConcurrency?: number;
@@ -240,7 +243,9 @@ export class TablePostureStore implements PostureStore {
       operationName: `${operation}(${deviceId})`,
       sleep: this.options.sleep,
       random: this.options.random,
-      onRetry: (info) => this.logger.warn('table storage call retried', { operation, deviceId, ...info }),
+      logger: this.logger,
+      retryMessage: 'table storage call retried',
+      logFields: { operation, deviceId },
     });
   }
 }

@@ -40,7 +40,8 @@ export class TableSuppressionStore implements SuppressionStore {
   ) {}
 
   private retry<T>(name: string, call: () => Promise<T>): Promise<T> {
-    return retryTransient(call, { budgetMs: this.options.retryBudgetMs, operationName: name, sleep: this.options.sleep });
+    const { retryBudgetMs: budgetMs, sleep, logger } = this.options;
+    return retryTransient(call, { budgetMs, operationName: name, sleep, logger, retryMessage: 'table storage call retried' });
   }
 
   list(): Promise<Suppression[]> {

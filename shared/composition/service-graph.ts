@@ -2,13 +2,18 @@
  * The one object graph of a worker: every SDK client built once from the validated configuration and shared by
  * every function (the event path, the read API and the sweep), and closed by whoever built it. Loaded on first use
  * by shared/container.ts, so importing a function module does not load the Azure SDKs (cold start).
+ *
+ * Retries: every client is built with its SDK retry off and a per-attempt timeout (OUTBOUND_TIMEOUT_MS), so the
+ * adapters' retryTransient is the one retry layer. The event path and the sweep retry each call within
+ * REGISTRY_RETRY_BUDGET_MS; the HTTP API's stores (`api`) wrap the same clients with API_RETRY_BUDGET_MS, so a storage
+ * outage is answered in seconds. Retries are logged at WARN through the worker logger, rate-limited.
  */
 import { DefaultAzureCredential } from '@azure/identity';
-import { BlobServiceClient } from '@azure/storage-blob';
 import type { Registry } from 'azure-iothub';
 import { IotHubModuleImportJobs } from '../adapters/iothub-import-jobs';
 import { IotHubDeviceRegistry } from '../adapters/iothub-registry';
 import { closeRegistryClient, createRegistryClient } from '../adapters/registry-client';
+import { createBlobServiceClient, createQueueClient } from '../adapters/storage-clients';
 import { StorageSweepQueue } from '../adapters/storage-sweep-queue';
 import { createTableClient, ensureTables, type TableClientSettings } from '../adapters/table-clients';
 import { TableDeadLetterStore } from '../adapters/table-dead-letter-store';
@@ -16,16 +21,34 @@ import { TablePostureStore } from '../adapters/table-posture-store';
 import { TableSuppressionStore } from '../adapters/table-suppression-store';
 import { TableSweepStore } from '../adapters/table-sweep-store';
 import type { Config } from '../config/config';
-import { silentLogger } from '../logger';
+import type { Logger } from '../logger';
 import type { ModuleImportJobs } from '../ports/module-import-jobs';
 import type { SweepQueue } from '../ports/sweep-queue';
+import { rateLimitedLogger } from '../rate-limited-logger';
+import { retryTransient } from '../retry';
 import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../services/registry-budget';
+import { workerLogger } from '../worker-logger';
 
 /** The sweep's parts that need the host storage account (AzureWebJobsStorage). */
 export interface HostStorageParts {
   queue: SweepQueue;
+  /** The same queue client, retried within API_RETRY_BUDGET_MS (POST /api/sweeps). */
+  apiQueue: SweepQueue;
   /** Absent when the host storage has no shared key: import-job SAS URLs need one. */
   imports?: ModuleImportJobs;
+}
+
+/**
+ * The HTTP API's stores: the graph's own Table clients, retried within API_RETRY_BUDGET_MS instead of
+ * REGISTRY_RETRY_BUDGET_MS, so a storage outage fails a request with TransientError (503, Retry-After) in seconds.
+ */
+export interface ApiStores {
+  /** Reads only; keeps no latest-row cache (the read API always reads the table). */
+  readonly posture: TablePostureStore;
+  readonly sweeps: TableSweepStore;
+  readonly suppressions: TableSuppressionStore;
+  /** The sweep queue for POST /api/sweeps. @throws like {@link ServiceGraph.hostStorage}. */
+  queue(): SweepQueue;
 }
 
 export interface ServiceGraph {
@@ -37,6 +60,8 @@ export interface ServiceGraph {
   readonly meter: RegistryMeter;
   /** One store (and one latest-row cache) for every writer of this worker. */
   readonly posture: TablePostureStore;
+  /** The HTTP API's view of the same tables (and queue), with the short retry budget. */
+  readonly api: ApiStores;
   readonly deadLetters: TableDeadLetterStore;
   readonly sweeps: TableSweepStore;
   readonly suppressions: TableSuppressionStore;
@@ -52,10 +77,11 @@ export interface ServiceGraph {
 
 function registryClientFor(config: Config, credential: () => DefaultAzureCredential): Registry {
   const hub = config.iotHub.access;
+  const common = { serviceEndpoint: config.iotHub.serviceEndpoint, timeoutMs: config.outboundTimeoutMs };
   return createRegistryClient(
     hub.kind === 'connectionString'
-      ? { connectionString: hub.connectionString, serviceEndpoint: config.iotHub.serviceEndpoint }
-      : { hostName: hub.hostName, credential: credential(), serviceEndpoint: config.iotHub.serviceEndpoint },
+      ? { connectionString: hub.connectionString, ...common }
+      : { hostName: hub.hostName, credential: credential(), ...common },
   );
 }
 
@@ -66,20 +92,25 @@ function tableSettingsFor(config: Config, credential: () => DefaultAzureCredenti
     : { endpoint: access.tableEndpoint, credential: credential() };
 }
 
-function hostStoragePartsFor(config: Config, sdk: Registry): HostStorageParts {
+function hostStoragePartsFor(config: Config, sdk: Registry, logger: Logger): HostStorageParts {
   const connectionString = config.hostStorage?.connectionString;
   if (connectionString === undefined)
     throw new Error('AzureWebJobsStorage must be a storage connection string: the sweep fans out through its queue');
   const retryBudgetMs = config.registryRetryBudgetMs;
+  const timeoutMs = config.outboundTimeoutMs;
   // The queue trigger reads AzureWebJobsStorage, so the sweep enqueues there too.
-  const queue = StorageSweepQueue.fromConnectionString(connectionString, config.compliance.queueName, { retryBudgetMs });
+  const queueClient = createQueueClient(connectionString, config.compliance.queueName, { timeoutMs });
+  const queue = new StorageSweepQueue(queueClient, { retryBudgetMs, timeoutMs, logger });
+  const apiQueue = new StorageSweepQueue(queueClient, { retryBudgetMs: config.apiRetryBudgetMs, timeoutMs, logger });
   const sharedKey = /AccountKey=|UseDevelopmentStorage=true/i.test(connectionString);
-  if (!sharedKey) return { queue };
-  const imports = new IotHubModuleImportJobs(BlobServiceClient.fromConnectionString(connectionString), sdk, {
+  if (!sharedKey) return { queue, apiQueue };
+  const imports = new IotHubModuleImportJobs(createBlobServiceClient(connectionString, { timeoutMs }), sdk, {
     containerPrefix: config.compliance.importContainer,
     retryBudgetMs,
+    timeoutMs,
+    logger,
   });
-  return { queue, imports };
+  return { queue, apiQueue, imports };
 }
 
 /** Builds every client once and creates the tables if missing. */
@@ -87,11 +118,15 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   let sharedCredential: DefaultAzureCredential | undefined;
   const credential = (): DefaultAzureCredential => (sharedCredential ??= new DefaultAzureCredential());
   const retryBudgetMs = config.registryRetryBudgetMs;
+  const apiBudgetMs = config.apiRetryBudgetMs;
+  // One limiter for the worker: at most one retry line per operation per 10 s, whichever store or client retried.
+  const logger = rateLimitedLogger(workerLogger);
 
   const sdk = registryClientFor(config, credential);
   const meter = new RegistryMeter();
   const sweepRegistry = new BudgetedRegistry(
-    new IotHubDeviceRegistry(sdk, { retryBudgetMs, logger: meteringLogger(meter, silentLogger) }),
+    // The meter counts every throttle before the limiter drops lines.
+    new IotHubDeviceRegistry(sdk, { retryBudgetMs, logger: meteringLogger(meter, logger) }),
     meter,
     {
       queriesPerMinute: config.compliance.queriesPerMinute,
@@ -100,27 +135,40 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   );
 
   const storage = tableSettingsFor(config, credential);
-  const table = (name: string) => createTableClient(storage, name);
+  const table = (name: string) => createTableClient(storage, name, { timeoutMs: config.outboundTimeoutMs });
   const latest = table(config.storage.latestTable);
   const history = table(config.storage.historyTable);
   const deadLetterTable = table(config.storage.deadLetterTable);
   const runs = table(config.compliance.runsTable);
   const findings = table(config.compliance.findingsTable);
   const suppressions = table(config.compliance.suppressionsTable);
-  await ensureTables([latest, history, deadLetterTable, runs, findings, suppressions]);
+  // The short budget: the first invocation of a cold worker builds the graph, and it may be an API request.
+  await retryTransient(() => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions]), {
+    budgetMs: apiBudgetMs,
+    operationName: 'ensureTables',
+    logger,
+    retryMessage: 'table storage call retried',
+  });
 
   let closed = false;
-  let hostStorage: HostStorageParts | undefined;
+  let hostStorageParts: HostStorageParts | undefined;
+  const hostStorage = (): HostStorageParts => (hostStorageParts ??= hostStoragePartsFor(config, sdk, logger));
   return {
     config,
-    registry: new IotHubDeviceRegistry(sdk, { retryBudgetMs }),
+    registry: new IotHubDeviceRegistry(sdk, { retryBudgetMs, logger }),
     sweepRegistry,
     meter,
-    posture: new TablePostureStore(latest, history, { retryBudgetMs }),
-    deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs }),
-    sweeps: new TableSweepStore(runs, findings, { retryBudgetMs }),
-    suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs }),
-    hostStorage: () => (hostStorage ??= hostStoragePartsFor(config, sdk)),
+    posture: new TablePostureStore(latest, history, { retryBudgetMs, logger }),
+    api: {
+      posture: new TablePostureStore(latest, history, { retryBudgetMs: apiBudgetMs, latestCacheSize: 0, logger }),
+      sweeps: new TableSweepStore(runs, findings, { retryBudgetMs: apiBudgetMs, logger }),
+      suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs: apiBudgetMs, logger }),
+      queue: () => hostStorage().apiQueue,
+    },
+    deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs, logger }),
+    sweeps: new TableSweepStore(runs, findings, { retryBudgetMs, logger }),
+    suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs, logger }),
+    hostStorage,
     now: () => new Date(),
     close() {
       if (!closed) {

@@ -24,6 +24,7 @@ export function sweepSettingsFrom(config: Config): SweepSettings {
     pageSize: sweep.pageSize,
     shardTimeBudgetMs: sweep.shardTimeBudgetMs,
     bulkImportThreshold: sweep.bulkImportThreshold,
+    retentionDays: sweep.retentionDays,
     writeConcurrency: config.postureWriteConcurrency,
   };
 }

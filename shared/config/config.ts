@@ -25,7 +25,12 @@ export interface Config {
   };
   readonly securityModule: { readonly moduleId: string; readonly baseline: JsonObject; readonly schema: SecurityAgentSchema };
   readonly provisioning: { readonly enabled: boolean; readonly edgeDevices: boolean; readonly targetCondition?: TwinCondition };
+  /** Retry budget per call of the event path and the sweep (IoT Hub and storage): REGISTRY_RETRY_BUDGET_MS. */
   readonly registryRetryBudgetMs: number;
+  /** Per-attempt timeout of every outbound call: OUTBOUND_TIMEOUT_MS. */
+  readonly outboundTimeoutMs: number;
+  /** Retry budget per storage call of the HTTP API: API_RETRY_BUDGET_MS. */
+  readonly apiRetryBudgetMs: number;
   readonly postureWriteConcurrency: number;
   readonly staleAgentHours: number;
   readonly logLevel: LogLevel;
@@ -55,6 +60,8 @@ export interface ComplianceConfig {
   readonly repairRules: readonly string[];
   readonly bulkImportThreshold: number;
   readonly importContainer: string;
+  /** Days runs and findings are kept (the sweep deletes older ones itself). */
+  readonly retentionDays: number;
   readonly inactiveModuleHours: number;
   readonly requiredModuleAuth: RequiredModuleAuth;
   readonly runsTable: string;

@@ -35,6 +35,8 @@ export function loadConfig(env: Env): Config {
   const securityModule = reader.securityModule();
   const provisioning = reader.provisioning();
   const registryRetryBudgetMs = reader.integer('REGISTRY_RETRY_BUDGET_MS', 1000, 240000) as number;
+  const outboundTimeoutMs = reader.integer('OUTBOUND_TIMEOUT_MS', 1000, 120000) as number;
+  const apiRetryBudgetMs = reader.integer('API_RETRY_BUDGET_MS', 1000, 60000) as number;
   const postureWriteConcurrency = reader.integer('POSTURE_WRITE_CONCURRENCY', 1, 256) as number;
   const staleAgentHours = reader.integer('STALE_AGENT_HOURS', 1, 8760) as number;
   const logLevel = reader.logLevel();
@@ -52,6 +54,8 @@ export function loadConfig(env: Env): Config {
     // The compiled condition belongs to twin-condition and is not ours to freeze.
     provisioning: Object.freeze(provisioning),
     registryRetryBudgetMs,
+    outboundTimeoutMs,
+    apiRetryBudgetMs,
     postureWriteConcurrency,
     staleAgentHours,
     logLevel,

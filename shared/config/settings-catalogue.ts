@@ -142,7 +142,23 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
     default: '60000',
     secret: false,
     description:
-      'Time budget for retrying throttled or failing IoT Hub calls in one invocation (1000–240000 ms; must stay below the function timeout).',
+      'Time budget for retrying a throttled or failing IoT Hub or storage call of the event path and the sweep (1000–240000 ms; must stay below the function timeout).',
+  },
+  {
+    name: 'OUTBOUND_TIMEOUT_MS',
+    required: false,
+    default: '10000',
+    secret: false,
+    description:
+      'Timeout of one attempt of an outbound call (IoT Hub REST, Table, Queue, Blob), 1000–120000 ms: an attempt without an answer by then is abandoned and retried within the retry budget.',
+  },
+  {
+    name: 'API_RETRY_BUDGET_MS',
+    required: false,
+    default: '5000',
+    secret: false,
+    description:
+      'Time budget for retrying the storage calls of an HTTP API request (1000–60000 ms); past it the API answers 503 with Retry-After instead of holding the request.',
   },
   {
     name: 'POSTURE_WRITE_CONCURRENCY',
@@ -164,7 +180,8 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
     required: false,
     default: '0 0 2 * * *',
     secret: false,
-    description: 'NCRONTAB (6 fields: second minute hour day month day-of-week, UTC) of the scheduled compliance sweep.',
+    description:
+      'When the scheduled sweep runs, in UTC: NCRONTAB as Azure Functions reads it, 6 fields (second minute hour day month day-of-week) or 5 (no second: fires at second 0); each field `*`, a value, a range `a-b`, a list `a,b`, a step `*/n`, `a-b/n` or `a/n` (a to the maximum); months and days also by English name (3 letters or more, any case); day-of-week 0–6, Sunday 0. Day AND day-of-week must both match: `0 0 0 13 * 5` is Friday the 13th only. May be a `%OTHER_SETTING%` reference. WEBSITE_TIME_ZONE is not supported (the standalone host refuses one other than UTC).',
   },
   {
     name: 'COMPLIANCE_SWEEP_QUEUE',
@@ -239,6 +256,14 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
     default: 'twinguard-module-import',
     secret: false,
     description: 'Blob container (in AzureWebJobsStorage) for import-job input and output; the hub reads it through a short-lived SAS URL.',
+  },
+  {
+    name: 'COMPLIANCE_RETENTION_DAYS',
+    required: false,
+    default: '90',
+    secret: false,
+    description:
+      'Days sweep runs and their findings are kept; each completed sweep deletes older ended runs, never one in progress or the latest completed (1–3650).',
   },
   {
     name: 'INACTIVE_MODULE_HOURS',

@@ -14,6 +14,7 @@ import { redactSecrets } from '../logger';
 import type { LogLevel } from '../log-level';
 import type { ComplianceConfig, Config, EventsAccess, IotHubAccess, StorageAccess } from './config';
 import { missingParts, parseConnectionString } from './connection-string';
+import { BindingExpressionError, resolveBindingExpression } from './resolve-binding-expression';
 import { readSetting as read, type Env } from './environment';
 import { SETTING_DEFAULTS as DEFAULTS } from './settings-catalogue';
 
@@ -242,16 +243,35 @@ export class SettingsReader {
     }
   }
 
-  compliance(storage: Config['storage']): ComplianceConfig {
-    const schedule = read(this.env, 'COMPLIANCE_SWEEP_SCHEDULE') ?? defaultOf('COMPLIANCE_SWEEP_SCHEDULE');
+  /**
+   * COMPLIANCE_SWEEP_SCHEDULE as the timer fires it: `%SETTING%` references resolved against the environment
+   * (the Functions host and the standalone host resolve them before parsing), then parsed by the one NCRONTAB
+   * implementation the standalone host's scheduler uses (shared/domain/ncrontab.ts: 6 or 5 fields, UTC).
+   */
+  private schedule(): string {
+    const setting = read(this.env, 'COMPLIANCE_SWEEP_SCHEDULE') ?? defaultOf('COMPLIANCE_SWEEP_SCHEDULE');
+    let schedule: string;
+    try {
+      schedule = resolveBindingExpression(setting, this.env);
+    } catch (error) {
+      if (!(error instanceof BindingExpressionError)) throw error;
+      this.problems.push(`COMPLIANCE_SWEEP_SCHEDULE: ${error.message} (got "${redactSecrets(setting)}")`);
+      return setting;
+    }
     try {
       parseSchedule(schedule);
     } catch (error) {
       if (!(error instanceof ScheduleSyntaxError)) throw error;
+      const got = schedule === setting ? `"${setting}"` : `"${schedule}" from "${setting}"`;
       this.problems.push(
-        `COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": ${error.message} (got "${schedule}")`,
+        `COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": ${redactSecrets(error.message)} (got ${redactSecrets(got)})`,
       );
     }
+    return schedule;
+  }
+
+  compliance(storage: Config['storage']): ComplianceConfig {
+    const schedule = this.schedule();
     const queueName = read(this.env, 'COMPLIANCE_SWEEP_QUEUE') ?? defaultOf('COMPLIANCE_SWEEP_QUEUE');
     if (!isQueueName(queueName))
       this.problems.push(
@@ -308,6 +328,7 @@ export class SettingsReader {
       repairRules,
       bulkImportThreshold: this.integer('SWEEP_BULK_IMPORT_THRESHOLD', 0, 1000000) as number,
       importContainer,
+      retentionDays: this.integer('COMPLIANCE_RETENTION_DAYS', 1, 3650) as number,
       inactiveModuleHours: this.integer('INACTIVE_MODULE_HOURS', 1, 8760) as number,
       requiredModuleAuth: requiredModuleAuth === 'x509' ? 'x509' : 'any',
       runsTable,

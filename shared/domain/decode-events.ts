@@ -1,5 +1,7 @@
 /**
- * Turns one Event Hub trigger invocation (cardinality 'many', dataType 'string') into domain events.
+ * Turns one Event Hub trigger invocation (cardinality 'many', dataType 'binary': one Buffer per event) into domain
+ * events. Bodies are read as strict UTF-8 JSON here, and only for notifications; telemetry is never parsed. Bodies
+ * the worker already decoded (dataType 'string': parsed JSON or text) are accepted too.
  *
  * The built-in endpoint mixes telemetry with lifecycle and twin notifications. Events are told apart
  * by the `iothub-message-source` annotation, which only IoT Hub can set; application properties
@@ -11,7 +13,8 @@
  */
 import { readPartitionId, resolvePosition, type ResolvedPosition } from './event-position';
 import { parseHostTime } from './parse-host-time';
-import { mayExceed, rawPayload } from './raw-payload';
+import { isLegalIdentityId } from './identifiers';
+import { decodeUtf8, mayExceed, payloadSize, rawPayload } from './raw-payload';
 import { arrayEntry, isRecord, type UnknownRecord } from './trigger-metadata';
 import type { DecodedEvent, HubEvent, InvalidEvent, JsonObject, SkippedCategory, SkippedEvent } from './types';
 
@@ -50,11 +53,33 @@ function readHubName(properties: UnknownRecord, systemProperties: UnknownRecord)
 
 type BodyResult = { ok: true; body: JsonObject } | { ok: false; reason: string };
 
-/** The worker JSON-parses string bodies itself; a string here is one that did not parse. */
+/** Longest untrusted value quoted into a dead-letter reason (the Reason column must stay small). */
+const MAX_QUOTED = 140;
+
+/** `value` as JSON for a reason; a longer string is cut to its first MAX_QUOTED characters, then `…`. */
+function quoted(value: unknown): string {
+  if (typeof value === 'string')
+    return value.length > MAX_QUOTED ? `${JSON.stringify(value.slice(0, MAX_QUOTED))}…` : JSON.stringify(value);
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? typeof value;
+  } catch {
+    text = typeof value;
+  }
+  return text.length > MAX_QUOTED ? `${text.slice(0, MAX_QUOTED)}…` : text;
+}
+
+/**
+ * Bytes (dataType 'binary') must be well-formed UTF-8 JSON: IoT Hub writes notifications as UTF-8 JSON. The worker
+ * JSON-parses string bodies itself (dataType 'string'), so a string here is one that did not parse.
+ */
 function readJsonObjectBody(body: unknown): BodyResult {
   let value = body;
-  if (Buffer.isBuffer(body) || body instanceof Uint8Array)
-    value = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) {
+    const text = decodeUtf8(body);
+    if (text === undefined) return { ok: false, reason: 'body is not valid UTF-8' };
+    value = text;
+  }
   if (typeof value === 'string') {
     try {
       value = JSON.parse(value);
@@ -80,7 +105,8 @@ interface EventContext {
 function invalid(context: EventContext, reason: string, deviceId?: string): InvalidEvent {
   const { raw, rawSize } = rawPayload(context.body);
   const event: InvalidEvent = { kind: 'invalid', reason, position: context.resolved.position, raw, rawSize };
-  if (deviceId !== undefined) event.deviceId = deviceId;
+  // Only a legal id is recorded as the dead letter's device: anything else is untrusted text of any length.
+  if (deviceId !== undefined && isLegalIdentityId(deviceId)) event.deviceId = deviceId;
   if (context.source !== undefined) event.source = context.source;
   if (context.schema !== undefined) event.schema = context.schema;
   return event;
@@ -112,12 +138,12 @@ function decodeOne(context: EventContext): DecodedEvent {
     return invalid(context, `event position unknown: ${resolved.missing.join(', ')} missing from the trigger metadata`, headerDeviceId);
   }
   if (context.schema !== undefined && !(isLifecycle ? LIFECYCLE_SCHEMAS.has(context.schema) : context.schema === TWIN_SCHEMA)) {
-    return invalid(context, `unknown schema "${context.schema}" for source "${context.source}"`, headerDeviceId);
+    return invalid(context, `unknown schema ${quoted(context.schema)} for source ${quoted(context.source)}`, headerDeviceId);
   }
   if (propertyDeviceId !== undefined && connectionDeviceId !== undefined && propertyDeviceId !== connectionDeviceId) {
     return invalid(
       context,
-      `deviceId property "${propertyDeviceId}" differs from iothub-connection-device-id "${connectionDeviceId}"`,
+      `deviceId property ${quoted(propertyDeviceId)} differs from iothub-connection-device-id ${quoted(connectionDeviceId)}`,
       propertyDeviceId,
     );
   }
@@ -129,13 +155,13 @@ function decodeOne(context: EventContext): DecodedEvent {
   if (isLifecycle ? !isCreate && !isDelete : !isTwinOp) {
     return invalid(
       context,
-      opType === undefined ? 'opType property missing' : `unknown opType "${opType}" for source "${context.source}"`,
+      opType === undefined ? 'opType property missing' : `unknown opType ${quoted(opType)} for source ${quoted(context.source)}`,
       headerDeviceId,
     );
   }
 
   if (mayExceed(context.body, MAX_NOTIFICATION_BYTES)) {
-    const { rawSize } = rawPayload(context.body);
+    const rawSize = payloadSize(context.body);
     if (rawSize > MAX_NOTIFICATION_BYTES) {
       return invalid(context, `body is ${rawSize} bytes; the limit is ${MAX_NOTIFICATION_BYTES}`, headerDeviceId);
     }
@@ -148,20 +174,25 @@ function decodeOne(context: EventContext): DecodedEvent {
   if (bodyDeviceId !== undefined && headerDeviceId !== undefined && bodyDeviceId !== headerDeviceId) {
     return invalid(
       context,
-      `body deviceId ${JSON.stringify(bodyDeviceId)} differs from the event's device "${headerDeviceId}"`,
+      `body deviceId ${quoted(bodyDeviceId)} differs from the event's device ${quoted(headerDeviceId)}`,
       headerDeviceId,
     );
   }
   const deviceId = headerDeviceId ?? nonEmptyString(bodyDeviceId);
   if (deviceId === undefined) return invalid(context, 'device id missing (no deviceId property, connection device id or body deviceId)');
+  // Only IoT Hub sets the source annotation, but a malformed or forged id must never become posture rows (or keys).
+  if (!isLegalIdentityId(deviceId)) return invalid(context, `device id ${quoted(deviceId)} is not a legal IoT Hub device id`);
 
   const headerModuleId = nonEmptyString(properties['moduleId']) ?? nonEmptyString(systemProperties['iothub-connection-module-id']);
   const bodyModuleId = body['moduleId'];
   if (bodyModuleId !== undefined && headerModuleId !== undefined && bodyModuleId !== headerModuleId) {
-    return invalid(context, `body moduleId ${JSON.stringify(bodyModuleId)} differs from the event's module "${headerModuleId}"`, deviceId);
+    return invalid(context, `body moduleId ${quoted(bodyModuleId)} differs from the event's module ${quoted(headerModuleId)}`, deviceId);
   }
   // A lifecycle body is the identity's twin, so it names the module; a twin patch body does not.
   const moduleId = headerModuleId ?? (isLifecycle ? nonEmptyString(bodyModuleId) : undefined);
+  if (moduleId !== undefined && !isLegalIdentityId(moduleId)) {
+    return invalid(context, `module id ${quoted(moduleId)} is not a legal IoT Hub module id`, deviceId);
+  }
 
   const base = {
     position: resolved.position,

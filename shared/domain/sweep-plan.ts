@@ -10,46 +10,69 @@
  * **shard**, one queue message, whose cursor is the next bucket index.
  *
  * Query cost: planning reads `SELECT deviceId FROM devices` once (fleet / page size queries, plus two COUNT
- * queries); processing costs 2 queries per bucket (more only for a bucket that outgrew a page). With 2,000-device
+ * queries), keeping a hash-decided sample of the ids page by page (samplePage), so a planning step can stop after any
+ * page and the next one continues from the persisted continuation token; processing costs 2 queries per bucket (more only for a bucket that outgrew a page). With 2,000-device
  * buckets and 5,000-row pages that is ≈ 1.2 queries per 1,000 devices.
  */
 import type { JsonObject } from './types';
 import { toAuthenticationType } from './authentication-type';
 import type { SweepDevice, SweepModule } from './compliance-rules';
-import { seededRandom } from './seeded-random';
 import { isJsonObject } from './twin-patch';
 
-/** Uniform reservoir sample of device ids; deterministic for a given seed, so a re-planned sweep plans alike. */
-export class ReservoirSample {
-  private readonly items: string[] = [];
-  private seen = 0;
-  private readonly random: () => number;
+/** Page size of the planning walk: the widest page the service allows (ids only), so the fleet costs fleet/10,000 queries. */
+export const SAMPLE_PAGE_SIZE = 10_000;
 
-  constructor(
-    readonly capacity: number,
-    seed: number,
-  ) {
-    this.random = seededRandom(seed >>> 0 || 1);
-  }
+const TWO_POW_32 = 2 ** 32;
 
-  get count(): number {
-    return this.seen;
-  }
+/**
+ * The hash threshold (out of 2^32) that keeps about `sampleSize` of `deviceCount` ids; every id (2^32) when the fleet
+ * is no larger than the sample, so a small fleet is planned from all its ids.
+ */
+export function sampleThreshold(sampleSize: number, deviceCount: number): number {
+  if (deviceCount <= sampleSize) return TWO_POW_32;
+  return Math.floor((sampleSize / deviceCount) * TWO_POW_32);
+}
 
-  add(id: string): void {
-    this.seen += 1;
-    if (this.items.length < this.capacity) {
-      this.items.push(id);
-      return;
-    }
-    const slot = Math.floor(this.random() * this.seen);
-    if (slot < this.capacity) this.items[slot] = id;
-  }
+/** A well-mixed 32-bit hash of an id under a seed: FNV-1a, then murmur3's finaliser (FNV alone mixes short similar ids poorly). */
+export function sampleHash(id: string, seed: number): number {
+  let hash = (0x811c9dc5 ^ seed) >>> 0;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193);
+  hash ^= hash >>> 16;
+  hash = Math.imul(hash, 0x85ebca6b);
+  hash ^= hash >>> 13;
+  hash = Math.imul(hash, 0xc2b2ae35);
+  hash ^= hash >>> 16;
+  return hash >>> 0;
+}
 
-  /** The sample in ordinal order. */
-  sorted(): string[] {
-    return [...this.items].sort(compareOrdinal);
-  }
+/**
+ * The ids of one page of the planning walk that belong to the sample. Whether an id is sampled depends on the id
+ * and the seed alone (a Bernoulli sample by hash), so the sample needs no state across pages: a page re-read after
+ * a crash samples exactly alike, pages may come in any order, and a planning step can stop after any page.
+ */
+export function samplePage(ids: readonly string[], seed: number, threshold: number): string[] {
+  if (threshold >= TWO_POW_32) return [...ids];
+  return ids.filter((id) => sampleHash(id, seed) < threshold);
+}
+
+export interface WalkProgress {
+  pages: number;
+  devicesSeen: number;
+  continuationToken?: string;
+  done: boolean;
+}
+
+/** The walk's progress once one more page (of `rows` ids, followed by `continuationToken`) is committed. */
+export function advanceWalk<P extends WalkProgress>(progress: P, rows: number, continuationToken: string | undefined): P {
+  const next: P = {
+    ...progress,
+    pages: progress.pages + 1,
+    devicesSeen: progress.devicesSeen + rows,
+    done: continuationToken === undefined,
+  };
+  if (continuationToken === undefined) delete next.continuationToken;
+  else next.continuationToken = continuationToken;
+  return next;
 }
 
 /** Ordinal (code unit) comparison: the order IoT Hub's string comparison and Table keys use for ASCII ids. */
@@ -57,7 +80,7 @@ export function compareOrdinal(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** A stable 32-bit seed from a sweep id (FNV-1a). */
+/** A stable 32-bit seed from a sweep id (FNV-1a), so a sweep samples alike however often its planning resumes. */
 export function seedFrom(text: string): number {
   let hash = 0x811c9dc5;
   for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);

@@ -276,18 +276,56 @@ export function parseHistoryKeys(rowKey: string): HistoryRowKeyParts & { deviceI
   return { deviceId: decodeKeySegment(rowKey.slice(0, separator)), ...parseHistoryRowKey(rowKey.slice(separator + 1)) };
 }
 
+/** The earliest and latest instants a history key can hold: .NET DateTime's range, 0001-01-01 to 9999-12-31, in ms. */
+export const EARLIEST_KEY_TIME = new Date(EARLIEST_DOTNET_TIME_MS);
+export const LATEST_KEY_TIME = new Date(LATEST_DOTNET_TIME_MS);
+
+/** A history time window within the range history keys can represent; `empty` when no stored entry can fall in it. */
+export interface HistoryWindow {
+  from?: Date;
+  to?: Date;
+  empty: boolean;
+}
+
+/**
+ * A history time window [from, to] brought into the range history keys can represent, by clamping rather than
+ * rejecting: every stored entry was keyed with {@link invertedTicks}, so it lies inside 0001-01-01..9999-12-31, and
+ * the clamped window selects exactly the entries the caller's window selects. `from=0001-01-01T00:00:00Z` (a common
+ * "since the beginning") and `to=9999-12-31T23:59:59-05:00` (past the end once in UTC) are meaningful questions with
+ * a well-defined answer, not client errors. A bound at or beyond its own end of the range is dropped (`from` ≤ the
+ * earliest instant: no lower bound; `to` ≥ the latest: no upper bound); a bound beyond the opposite end (`from` after
+ * 9999-12-31T23:59:59.999Z, `to` before 0001-01-01) leaves nothing to find: `empty`.
+ */
+export function clampHistoryWindow(from: Date | undefined, to: Date | undefined): HistoryWindow {
+  const window: HistoryWindow = { empty: false };
+  if (from !== undefined && from.getTime() > EARLIEST_DOTNET_TIME_MS) {
+    if (from.getTime() > LATEST_DOTNET_TIME_MS) window.empty = true;
+    else window.from = from;
+  }
+  if (to !== undefined && to.getTime() < LATEST_DOTNET_TIME_MS) {
+    if (to.getTime() < EARLIEST_DOTNET_TIME_MS) window.empty = true;
+    else window.to = to;
+  }
+  return window;
+}
+
 /**
  * RowKey range of one device's history within its shard, optionally limited to [from, to]:
  * `to` (newest) gives the inclusive lower bound because ticks are inverted; `from` gives an
- * exclusive upper bound one millisecond earlier.
+ * exclusive upper bound one millisecond earlier. Bounds outside the keys' range are clamped
+ * ({@link clampHistoryWindow}), so any valid Date yields a range.
  */
 export function historyRange(deviceId: string, from?: Date, to?: Date): { partitionKey: string; lower: string; upperExclusive: string } {
   const device = encodeKeySegment(deviceId);
+  const window = clampHistoryWindow(from, to);
+  // Nothing can match: an empty range (lower = upper) rather than a bound no key can express.
+  if (window.empty)
+    return { partitionKey: postureShard(deviceId), lower: `${device}${DEVICE_SEPARATOR}`, upperExclusive: `${device}${DEVICE_SEPARATOR}` };
   return {
     partitionKey: postureShard(deviceId),
-    lower: `${device}${DEVICE_SEPARATOR}${to ? invertedTicks(to) : ''}`,
-    upperExclusive: from
-      ? `${device}${DEVICE_SEPARATOR}${invertedTicks(new Date(from.getTime() - 1))}`
+    lower: `${device}${DEVICE_SEPARATOR}${window.to ? invertedTicks(window.to) : ''}`,
+    upperExclusive: window.from
+      ? `${device}${DEVICE_SEPARATOR}${invertedTicks(new Date(window.from.getTime() - 1))}`
       : `${device}${AFTER_DEVICE_SEPARATOR}`,
   };
 }

@@ -9,6 +9,22 @@ export function isJsonObject(value: unknown): value is JsonObject {
 }
 
 /**
+ * Sets `key` as an own data property. Twin property names are user data, and IoT Hub accepts `__proto__`: a plain
+ * `target[key] = value` would call the `__proto__` setter (swapping the object's prototype, or nothing for a
+ * scalar) instead of storing the property, so it would vanish from posture and history. `constructor` and
+ * `prototype` are ordinary keys on a plain object and are assigned directly (the fast path for every other key).
+ */
+export function setOwn(target: JsonObject, key: string, value: unknown): void {
+  if (key === '__proto__') Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  else target[key] = value;
+}
+
+/** The own property `key` of `source`, never an inherited one (`constructor`, `__proto__`, `toString` of Object.prototype). */
+export function getOwn(source: JsonObject, key: string): unknown {
+  return Object.hasOwn(source, key) ? source[key] : undefined;
+}
+
+/**
  * Copy of a twin section without IoT Hub bookkeeping (`$metadata`, `$version`, `$lastUpdatedVersion`, …) at any
  * depth. Twin property names may not contain `$`, so every `$`-prefixed key is service metadata and dropping all of
  * them cannot lose user data; `null` values are kept because in a patch they mean "delete". Anything that is not an
@@ -19,7 +35,7 @@ export function stripMetadata(section: unknown): JsonObject {
   const result: JsonObject = {};
   for (const [key, value] of Object.entries(section)) {
     if (key.startsWith('$')) continue;
-    result[key] = isJsonObject(value) ? stripMetadata(value) : cloneJson(value);
+    setOwn(result, key, isJsonObject(value) ? stripMetadata(value) : cloneJson(value));
   }
   return result;
 }
@@ -36,11 +52,11 @@ export function mergePatch(base: JsonObject, patch: JsonObject): JsonObject {
     if (patchValue === null) {
       delete result[key];
     } else if (isJsonObject(patchValue)) {
-      const baseValue = result[key];
+      const baseValue = getOwn(result, key);
       // A patch object onto a scalar starts from empty, so nulls inside it still mean "absent".
-      result[key] = mergePatch(isJsonObject(baseValue) ? baseValue : {}, patchValue);
+      setOwn(result, key, mergePatch(isJsonObject(baseValue) ? baseValue : {}, patchValue));
     } else {
-      result[key] = cloneJson(patchValue);
+      setOwn(result, key, cloneJson(patchValue));
     }
   }
   return result;
@@ -67,7 +83,7 @@ export function cloneJson<T>(value: T): T {
   if (Array.isArray(value)) return value.map((item: unknown) => cloneJson(item)) as T;
   if (isJsonObject(value)) {
     const copy: JsonObject = {};
-    for (const [key, inner] of Object.entries(value)) copy[key] = cloneJson(inner);
+    for (const [key, inner] of Object.entries(value)) setOwn(copy, key, cloneJson(inner));
     return copy as T;
   }
   return value;

@@ -2,7 +2,7 @@
 export interface ImportJobStatus {
   status: 'running' | 'completed' | 'failed';
   failureReason?: string;
-  /** Lines the job rejected (from the output blob), device by device. */
+  /** Lines the job rejected (from the output blob), device by device; `deviceId` is '' for a line that names no device. */
   errors: Array<{ deviceId: string; message: string }>;
 }
 

@@ -1,8 +1,10 @@
 /** The findings HTTP API's logic: a sweep's findings paged (JSON) or streamed (CSV) without buffering the fleet. */
 import { InvalidContinuationTokenError } from '../errors';
 import { RULE_IDS, type RuleId } from '../domain/compliance-rules';
+import { isLegalResourceId } from '../domain/identifiers';
 import type { FindingRecord, SweepStore } from '../ports/sweep-store';
 import { badRequest, notFound, type ApiResult } from './api-result';
+import { SWEEP_ID_RULE } from './sweeps-api';
 
 export interface FindingsInput {
   sweepId?: string;
@@ -22,6 +24,7 @@ interface FindingsQueryPlan {
 
 async function findingsPlan(input: FindingsInput, sweeps: SweepStore): Promise<FindingsQueryPlan | ApiResult> {
   const problems: string[] = [];
+  if (input.sweepId && !isLegalResourceId(input.sweepId)) problems.push(`sweepId ${SWEEP_ID_RULE}`);
   if (input.rule && !(RULE_IDS as readonly string[]).includes(input.rule)) problems.push(`rule must be one of ${RULE_IDS.join(', ')}`);
   if (input.status && input.status !== 'violation' && input.status !== 'suppressed')
     problems.push('status must be violation or suppressed');

@@ -1,5 +1,6 @@
 import { InvalidContinuationTokenError } from '../errors';
 import { isLegalIdentityId } from '../domain/identifiers';
+import { clampHistoryWindow } from '../domain/table-keys';
 import type { HistoryEntry, LatestPosture } from '../domain/types';
 import type { Logger } from '../logger';
 import type { PostureStore } from '../ports/posture-store';
@@ -85,11 +86,19 @@ export async function getDeviceHistory(
   if (from instanceof Date && to instanceof Date && from > to) problems.push('from must not be later than to');
   if (problems.length > 0) return badRequest(problems.join('; '));
 
+  // Dates outside what history keys represent (before 0001-01-01, after 9999-12-31 UTC) are clamped, not refused:
+  // the clamped window finds exactly the entries the asked one would (see clampHistoryWindow), and no store ever
+  // sees a bound it cannot turn into a key.
+  const window = clampHistoryWindow(from instanceof Date ? from : undefined, to instanceof Date ? to : undefined);
+  if (window.empty) {
+    logger.info('history served', { deviceId, entries: 0 });
+    return { status: 200, body: { deviceId, entries: [], continuationToken: null } };
+  }
   let page;
   try {
     page = await store.listHistory(deviceId, {
-      from: from instanceof Date ? from : undefined,
-      to: to instanceof Date ? to : undefined,
+      from: window.from,
+      to: window.to,
       limit,
       continuationToken: input.continuationToken || undefined,
     });

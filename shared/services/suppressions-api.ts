@@ -1,11 +1,23 @@
 /** The suppressions HTTP API's logic: list, create and delete suppressions. */
 import { randomBytes } from 'node:crypto';
 import { RULE_IDS, type Suppression } from '../domain/compliance-rules';
-import { isLegalIdentityId } from '../domain/identifiers';
+import { isLegalIdentityId, isLegalResourceId, MAX_RESOURCE_ID_LENGTH } from '../domain/identifiers';
 import { ConditionSyntaxError } from '../domain/iothub-query/condition-syntax-error';
 import { parseCondition } from '../domain/iothub-query/twin-condition';
+import { jsonDepthExceeds } from '../domain/json-depth';
 import type { SuppressionStore } from '../ports/suppression-store';
 import { badRequest, notFound, type ApiResult } from './api-result';
+
+/**
+ * Bounds that keep every suppression row far inside one entity (64 KiB per string property, 1 MiB per entity) and
+ * every selector cheap to parse and evaluate per device in a sweep. 4,096 characters hold any hand-written twin
+ * condition (IoT Hub documents no query-length limit of its own to follow; its reported-properties section is
+ * 32 KB); nesting is bounded separately by the condition parser (MAX_CONDITION_DEPTH).
+ */
+export const MAX_SELECTOR_LENGTH = 4096;
+export const MAX_REASON_LENGTH = 1000;
+/** The body is flat; a little headroom for clients that send extra (ignored) fields with small objects. */
+export const MAX_BODY_DEPTH = 16;
 
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2})$/;
 
@@ -28,6 +40,9 @@ export async function listSuppressions(store: SuppressionStore, now: Date): Prom
  */
 export async function createSuppression(body: unknown, store: SuppressionStore, now: Date): Promise<ApiResult> {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return badRequest('body must be a JSON object');
+  // Fields other than the five below are ignored, never walked; the depth bound keeps any later copy or log of the body safe.
+  if (jsonDepthExceeds(body, MAX_BODY_DEPTH))
+    return badRequest(`body must not nest objects or arrays more than ${MAX_BODY_DEPTH} levels deep`);
   const input = body as Record<string, unknown>;
   const problems: string[] = [];
   const ruleId = input['ruleId'];
@@ -40,6 +55,8 @@ export async function createSuppression(body: unknown, store: SuppressionStore, 
     problems.push('deviceId is not a legal device id');
   if (selector !== undefined) {
     if (typeof selector !== 'string' || selector.trim() === '') problems.push('selector must be a twin condition string');
+    else if (selector.length > MAX_SELECTOR_LENGTH)
+      problems.push(`selector is ${selector.length} characters long; the limit is ${MAX_SELECTOR_LENGTH}`);
     else {
       try {
         parseCondition(selector);
@@ -50,7 +67,8 @@ export async function createSuppression(body: unknown, store: SuppressionStore, 
     }
   }
   const reason = input['reason'];
-  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > 1000) problems.push('reason is required (1–1000 characters)');
+  if (typeof reason !== 'string' || reason.trim() === '' || reason.length > MAX_REASON_LENGTH)
+    problems.push(`reason is required (1–${MAX_REASON_LENGTH} characters)`);
   const expiresAt = input['expiresAt'];
   if (expiresAt !== undefined && expiresAt !== null) {
     if (typeof expiresAt !== 'string' || !ISO_INSTANT.test(expiresAt) || Number.isNaN(Date.parse(expiresAt)))
@@ -74,5 +92,9 @@ export async function createSuppression(body: unknown, store: SuppressionStore, 
 /** DELETE /api/suppressions/{id} */
 export async function deleteSuppression(id: string | undefined, store: SuppressionStore): Promise<ApiResult> {
   if (!id) return badRequest('suppression id is required');
+  if (!isLegalResourceId(id))
+    return badRequest(
+      `suppression id must be 1–${MAX_RESOURCE_ID_LENGTH} ASCII letters, digits, '-', '_' or '.', such as sup-0123456789ab`,
+    );
   return (await store.delete(id)) ? { status: 204, body: undefined } : notFound(`no suppression ${JSON.stringify(id)}`);
 }

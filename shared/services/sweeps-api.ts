@@ -1,10 +1,18 @@
 /** The sweeps HTTP API's logic: start and inspect sweeps, and the latest summary with its trend. */
 import { randomBytes } from 'node:crypto';
+import { isLegalResourceId, MAX_RESOURCE_ID_LENGTH } from '../domain/identifiers';
+import { jsonDepthExceeds } from '../domain/json-depth';
 import { compliantShare } from '../domain/sweep-summary';
 import type { SweepRun, SweepStore } from '../ports/sweep-store';
 import type { SweepQueue } from '../ports/sweep-queue';
 import { badRequest, notFound, type ApiResult } from './api-result';
 import { newSweepId, startSweep } from './sweep/start-sweep';
+
+/** Nesting allowed in a POST /api/sweeps body (`{"dryRun": true}` is depth 1). */
+export const MAX_BODY_DEPTH = 16;
+
+/** What a sweep id must look like (see isLegalResourceId), for 400 messages. */
+export const SWEEP_ID_RULE = `must be 1–${MAX_RESOURCE_ID_LENGTH} ASCII letters, digits, '-', '_' or '.', such as sw-20261123T020000Z-sched`;
 
 /** POST /api/sweeps — body `{ "dryRun": true }` optional. Answers 202 with the run and where to poll. */
 export async function requestSweep(
@@ -13,6 +21,9 @@ export async function requestSweep(
 ): Promise<ApiResult> {
   if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body)))
     return badRequest('body must be a JSON object such as {"dryRun": true}');
+  // Only `dryRun` is read; other fields are ignored, and bounded in depth so nothing downstream can choke on them.
+  if (jsonDepthExceeds(body, MAX_BODY_DEPTH))
+    return badRequest(`body must not nest objects or arrays more than ${MAX_BODY_DEPTH} levels deep`);
   const dryRunValue = (body as { dryRun?: unknown } | null | undefined)?.dryRun;
   if (dryRunValue !== undefined && typeof dryRunValue !== 'boolean') return badRequest('dryRun must be true or false');
   const sweepId = newSweepId(services.now(), randomBytes(3).toString('hex'));
@@ -23,6 +34,7 @@ export async function requestSweep(
 /** GET /api/sweeps/{id} — the run, its shards' progress and (once completed) its summary. */
 export async function getSweep(sweepId: string | undefined, sweeps: SweepStore): Promise<ApiResult> {
   if (!sweepId) return badRequest('sweep id is required');
+  if (!isLegalResourceId(sweepId)) return badRequest(`sweep id ${SWEEP_ID_RULE}`);
   const stored = await sweeps.getRun(sweepId);
   if (!stored) return notFound(`no sweep ${JSON.stringify(sweepId)}`);
   const shards = await sweeps.listShards(sweepId);

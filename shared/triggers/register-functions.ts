@@ -28,13 +28,24 @@ export function hostOutsideAzureFunctions(): void {
 }
 
 let terminateHookRegistered = false;
+let streamingEnabled = false;
 
 /**
- * Registers each function with the Azure Functions host, and once per worker an `appTerminate` hook that closes the
- * service graph (the standalone host closes it on its own stop instead).
+ * Registers each function with the Azure Functions host. Once per worker, before that, it enables HTTP streaming and
+ * registers an `appTerminate` hook that closes the service graph (the standalone host does neither: it never reaches
+ * this point, streams bodies itself and closes the graph on its own stop).
  */
 export function registerFunctions(registrations: readonly FunctionRegistration[]): void {
   if (outsideFunctionsHost) return;
+  if (!streamingEnabled) {
+    // HTTP streams (https://learn.microsoft.com/azure/azure-functions/node-http-stream): without this the library
+    // buffers every request and response body, the CSV export included. It needs @azure/functions >= 4.3 (we pin
+    // 4.16.5), Functions host >= 4.28 (the library throws at start-up on an older host) and Node >= 18, and must run
+    // before the worker's start-up finishes (setup() throws once locked), so before the first registration.
+    // Request bodies then arrive as `request.body` streams, which readJsonBody reads with a cap.
+    streamingEnabled = true;
+    app.setup({ enableHttpStream: true });
+  }
   if (!terminateHookRegistered) {
     terminateHookRegistered = true;
     app.hook.appTerminate(() => closeServices());

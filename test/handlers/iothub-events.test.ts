@@ -1,10 +1,12 @@
-import { InvocationContext } from '@azure/functions';
+import { HttpRequest, InvocationContext } from '@azure/functions';
+import { makeDevicePostureHandler } from '../../functions/device-posture';
 import { makeIotHubEventsHandler } from '../../functions/iothub-events';
 import { MemoryDeadLetterStore } from '../../shared/adapters/memory/memory-dead-letter-store';
 import { MemoryDeviceRegistry } from '../../shared/adapters/memory/memory-device-registry';
 import { MemoryPostureStore } from '../../shared/adapters/memory/memory-posture-store';
 import type { EventServices } from '../../shared/composition/event-services';
 import { parseCondition } from '../../shared/domain/iothub-query/twin-condition';
+import { seededRandom } from '../../shared/domain/seeded-random';
 import { TransientError } from '../../shared/errors';
 import type { ProcessingSettings } from '../../shared/services/settings';
 import {
@@ -56,7 +58,8 @@ function harness(overrides: Partial<ProcessingSettings> = {}): Harness {
     deadLetters,
     logs,
     run: (events, firstSequenceNumber = 1000) => {
-      const batch = hostBatch(events, { firstSequenceNumber });
+      // dataType 'binary', as functions/iothub-events.ts registers it: one Buffer per event.
+      const batch = hostBatch(events, { firstSequenceNumber, dataType: 'binary' });
       const context = new InvocationContext({
         functionName: 'iothub-events',
         triggerMetadata: batch.triggerMetadata,
@@ -237,5 +240,67 @@ describe('iothub-events handler', () => {
     await h.run(events);
     expect(await h.registry.getModule('d1', MODULE)).toBeDefined();
     expect((await h.posture.getLatest('d1'))?.posture.provisioning).toBe('created');
+  });
+
+  it('keeps reported properties named __proto__, constructor and prototype in the stored posture and the API answer', async () => {
+    const h = harness();
+    // As IoT Hub sends it: JSON text, which the pipeline parses into own properties.
+    const patch = JSON.parse('{"__proto__":{"polluted":true},"constructor":"c","prototype":{"x":1},"latest_state":"success"}') as Record<
+      string,
+      unknown
+    >;
+    await h.run([
+      moduleCreatedEvent({ deviceId: 'd1', moduleId: MODULE }),
+      reportedPatchEvent({ deviceId: 'd1', moduleId: MODULE, patch, reportedVersion: 2, twinVersion: 3 }),
+    ]);
+    const stored = (await h.posture.getLatest('d1'))?.posture;
+    expect(Object.keys(stored?.reported ?? {})).toEqual(['__proto__', 'constructor', 'prototype', 'latest_state']);
+    const response = await makeDevicePostureHandler(() => Promise.resolve({ posture: h.posture }))(
+      new HttpRequest({ method: 'GET', url: 'http://localhost/api/devices/d1/posture', params: { deviceId: 'd1' } }),
+      new InvocationContext({ logHandler: () => undefined }),
+    );
+    expect(response.status).toBe(200);
+    const body = JSON.parse(JSON.stringify(response.jsonBody)) as { reported: Record<string, unknown>; agentState: string };
+    expect(JSON.stringify(body.reported)).toBe(
+      '{"__proto__":{"polluted":true},"constructor":"c","prototype":{"x":1},"latest_state":"success"}',
+    );
+    expect(body.agentState).toBe('success');
+    const [entry] = (await h.posture.listHistory('d1', { limit: 1 })).entries;
+    expect(Object.keys(entry?.change ?? {})).toContain('__proto__');
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('dead-letters a notification whose device id is not a legal IoT Hub id, and records no posture for it', async () => {
+    const h = harness();
+    const accented = 'é'.repeat(200);
+    h.registry.addDevice(accented);
+    const report = await h.run([
+      deviceCreatedEvent({ deviceId: accented, authType: 'sas', edge: false }),
+      moduleCreatedEvent({ deviceId: accented, moduleId: MODULE }),
+      reportedPatchEvent({ deviceId: accented, moduleId: MODULE, patch: { latest_state: 'success' }, reportedVersion: 2, twinVersion: 3 }),
+    ]);
+    expect(report).toMatchObject({ received: 3, deadLettered: 3 });
+    expect(h.deadLetters.all().map((d) => d.reason)).toEqual(
+      Array(3).fill(`device id "${'é'.repeat(140)}"… is not a legal IoT Hub device id`),
+    );
+    expect(await h.posture.getLatest(accented)).toBeUndefined();
+    expect((await h.posture.listHistory(accented, { limit: 10 })).entries).toEqual([]);
+    expect(h.registry.calls.createModule).toBe(0);
+  });
+
+  it('dead-letters a binary notification body as base64 of its exact bytes', async () => {
+    const h = harness();
+    const random = seededRandom(1024);
+    const bytes = Buffer.from(Array.from({ length: 1024 }, () => Math.floor(random() * 256)));
+    const template = reportedPatchEvent({ deviceId: 'd1', moduleId: MODULE, patch: {}, reportedVersion: 2, twinVersion: 3 });
+    await h.run([{ ...template, body: bytes }, telemetryEvent('d1', bytes)]);
+    const letters = h.deadLetters.all();
+    expect(letters).toHaveLength(1);
+    expect(letters[0]).toMatchObject({
+      deviceId: 'd1',
+      reason: 'body is not valid UTF-8',
+      rawSize: 1024,
+      raw: `base64:${bytes.toString('base64')}`,
+    });
   });
 });

@@ -93,3 +93,36 @@ describe('posture API', () => {
     expect((response.jsonBody as { message: string }).message).toMatch(message);
   });
 });
+
+describe('history dates at the edges of what the keys represent (clamped, never 500)', () => {
+  it.each<[Record<string, string>, string[]]>([
+    [{ from: '0001-01-01T00:00:00Z' }, ['reported v4', 'reported v3', 'reported v2', 'reported v1', 'reported v0']],
+    [{ from: '0000-01-01' }, ['reported v4', 'reported v3', 'reported v2', 'reported v1', 'reported v0']],
+    [{ to: '0000-01-01' }, []],
+    [{ to: '0001-01-01T00:00:00Z' }, []],
+    [{ to: '9999-12-31T23:59:59-05:00' }, ['reported v4', 'reported v3', 'reported v2', 'reported v1', 'reported v0']],
+    [{ from: '9999-12-31T23:59:59-05:00' }, []],
+    [
+      { from: '0001-01-01T00:00:00Z', to: '9999-12-31T23:59:59.999Z' },
+      ['reported v4', 'reported v3', 'reported v2', 'reported v1', 'reported v0'],
+    ],
+    [{ from: '0000-01-01', to: '2026-11-20T10:01:00Z' }, ['reported v1', 'reported v0']],
+  ])('%j answers 200 with exactly the entries in the window', async (query, summaries) => {
+    const store = await setup();
+    const response = await makeDeviceHistoryHandler(() => Promise.resolve({ posture: store }))(
+      request({ deviceId: DEVICE }, query),
+      context(),
+    );
+    expect(response.status).toBe(200);
+    expect((response.jsonBody as { entries: { summary: string }[] }).entries.map((e) => e.summary)).toEqual(summaries);
+  });
+
+  it('still rejects a date that does not exist with 400', async () => {
+    const store = await setup();
+    const response = await makeDeviceHistoryHandler(() => Promise.resolve({ posture: store }))(
+      request({ deviceId: DEVICE }, { to: '2026-11-20T10:00:00+99:99' }),
+      context(),
+    );
+    expect(response.status).toBe(400);
+  });
+});

@@ -1,7 +1,19 @@
 /**
  * The compliance sweep against the IoT Hub emulator through the real azure-iothub SDK: rule coverage on a mixed
- * fleet, dry run, repair, suppressions, resume after a crash, and throttling.
+ * fleet, dry run, repair, suppressions, resume after a crash, throttling, time-budgeted and resumable planning, and
+ * how sweeps end (failed on a message's last delivery, stalled runs failed by the timer).
  */
+import type { InvocationContext } from '@azure/functions';
+import { makeComplianceSweepTimerHandler } from '../../functions/compliance-sweep';
+import type { MemorySweepQueue } from '../../shared/adapters/memory/memory-sweep-queue';
+import { SAMPLE_QUERY } from '../../shared/domain/sweep-plan';
+import type { SweepMessage } from '../../shared/ports/sweep-queue';
+import type { SweepStore } from '../../shared/ports/sweep-store';
+import { getSweep } from '../../shared/services/sweeps-api';
+import { handleSweepDelivery } from '../../shared/services/sweep/handle-sweep-delivery';
+import type { MessageOutcome } from '../../shared/services/sweep/message-outcome';
+import { startSweep } from '../../shared/services/sweep/start-sweep';
+import type { SweepServices } from '../../shared/services/sweep/sweep-services';
 import { MemorySuppressionStore } from '../../shared/adapters/memory/memory-suppression-store';
 import { MemorySweepStore } from '../../shared/adapters/memory/memory-sweep-store';
 import { MemoryPostureStore } from '../../shared/adapters/memory/memory-posture-store';
@@ -26,6 +38,61 @@ function hubState(hub: FleetHub): string {
     }),
   );
 }
+
+/**
+ * Delivers the queue as the queue trigger does (both hosts): a message whose handler throws is delivered again, with
+ * its dequeue count, up to 5 times, then moved aside as poison.
+ */
+async function deliverAll(
+  queue: MemorySweepQueue,
+  services: SweepServices,
+  maxDequeueCount = 5,
+): Promise<{ outcomes: MessageOutcome[]; poisoned: SweepMessage[] }> {
+  const counts = new Map<SweepMessage, number>();
+  const outcomes: MessageOutcome[] = [];
+  const poisoned: SweepMessage[] = [];
+  for (let message = queue.messages.shift(); message !== undefined; message = queue.messages.shift()) {
+    const dequeueCount = (counts.get(message) ?? 0) + 1;
+    counts.set(message, dequeueCount);
+    try {
+      outcomes.push(await handleSweepDelivery(message, { dequeueCount, maxDequeueCount }, services));
+    } catch {
+      if (dequeueCount >= maxDequeueCount) poisoned.push(message);
+      else queue.messages.push(message);
+    }
+  }
+  return { outcomes, poisoned };
+}
+
+/** A registry that counts the pages of the planning walk. */
+function countingWalk(inner: DeviceRegistry, onPage: () => void): DeviceRegistry {
+  return Object.assign(Object.create(inner) as DeviceRegistry, {
+    queryTwins: (query: string, pageSize: number, token?: string) => {
+      if (query === SAMPLE_QUERY) onPage();
+      return inner.queryTwins(query, pageSize, token);
+    },
+  });
+}
+
+/** A store whose methods are the given store's, except those overridden. */
+function overriding(store: SweepStore, overrides: Partial<SweepStore>): SweepStore {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      if (property in overrides) return overrides[property as keyof SweepStore];
+      const value = Reflect.get(target, property, receiver) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+const invocation = {
+  invocationId: 'test',
+  log: () => undefined,
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+} as unknown as InvocationContext;
 
 const settings = {
   rules: {
@@ -190,5 +257,172 @@ describe('compliance sweep on the emulator', () => {
     const queries = run.summary?.counters.queries ?? 0;
     expect(queries).toBeGreaterThan(6);
     expect(Date.now() - started).toBeGreaterThanOrEqual((queries - 6) * 1000 - 200);
+  });
+
+  describe('planning in time-budgeted, resumable steps', () => {
+    // 52 devices, pages of 10 ids: a walk of 6 pages, about 20 ids sampled.
+    const planSettings = { ...settings, sampleSize: 20, samplePageSize: 10 };
+
+    async function referencePlan(sweepId: string) {
+      const sweeps = new MemorySweepStore();
+      const h = sweepHarness(hub, { settings: planSettings, sweeps, now: nowOf() });
+      const run = await h.sweep({ sweepId, dryRun: true });
+      h.close();
+      return { run, findings: byRule(sweeps.allFindings(sweepId)) };
+    }
+
+    it('stops at its time budget, re-enqueues itself and continues where it stopped, planning as one step would', async () => {
+      const reference = await referencePlan('sw-plan');
+      expect(reference.run.plan?.fleetSize).toBe(52);
+      expect(reference.run.plan?.splits.length).toBeGreaterThan(2);
+
+      // Every reading of the clock is one second later: with a 2.5 s budget a step walks about two pages.
+      let ticks = 0;
+      const stepping = (): Date => new Date(hub.clock.now + 1000 * ticks++);
+      const sweeps = new MemorySweepStore();
+      const h = sweepHarness(hub, { settings: { ...planSettings, shardTimeBudgetMs: 2_500 }, sweeps, now: stepping });
+      let walkPages = 0;
+      const services = { ...h.services, registry: countingWalk(h.services.registry, () => walkPages++) };
+      await startSweep({ sweepId: 'sw-plan', trigger: 'api', dryRun: true }, services);
+      const { outcomes, poisoned } = await deliverAll(h.queue, services);
+      h.close();
+
+      expect(poisoned).toEqual([]);
+      expect(outcomes.filter((outcome) => outcome === 'planYielded').length).toBeGreaterThanOrEqual(2);
+      expect(outcomes.filter((outcome) => outcome === 'planned')).toHaveLength(1);
+      expect(walkPages).toBe(6);
+      const run = (await sweeps.getRun('sw-plan'))?.value;
+      expect(run?.status).toBe('completed');
+      expect(run?.plan).toEqual(reference.run.plan);
+      expect(run?.planning).toBeUndefined();
+      expect(byRule(sweeps.allFindings('sw-plan'))).toEqual(reference.findings);
+      expect(await sweeps.readPlanSample('sw-plan', 1_000)).toEqual([]);
+    });
+
+    it('redoes only the page it had not committed when it crashed, and a duplicate plan message changes nothing', async () => {
+      const reference = await referencePlan('sw-plan-crash');
+      const inner = new MemorySweepStore();
+      let crashed = false;
+      const sweeps = overriding(inner, {
+        updateRun: (run, etag) => {
+          // The instance dies after page 3's sample was stored, before the walk's progress was.
+          if (!crashed && run.planning?.pages === 3) {
+            crashed = true;
+            return Promise.reject(new Error('instance died'));
+          }
+          return inner.updateRun(run, etag);
+        },
+      });
+      const h = sweepHarness(hub, { settings: { ...planSettings, shardTimeBudgetMs: 0 }, sweeps, now: nowOf() });
+      let walkPages = 0;
+      const services = { ...h.services, registry: countingWalk(h.services.registry, () => walkPages++) };
+      await startSweep({ sweepId: 'sw-plan-crash', trigger: 'api', dryRun: true }, services);
+      // A duplicate of the plan message (at-least-once delivery) races the first one.
+      await h.queue.send({ kind: 'plan', sweepId: 'sw-plan-crash' });
+      const { poisoned } = await deliverAll(h.queue, services);
+      h.close();
+
+      expect(crashed).toBe(true);
+      expect(poisoned).toEqual([]);
+      // Six pages, the third read twice (before and after the crash); the duplicate read none again.
+      expect(walkPages).toBe(7);
+      const run = (await sweeps.getRun('sw-plan-crash'))?.value;
+      expect(run?.status).toBe('completed');
+      // The cost counts committed pages: 2 counts + 6 pages.
+      expect(run?.plan).toEqual(reference.run.plan);
+      expect(run?.plan?.cost).toEqual({ queries: 8, throttles: 0 });
+      expect(byRule(inner.allFindings('sw-plan-crash'))).toEqual(reference.findings);
+    });
+  });
+
+  describe('sweeps that end', () => {
+    /** Fails every modules query of the last bucket (open upper end), which belongs to the last shard. */
+    function failingLastBucket(inner: DeviceRegistry, onFailure: () => Promise<void>): DeviceRegistry {
+      return Object.assign(Object.create(inner) as DeviceRegistry, {
+        queryTwins: async (query: string, pageSize: number, token?: string) => {
+          if (query.includes('FROM devices.modules WHERE') && query.includes('deviceId >=') && !query.includes('deviceId <')) {
+            await onFailure();
+            throw new PermanentError('hub says no');
+          }
+          return inner.queryTwins(query, pageSize, token);
+        },
+      });
+    }
+
+    it('a shard failing on every delivery ends the run as failed with the step and reason; later messages are ignored; the timer starts the next sweep', async () => {
+      const sweeps = new MemorySweepStore();
+      let clock = hub.clock.now;
+      const h = sweepHarness(hub, { settings, sweeps, now: () => new Date(clock) });
+      const statusAtFailure: string[] = [];
+      const services = {
+        ...h.services,
+        registry: failingLastBucket(h.services.registry, async () => {
+          statusAtFailure.push((await sweeps.getRun('sw-fail'))?.value.status ?? 'none');
+        }),
+      };
+      await startSweep({ sweepId: 'sw-fail', trigger: 'api', dryRun: true }, services);
+      const { poisoned } = await deliverAll(h.queue, services);
+
+      expect(poisoned).toEqual([{ kind: 'shard', sweepId: 'sw-fail', shard: 2 }]);
+      // Deliveries 1–4 were retried with the run still running; only the last one ended it.
+      expect(statusAtFailure).toEqual(['running', 'running', 'running', 'running', 'running']);
+      const run = (await sweeps.getRun('sw-fail'))?.value;
+      expect(run?.status).toBe('failed');
+      expect(run?.error).toBe('shard 2 failed on its last delivery (5 of 5): PermanentError: hub says no');
+      expect(run?.completedAt).toBeDefined();
+      expect((await getSweep('sw-fail', sweeps)).body).toMatchObject({ status: 'failed', error: run?.error });
+      expect(await sweeps.listRecentRuns(5)).toEqual([]);
+
+      // Every later message of the run, redelivered or stray, is ignored, and the run stays as it ended.
+      for (const message of [
+        { kind: 'plan', sweepId: 'sw-fail' },
+        { kind: 'shard', sweepId: 'sw-fail', shard: 0 },
+        { kind: 'shard', sweepId: 'sw-fail', shard: 2 },
+        { kind: 'finalize', sweepId: 'sw-fail' },
+        { kind: 'importJob', sweepId: 'sw-fail', jobId: 'j' },
+      ] as SweepMessage[])
+        expect(await handleSweepDelivery(message, { dequeueCount: 5, maxDequeueCount: 5 }, services)).toBe('ignored');
+      expect((await sweeps.getRun('sw-fail'))?.value).toEqual(run);
+
+      // The next occurrence starts a new sweep regardless, and it completes.
+      clock += 24 * 3_600_000;
+      await makeComplianceSweepTimerHandler(() => Promise.resolve(h.services))({ isPastDue: false } as never, invocation);
+      const scheduled = (await sweeps.listRuns({ statuses: ['planning'], limit: 5 })).map((stored) => stored.value);
+      expect(scheduled).toEqual([expect.objectContaining({ trigger: 'schedule', status: 'planning' })]);
+      await deliverAll(h.queue, h.services);
+      h.close();
+      expect((await sweeps.getRun(scheduled[0]!.sweepId))?.value.status).toBe('completed');
+      expect((await sweeps.getRun('sw-fail'))?.value.status).toBe('failed');
+    });
+
+    it('the timer ends a run that stalled (its message lost on its last delivery) as failed, and leaves a slow one running', async () => {
+      const sweeps = new MemorySweepStore();
+      let clock = hub.clock.now;
+      const h = sweepHarness(hub, { settings, sweeps, now: () => new Date(clock) });
+      await startSweep({ sweepId: 'sw-stall', trigger: 'api', dryRun: true }, h.services);
+      // The plan runs; then every shard's process dies (nothing is delivered again).
+      expect(await handleSweepDelivery(h.queue.messages.shift()!, { dequeueCount: 1, maxDequeueCount: 5 }, h.services)).toBe('planned');
+      h.queue.messages.length = 0;
+      const timer = makeComplianceSweepTimerHandler(() => Promise.resolve(h.services));
+
+      clock += 30 * 60_000;
+      await timer({ isPastDue: false } as never, invocation);
+      expect((await sweeps.getRun('sw-stall'))?.value.status).toBe('running');
+
+      clock += 3 * 3_600_000;
+      await timer({ isPastDue: false } as never, invocation);
+      h.close();
+      const stalled = (await sweeps.getRun('sw-stall'))?.value;
+      expect(stalled?.status).toBe('failed');
+      expect(stalled?.error).toMatch(/^stalled while running: no progress since 2026-11-23T02:00:00\.000Z; .*poison queue$/);
+      // Each occurrence started its own sweep; the first one's plan message was never delivered here, so by the
+      // second occurrence it had stalled too.
+      const runs = (await sweeps.listRuns({ statuses: ['planning', 'failed'], limit: 5 })).map((stored) => stored.value);
+      expect(runs.map((run) => [run.trigger, run.status]).sort()).toEqual([
+        ['api', 'failed'],
+        ['schedule', 'failed'],
+        ['schedule', 'planning'],
+      ]);
+    });
   });
 });

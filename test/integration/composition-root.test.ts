@@ -60,10 +60,11 @@ describe('composition root', () => {
     const [events, sweep, reader] = await Promise.all([getEventServices(), getSweepServices(), getPostureReader()]);
     const graph = await getServiceGraph();
     expect(await getServiceGraph()).toBe(graph);
-    // One posture store (and one latest-row cache) for the event path, the sweep and the read API.
+    // One posture store (and one latest-row cache) for the event path and the sweep; the read API's store wraps the
+    // same table clients with the short API retry budget.
     expect(events.posture).toBe(graph.posture);
     expect(sweep.posture).toBe(graph.posture);
-    expect(reader.posture).toBe(graph.posture);
+    expect(reader.posture).toBe(graph.api.posture);
     expect(events.registry).toBe(graph.registry);
     expect(sweep.registry).toBe(graph.sweepRegistry);
     expect(sweep.queue).toBe(graph.hostStorage().queue);

@@ -108,7 +108,9 @@ describe('standalone host end to end (child process, emulator, Azurite)', () => 
       STANDALONE_HTTP_PORT: '0',
       STANDALONE_FUNCTION_KEY: KEY,
       STANDALONE_CHECKPOINT_CONTAINER: 'e2e-checkpoints',
-      STANDALONE_LOAD_BALANCING: 'greedy',
+      // The default strategy (greedy) with the expiry the host used to hard-code for it: the restart after the
+      // SIGKILL waits this long for the killed host's remaining claims.
+      STANDALONE_OWNERSHIP_EXPIRY_SECONDS: '10',
     };
 
     // Provisioning latency from the hub's own change stream: device created → module created.

@@ -50,8 +50,10 @@ describe('HTTP routes', () => {
   const echo = (request: HttpRequest, context: InvocationContext) => {
     const entry = { functionName: context.functionName, params: { ...request.params }, query: Object.fromEntries(request.query.entries()) };
     seen.push(entry);
+    urls.push(request.url);
     return Promise.resolve({ status: 200, jsonBody: entry });
   };
+  const urls: string[] = [];
 
   beforeAll(async () => {
     const registrations: FunctionRegistration[] = [
@@ -62,6 +64,16 @@ describe('HTTP routes', () => {
       },
       { kind: 'http', name: 'start-things', options: { methods: ['POST'], authLevel: 'function', route: 'things', handler: echo } },
       { kind: 'http', name: 'health', options: { methods: ['GET'], authLevel: 'anonymous', route: 'health', handler: echo } },
+      {
+        kind: 'http',
+        name: 'broken',
+        options: {
+          methods: ['GET'],
+          authLevel: 'function',
+          route: 'broken',
+          handler: () => Promise.reject(new Error('internal detail at Foo.ts:12')),
+        },
+      },
     ];
     host = new StandaloneHost({
       env: {},
@@ -79,12 +91,24 @@ describe('HTTP routes', () => {
 
   beforeEach(() => {
     seen.length = 0;
+    urls.length = 0;
   });
 
-  it('answers 401 to a function route without a key or with a wrong one, and never runs the handler', async () => {
-    expect((await fetch(`${api}/devices/d1/things`)).status).toBe(401);
-    expect((await fetch(`${api}/devices/d1/things`, { headers: { 'x-functions-key': `${KEY}x` } })).status).toBe(401);
-    expect((await fetch(`${api}/devices/d1/things?code=nope`)).status).toBe(401);
+  /** The API's error shape: JSON `{ error, message }`, the security headers, nothing else. */
+  async function expectError(response: Response, status: number, error: string): Promise<void> {
+    expect(response.status).toBe(status);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(response.headers.get('cache-control')).toBe('no-store');
+    const body = (await response.json()) as Record<string, unknown>;
+    expect(Object.keys(body).sort()).toEqual(['error', 'message']);
+    expect(body['error']).toBe(error);
+  }
+
+  it('answers 401 JSON to a function route without a key or with a wrong one, and never runs the handler', async () => {
+    await expectError(await fetch(`${api}/devices/d1/things`), 401, 'Unauthorized');
+    await expectError(await fetch(`${api}/devices/d1/things`, { headers: { 'x-functions-key': `${KEY}x` } }), 401, 'Unauthorized');
+    await expectError(await fetch(`${api}/devices/d1/things?code=nope`), 401, 'Unauthorized');
     expect(seen).toEqual([]);
   });
 
@@ -95,18 +119,31 @@ describe('HTTP routes', () => {
     const byCode = await fetch(`${api}/devices/d2/things?code=${encodeURIComponent(KEY)}&y=2`);
     expect(byCode.status).toBe(200);
     expect(await byCode.json()).toEqual({ functionName: 'device-things', params: { deviceId: 'd2' }, query: { y: '2' } });
+    expect(urls.at(-1)).not.toContain(KEY); // nor in the URL the handler sees (and might log)
+    expect(byCode.headers.get('x-content-type-options')).toBe('nosniff'); // on every answer, not only errors
     expect((await fetch(`${api}/health`)).status).toBe(200);
   });
 
-  it('answers 404 to unknown routes and 405 to a known route with the wrong method', async () => {
+  it('answers 404 JSON to unknown routes and 405 JSON with Allow to a known route with the wrong method', async () => {
     const headers = { 'x-functions-key': KEY };
-    expect((await fetch(`${api}/nothing-here`, { headers })).status).toBe(404);
-    expect((await fetch(`${api}/devices/d1/things/extra`, { headers })).status).toBe(404);
-    expect((await fetch(`${host.httpUrl}/devices/d1/things`, { headers })).status).toBe(404); // no api/ prefix
-    expect((await fetch(`${api}/things`, { headers })).status).toBe(405);
-    expect((await fetch(`${api}/devices/d1/things`, { method: 'DELETE', headers })).status).toBe(405);
+    await expectError(await fetch(`${api}/nothing-here`, { headers }), 404, 'NotFound');
+    await expectError(await fetch(`${api}/devices/d1/things/extra`, { headers }), 404, 'NotFound');
+    await expectError(await fetch(`${host.httpUrl}/devices/d1/things`, { headers }), 404, 'NotFound'); // no api/ prefix
+    const wrongMethod = await fetch(`${api}/things`, { headers });
+    expect(wrongMethod.headers.get('allow')).toBe('POST');
+    await expectError(wrongMethod, 405, 'MethodNotAllowed');
+    const deleted = await fetch(`${api}/devices/d1/things`, { method: 'DELETE', headers });
+    expect(deleted.headers.get('allow')).toBe('GET');
+    await expectError(deleted, 405, 'MethodNotAllowed');
     expect((await fetch(`${api}/things`, { method: 'POST', headers, body: '{}' })).status).toBe(200);
     expect(seen.map((s) => s.functionName)).toEqual(['start-things']);
+  });
+
+  it('answers a handler that throws outside the functions wrapper with a generic 500 JSON and its requestId', async () => {
+    const response = await fetch(`${api}/broken`, { headers: { 'x-functions-key': KEY } });
+    expect(response.status).toBe(500);
+    expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(await response.json()).toEqual({ error: 'InternalError', message: 'internal error', requestId: expect.any(String) as string });
   });
 
   it.each([
@@ -386,6 +423,8 @@ describe('event consumer drain (SIGTERM)', () => {
       consumerGroup: CONSUMER_GROUP,
       checkpointContainer: container,
       functionName: 'drain',
+      // The drain assertions read bodies as JSON, as a `dataType: 'string'` trigger hands them over.
+      dataType: 'string',
       handler: async (messages, context) => {
         first.push({
           messages: messages as unknown[],
@@ -459,6 +498,7 @@ describe('event consumer drain (SIGTERM)', () => {
       consumerGroup: CONSUMER_GROUP,
       checkpointContainer: container,
       functionName: 'drain',
+      dataType: 'string',
       handler: (messages) => {
         second.push(...(messages as unknown[]));
         return Promise.resolve();

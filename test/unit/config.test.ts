@@ -73,6 +73,8 @@ describe('loadConfig: defaults', () => {
       PROVISIONING_ENABLED: 'true',
       PROVISION_EDGE_DEVICES: 'false',
       REGISTRY_RETRY_BUDGET_MS: '60000',
+      OUTBOUND_TIMEOUT_MS: '10000',
+      API_RETRY_BUDGET_MS: '5000',
       POSTURE_WRITE_CONCURRENCY: '16',
       STALE_AGENT_HOURS: '24',
       LOG_LEVEL: 'info',
@@ -87,6 +89,7 @@ describe('loadConfig: defaults', () => {
       SWEEP_REPAIR_RULES: 'module-missing,baseline-not-applied',
       SWEEP_BULK_IMPORT_THRESHOLD: '1000',
       SWEEP_IMPORT_CONTAINER: 'twinguard-module-import',
+      COMPLIANCE_RETENTION_DAYS: '90',
       INACTIVE_MODULE_HOURS: '72',
       REQUIRED_MODULE_AUTH: 'any',
       COMPLIANCE_RUNS_TABLE: 'SweepRuns',
@@ -108,6 +111,7 @@ describe('loadConfig: defaults', () => {
       repairRules: ['module-missing', 'baseline-not-applied'],
       bulkImportThreshold: 1000,
       importContainer: 'twinguard-module-import',
+      retentionDays: 90,
       inactiveModuleHours: 72,
       requiredModuleAuth: 'any',
       runsTable: 'SweepRuns',
@@ -216,12 +220,18 @@ describe('loadConfig: compliance sweep', () => {
     [{ SWEEP_REPAIR_RULES: 'none' }, { repairRules: [] }],
     [{ SWEEP_REPAIR_RULES: ' module-missing , module-missing' }, { repairRules: ['module-missing'] }],
     [{ REQUIRED_MODULE_AUTH: 'X509' }, { requiredModuleAuth: 'x509' }],
+    [{ COMPLIANCE_RETENTION_DAYS: '1' }, { retentionDays: 1 }],
+    [{ COMPLIANCE_RETENTION_DAYS: '3650' }, { retentionDays: 3650 }],
     [
       { SWEEP_SHARD_TIME_BUDGET_SECONDS: '60', COMPLIANCE_SWEEP_SCHEDULE: '0 */30 * * * *' },
       { shardTimeBudgetMs: 60000, schedule: '0 */30 * * * *' },
     ],
-    // The timer scheduler's own parser validates: five fields (second 0) are accepted as the host accepts them.
+    // The timer scheduler's own parser validates: five fields (second 0) are accepted as the Functions host accepts them.
     [{ COMPLIANCE_SWEEP_SCHEDULE: '30 2 * * mon-fri' }, { schedule: '30 2 * * mon-fri' }],
+    [{ COMPLIANCE_SWEEP_SCHEDULE: '0 0 0 13 * Friday' }, { schedule: '0 0 0 13 * Friday' }],
+    // A %SETTING% reference is resolved before validating, as both hosts resolve it before parsing.
+    [{ COMPLIANCE_SWEEP_SCHEDULE: '%SWEEP_CRON%', SWEEP_CRON: '0 30 1 * * sun' }, { schedule: '0 30 1 * * sun' }],
+    [{ COMPLIANCE_SWEEP_SCHEDULE: '0 0 %SWEEP_HOUR% * * *', SWEEP_HOUR: '4' }, { schedule: '0 0 4 * * *' }],
   ])('reads %j', (env, expected) => {
     expect(loadConfig({ ...MINIMAL, ...env }).compliance).toMatchObject(expected);
   });
@@ -239,13 +249,31 @@ describe('loadConfig: compliance sweep', () => {
     ],
     [
       { COMPLIANCE_SWEEP_SCHEDULE: '0 2 * *' },
-      'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": "0 2 * *" must have 6 fields (second minute hour day month day-of-week) (got "0 2 * *")',
+      'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": "0 2 * *" has 4 fields; NCRONTAB takes 6 (second minute hour day month day-of-week) or 5 (minute hour day month day-of-week, at second 0) (got "0 2 * *")',
+    ],
+    [
+      { COMPLIANCE_SWEEP_SCHEDULE: '0 0 0 * * 7' },
+      'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": day-of-week: 7 is outside 0-6 (Sunday is 0) (got "0 0 0 * * 7")',
+    ],
+    [
+      { COMPLIANCE_SWEEP_SCHEDULE: '0 0 0 31 feb *' },
+      'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": "0 0 0 31 feb *" never fires: no month in it has any of its days (got "0 0 0 31 feb *")',
+    ],
+    [
+      { COMPLIANCE_SWEEP_SCHEDULE: '%SWEEP_CRON%', SWEEP_CRON: '99 * * * * *' },
+      'COMPLIANCE_SWEEP_SCHEDULE must be an NCRONTAB expression such as "0 0 2 * * *": second: 99 is outside 0-59 (got "99 * * * * *" from "%SWEEP_CRON%")',
+    ],
+    [
+      { COMPLIANCE_SWEEP_SCHEDULE: '%SWEEP_CRON%' },
+      'COMPLIANCE_SWEEP_SCHEDULE: binding expression %SWEEP_CRON% refers to an app setting that is not defined (got "%SWEEP_CRON%")',
     ],
     [
       { COMPLIANCE_SWEEP_QUEUE: 'Bad_Queue' },
       'COMPLIANCE_SWEEP_QUEUE must be a queue name: 3–63 lower-case letters, digits and single hyphens (got "Bad_Queue")',
     ],
     [{ COMPLIANCE_SWEEP_SHARDS: '0' }, 'COMPLIANCE_SWEEP_SHARDS must be a whole number from 1 to 256 (got "0")'],
+    [{ COMPLIANCE_RETENTION_DAYS: '0' }, 'COMPLIANCE_RETENTION_DAYS must be a whole number from 1 to 3650 (got "0")'],
+    [{ COMPLIANCE_RETENTION_DAYS: '3651' }, 'COMPLIANCE_RETENTION_DAYS must be a whole number from 1 to 3650 (got "3651")'],
     [
       { COMPLIANCE_FINDINGS_TABLE: 'PostureLatest' },
       'COMPLIANCE_RUNS_TABLE, COMPLIANCE_FINDINGS_TABLE and COMPLIANCE_SUPPRESSIONS_TABLE must name tables different from each other and from the posture tables',
@@ -366,6 +394,16 @@ describe('loadConfig: problems', () => {
       'retry budget too large',
       { REGISTRY_RETRY_BUDGET_MS: '600000' },
       'REGISTRY_RETRY_BUDGET_MS must be a whole number from 1000 to 240000 (got "600000")',
+    ],
+    [
+      'outbound timeout too small',
+      { OUTBOUND_TIMEOUT_MS: '999' },
+      'OUTBOUND_TIMEOUT_MS must be a whole number from 1000 to 120000 (got "999")',
+    ],
+    [
+      'API retry budget too large',
+      { API_RETRY_BUDGET_MS: '60001' },
+      'API_RETRY_BUDGET_MS must be a whole number from 1000 to 60000 (got "60001")',
     ],
     [
       'concurrency not a number',

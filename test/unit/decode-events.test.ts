@@ -1,6 +1,7 @@
 import { buildDecodeMix } from '../../testing/decode-mix';
 import { summarize } from '../../shared/domain/batch-summary';
 import { decodeBatch, MAX_NOTIFICATION_BYTES } from '../../shared/domain/decode-events';
+import { seededRandom } from '../../shared/domain/seeded-random';
 import type { DecodedEvent, EventPosition } from '../../shared/domain/types';
 import {
   connectionStateEvent,
@@ -347,14 +348,111 @@ describe('decodeBatch: invalid notifications become InvalidEvents with the raw p
     const bytes = Buffer.from([0x00, 0xff, 0xc3, 0x28]);
     expect(decodeOne({ ...reported, body: bytes }, { dataType: 'binary' })).toMatchObject({
       kind: 'invalid',
-      reason: 'body is not valid JSON',
+      reason: 'body is not valid UTF-8',
       raw: 'base64:AP/DKA==',
       rawSize: 4,
     });
   });
 
+  it('1,024 random bytes are dead-lettered byte for byte as base64, never as U+FFFD text', () => {
+    const random = seededRandom(10);
+    const bytes = Buffer.from(Array.from({ length: 1024 }, () => Math.floor(random() * 256)));
+    const decoded = decodeOne({ ...reported, body: bytes }, { dataType: 'binary' });
+    expect(decoded).toMatchObject({ kind: 'invalid', reason: 'body is not valid UTF-8', rawSize: 1024 });
+    const raw = decoded.kind === 'invalid' ? decoded.raw : '';
+    expect(raw.startsWith('base64:')).toBe(true);
+    expect(Buffer.from(raw.slice('base64:'.length), 'base64').equals(bytes)).toBe(true);
+  });
+
+  it.each<[string, Buffer, string, string]>([
+    ['malformed JSON', Buffer.from('{"version": 9, "é":', 'utf8'), 'body is not valid JSON', '{"version": 9, "é":'],
+    ['JSON that is not an object', Buffer.from('[1,2]', 'utf8'), 'body is not a JSON object (array)', '[1,2]'],
+    ['a UTF-8 byte order mark before the JSON', Buffer.from('\ufeff{}', 'utf8'), 'body is not valid JSON', '\ufeff{}'],
+    ['a truncated multi-byte character', Buffer.from([0x7b, 0x7d, 0xc3]), 'body is not valid UTF-8', 'base64:e33D'],
+    ['an encoded surrogate (CESU-8)', Buffer.from([0xed, 0xa0, 0x80]), 'body is not valid UTF-8', 'base64:7aCA'],
+    ['well-formed UTF-8 with control characters', Buffer.from([0x7b, 0x00, 0x13, 0x7d]), 'body is not valid JSON', 'base64:ewATfQ=='],
+  ])('bytes holding %s: the reason says why; readable text stays text, other bytes base64', (_label, body, reason, raw) => {
+    expect(decodeOne({ ...reported, body }, { dataType: 'binary' })).toEqual(
+      expect.objectContaining({ kind: 'invalid', reason, raw, rawSize: body.byteLength, deviceId: 'd1' }),
+    );
+  });
+
   it('JSON bodies delivered as Buffers (dataType binary) decode like strings', () => {
     expect(decodeOne(reported, { dataType: 'binary' })).toMatchObject({ kind: 'twinChanged', body: reported.body });
+  });
+
+  it('telemetry bytes are skipped without being read, valid UTF-8 or not', () => {
+    const bytes = Buffer.from([0xff, 0xfe, 0x00]);
+    expect(decodeOne(telemetryEvent('d1', bytes), { dataType: 'binary' })).toMatchObject({ kind: 'skipped', category: 'telemetry' });
+  });
+
+  describe('identity ids that IoT Hub could not have issued', () => {
+    const accented = 'é'.repeat(200);
+    it.each<[string, HostEventInput, RegExp]>([
+      [
+        'a 200 × é device id (connection device id and deviceId property)',
+        {
+          ...reported,
+          properties: { ...reported.properties, deviceId: accented },
+          systemProperties: { ...reported.systemProperties, 'iothub-connection-device-id': accented },
+        },
+        /^device id "é{140}"… is not a legal IoT Hub device id$/,
+      ],
+      [
+        'a device id with a space, only in the body of a lifecycle event',
+        (() => {
+          const created = deviceCreatedEvent({ deviceId: 'placeholder' });
+          const { deviceId: _p, ...properties } = created.properties ?? {};
+          const { 'iothub-connection-device-id': _c, ...systemProperties } = created.systemProperties ?? {};
+          return { ...created, properties, systemProperties, body: { ...(created.body as object), deviceId: 'has space' } };
+        })(),
+        /^device id "has space" is not a legal IoT Hub device id$/,
+      ],
+      [
+        'a 129-character device id',
+        {
+          ...reported,
+          properties: { ...reported.properties, deviceId: 'd'.repeat(129) },
+          systemProperties: { ...reported.systemProperties, 'iothub-connection-device-id': 'd'.repeat(129) },
+        },
+        /^device id "d{129}" is not a legal IoT Hub device id$/,
+      ],
+      [
+        'a module id with a slash',
+        {
+          ...reported,
+          properties: { ...reported.properties, moduleId: 'Defender/IotMicroAgent' },
+          systemProperties: { ...reported.systemProperties, 'iothub-connection-module-id': 'Defender/IotMicroAgent' },
+        },
+        /^module id "Defender\/IotMicroAgent" is not a legal IoT Hub module id$/,
+      ],
+    ])('%s → dead letter with the reason, never a posture event', (_label, event, reason) => {
+      for (const dataType of ['binary', 'string'] as const) {
+        const decoded = decodeOne(event, { dataType });
+        expect(decoded.kind).toBe('invalid');
+        expect(decoded.kind === 'invalid' && decoded.reason).toMatch(reason);
+      }
+    });
+
+    it("records only a legal id as the dead letter's device", () => {
+      const decoded = decodeOne({
+        ...reported,
+        properties: { ...reported.properties, deviceId: accented },
+        systemProperties: { ...reported.systemProperties, 'iothub-connection-device-id': accented },
+      });
+      expect(decoded).not.toHaveProperty('deviceId');
+      const legalModuleWrong = decodeOne({
+        ...reported,
+        properties: { ...reported.properties, moduleId: 'a b' },
+        systemProperties: { ...reported.systemProperties, 'iothub-connection-module-id': 'a b' },
+      });
+      expect(legalModuleWrong).toMatchObject({ kind: 'invalid', deviceId: 'd1' });
+    });
+
+    it('every legal punctuation character is still accepted', () => {
+      const deviceId = "line-3#cell?7%'b:+_*!(),=@;$.";
+      expect(decodeOne(deviceCreatedEvent({ deviceId }), { dataType: 'binary' })).toMatchObject({ kind: 'deviceCreated', deviceId });
+    });
   });
 
   it('an invalid event never stops the rest of the batch', () => {

@@ -77,13 +77,14 @@ describe('function registrations', () => {
     expect(terminateHooks).toHaveLength(registrationFiles.size);
   });
 
-  it('registers the Event Hub trigger as a batch of strings with a dedicated consumer group and a retry policy', () => {
+  it('registers the Event Hub trigger as a batch of byte bodies with a dedicated consumer group and a retry policy', () => {
     const trigger = registrations.find((r) => r.name === 'iothub-events');
     expect(trigger?.kind).toBe('eventHub');
     expect(trigger?.options).toMatchObject({
       connection: 'IOTHUB_EVENTS_CONNECTION',
       cardinality: 'many',
-      dataType: 'string',
+      // Bytes, not 'string': the host would decode binary bodies as UTF-8 with U+FFFD, losing them (defect 10).
+      dataType: 'binary',
       consumerGroup: 'twinguard',
       eventHubName: '%IOTHUB_EVENTS_NAME%',
       retry: { strategy: 'exponentialBackoff', maxRetryCount: -1 },

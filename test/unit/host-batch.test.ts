@@ -5,7 +5,9 @@
  */
 import * as path from 'node:path';
 import { message as amqpMessage, type Message as AmqpMessage } from 'rhea';
+import { iothubEventsOptions } from '../../functions/iothub-events';
 import {
+  DEFAULT_HOST_DATA_TYPE,
   dotNetUnspecifiedDateTime,
   dotNetUtcDateTime,
   toHostShapedBatch,
@@ -169,15 +171,51 @@ describe('toHostShapedBatch', () => {
     expect(created?.kind === 'deviceCreated' && created.deviceId).toBe("line-3#cell?7%'b");
   });
 
+  it('hands over the bodies as the registered dataType (binary) makes the worker do: one Buffer per event, bytes untouched', () => {
+    expect(DEFAULT_HOST_DATA_TYPE).toBe(iothubEventsOptions.dataType);
+    const at = positions(MIXED_BATCH.length);
+    const fixture = hostBatch(MIXED_BATCH, {
+      ...PARTITION,
+      firstSequenceNumber: FIRST_SEQUENCE_NUMBER,
+      firstEnqueuedTime: FIRST_ENQUEUED,
+      dataType: 'binary',
+    });
+    const standalone = toHostShapedBatch(received(MIXED_BATCH, at), PARTITION);
+    expect(standalone.messages).toEqual(fixture.messages);
+    expect(standalone.messages.every((m) => Buffer.isBuffer(m))).toBe(true);
+    expect(standalone.messages[7]).toEqual(Buffer.from('42'));
+    expect(standalone.messages[8]).toEqual(Buffer.from('plain text, not JSON'));
+    expect(standalone.messages[9]).toEqual(Buffer.from([0xff, 0x00, 0x13, 0xc3]));
+    expect(decodeBatch(standalone.messages, standalone.triggerMetadata)).toEqual(decodeBatch(fixture.messages, fixture.triggerMetadata));
+  });
+
   it('hands over the bodies as the worker does for dataType string: parsed JSON, else the (lossy UTF-8) text', () => {
     const at = positions(MIXED_BATCH.length);
-    const fixture = hostBatch(MIXED_BATCH, { ...PARTITION, firstSequenceNumber: FIRST_SEQUENCE_NUMBER, firstEnqueuedTime: FIRST_ENQUEUED });
-    const standalone = toHostShapedBatch(received(MIXED_BATCH, at), PARTITION);
+    const fixture = hostBatch(MIXED_BATCH, {
+      ...PARTITION,
+      firstSequenceNumber: FIRST_SEQUENCE_NUMBER,
+      firstEnqueuedTime: FIRST_ENQUEUED,
+      dataType: 'string',
+    });
+    const standalone = toHostShapedBatch(received(MIXED_BATCH, at), PARTITION, 'string');
     expect(standalone.messages).toEqual(fixture.messages);
     expect(standalone.messages[7]).toBe(42);
     expect(standalone.messages[8]).toBe('plain text, not JSON');
     expect(standalone.messages[9]).toBe(Buffer.from([0xff, 0x00, 0x13, 0xc3]).toString('utf8'));
     expect(standalone.messages.some((m) => Buffer.isBuffer(m))).toBe(false);
+  });
+
+  it('keeps a binary notification body exact, so its dead letter holds the very bytes (not U+FFFD text)', () => {
+    const bytes = Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 151 + 7) % 256));
+    const event: HostEventInput = { ...MIXED_BATCH[3]!, body: bytes };
+    const batch = toHostShapedBatch(received([event], positions(1)), PARTITION);
+    const [decoded] = decodeBatch(batch.messages, batch.triggerMetadata);
+    expect(decoded).toMatchObject({
+      kind: 'invalid',
+      reason: 'body is not valid UTF-8',
+      rawSize: 1024,
+      raw: `base64:${bytes.toString('base64')}`,
+    });
   });
 
   it('builds trigger metadata in the exact shape the host and worker produce', () => {

@@ -797,3 +797,39 @@ describe('provisioningStep', () => {
     ]);
   });
 });
+
+describe('reported properties named __proto__, constructor or prototype (IoT Hub accepts them)', () => {
+  const wire = (text: string): JsonObject => JSON.parse(text) as JsonObject;
+
+  it('survive module creation, an in-order patch, a replace and a resync, in posture and history', () => {
+    const created = applied(
+      applyEvent(undefined, moduleCreated(10, moduleTwinBody(2, {}, 1, wire('{"__proto__":{"a":1},"constructor":"c"}'), 1)), CONTEXT),
+    );
+    expect(JSON.stringify(created.next.reported)).toBe('{"__proto__":{"a":1},"constructor":"c"}');
+    expect(JSON.stringify(created.history.change)).toBe('{"desired":{},"reported":{"__proto__":{"a":1},"constructor":"c"}}');
+
+    const patched = applied(applyEvent(created.next, reportedPatch(20, 2, wire('{"__proto__":{"b":2},"prototype":{"x":1}}')), CONTEXT));
+    expect(JSON.stringify(patched.next.reported)).toBe('{"__proto__":{"a":1,"b":2},"constructor":"c","prototype":{"x":1}}');
+    expect(JSON.stringify(patched.history.change)).toBe('{"__proto__":{"b":2},"prototype":{"x":1}}');
+    expect(Object.getPrototypeOf(patched.next.reported)).toBe(Object.prototype);
+
+    const replaced = applied(
+      applyEvent(patched.next, replaceTwin(30, moduleTwinBody(20, wire('{"__proto__":{"d":1}}'), 4, {}, 2)), CONTEXT),
+    );
+    expect(JSON.stringify(replaced.next.desired)).toBe('{"__proto__":{"d":1}}');
+    expect(JSON.stringify(replaced.next.reported)).toBe('{}');
+
+    const twin: ModuleTwin = {
+      deviceId: DEVICE,
+      moduleId: MODULE,
+      etag: 'AAAAAAAAAAk=',
+      version: 30,
+      tags: {},
+      authType: 'sas',
+      desired: { $version: 5 },
+      reported: wire('{"__proto__":{"r":1},"$version":9}'),
+    };
+    const resynced = postureFromTwin(replaced.next, twin, reportedPatch(40, 9, {}), CONTEXT);
+    expect(JSON.stringify(resynced.next.reported)).toBe('{"__proto__":{"r":1}}');
+  });
+});

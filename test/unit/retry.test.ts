@@ -1,9 +1,10 @@
 import { mapWithConcurrency, TokenBucket } from '../../shared/concurrency';
-import { PermanentError, TransientError } from '../../shared/errors';
+import { classifyServiceError, OutboundTimeoutError, PermanentError, TransientError } from '../../shared/errors';
+import type { LogFields } from '../../shared/logger';
 import { retryTransient, type RetryInfo } from '../../shared/retry';
 
-function fakeClock(): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[] } {
-  let time = 0;
+function fakeClock(start = 0): { now: () => number; sleep: (ms: number) => Promise<void>; slept: number[] } {
+  let time = start;
   const slept: number[] = [];
   const sleep = (ms: number): Promise<void> => {
     slept.push(ms);
@@ -90,7 +91,114 @@ describe('retryTransient', () => {
     expect(error).toBeInstanceOf(TransientError);
     expect((error as TransientError).message).toBe('getModule(d1) gave up after 3 attempts in 800 ms: TransientError: 429');
     expect((error as TransientError).cause).toBe(last);
+    expect((error as TransientError).retryAfterMs).toBe(400);
     expect(clock.slept).toEqual([400, 400]);
+  });
+
+  /** A RestError-shaped 429 (what @azure/data-tables and the storage SDKs throw) with the given response headers. */
+  function restError(statusCode: number, headers: Record<string, string>): Error {
+    const lower = new Map(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+    return Object.assign(new Error(`status ${statusCode}`), {
+      statusCode,
+      response: { status: statusCode, headers: { get: (name: string) => lower.get(name.toLowerCase()) } },
+    });
+  }
+
+  it.each([
+    ['Retry-After in seconds', { 'Retry-After': '3' }, 3000],
+    ['Retry-After as an HTTP date', { 'Retry-After': new Date(Date.UTC(2024, 4, 1, 12, 0, 5)).toUTCString() }, 5000],
+    ['x-ms-retry-after-ms', { 'x-ms-retry-after-ms': '1500' }, 1500],
+    ['x-ms-retry-after-ms over Retry-After', { 'x-ms-retry-after-ms': '250', 'Retry-After': '9' }, 250],
+  ])('takes %s as the floor of the next wait', async (_label, headers, floorMs) => {
+    const clock = fakeClock(Date.UTC(2024, 4, 1, 12, 0, 0));
+    let calls = 0;
+    await retryTransient(() => ((calls += 1) === 1 ? Promise.reject(restError(429, headers)) : Promise.resolve()), {
+      budgetMs: 60_000,
+      random: () => 0,
+      ...clock,
+    });
+    expect(clock.slept).toEqual([floorMs]);
+  });
+
+  it('fails fast, without sleeping, when the wait Retry-After asks for would end past the budget', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const error = await retryTransient(
+      () => {
+        calls += 1;
+        return Promise.reject(restError(429, { 'Retry-After': '5' }));
+      },
+      { budgetMs: 3000, random: () => 0, ...clock },
+    ).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(TransientError);
+    expect([calls, clock.slept, (error as TransientError).retryAfterMs, (error as TransientError).statusCode]).toEqual([1, [], 5000, 429]);
+  });
+
+  it('without a Retry-After, the give-up error suggests the next backoff ceiling (at least 1 s) as retryAfterMs', async () => {
+    const clock = fakeClock();
+    const error = await retryTransient(() => Promise.reject(new TransientError('503', { statusCode: 503 })), {
+      budgetMs: 5000,
+      random: () => 0.999,
+      ...clock,
+    }).catch((err: unknown) => err);
+    // Waits 199, 399, 799, 1598 (elapsed 2995); the next (ceiling 3200) would end past 5000.
+    expect(clock.slept).toEqual([199, 399, 799, 1598]);
+    expect((error as TransientError).retryAfterMs).toBe(3200);
+  });
+
+  it('logs each retry at WARN with the operation, the attempt, the wait and the failure', async () => {
+    const clock = fakeClock();
+    const lines: { message: string; fields?: LogFields }[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      error: () => undefined,
+      warn: (message: string, fields?: LogFields) => lines.push({ message, fields }),
+    };
+    let calls = 0;
+    await retryTransient(() => ((calls += 1) === 1 ? Promise.reject(throttled(1000)) : Promise.resolve()), {
+      budgetMs: 10_000,
+      random: () => 0,
+      operationName: 'getModule(d1/sec)',
+      logger,
+      retryMessage: 'IoT Hub registry call retried',
+      logFields: { operation: 'getModule', deviceId: 'd1' },
+      ...clock,
+    });
+    expect(lines).toEqual([
+      {
+        message: 'IoT Hub registry call retried',
+        fields: {
+          operation: 'getModule',
+          deviceId: 'd1',
+          attempt: 1,
+          delayMs: 1000,
+          kind: 'throttled',
+          statusCode: 429,
+          error: 'TransientError: 429',
+        },
+      },
+    ]);
+  });
+
+  it('aborts an attempt after attemptTimeoutMs through its signal, and retries it as an OutboundTimeoutError', async () => {
+    const clock = fakeClock();
+    const signals: (AbortSignal | undefined)[] = [];
+    const result = await retryTransient(
+      (attempt, signal) => {
+        signals.push(signal);
+        if (attempt > 1) return Promise.resolve('answered');
+        // Never answers on its own: only the abort ends it.
+        return new Promise<string>((_resolve, reject) => signal?.addEventListener('abort', () => reject(new Error('aborted'))));
+      },
+      { budgetMs: 10_000, attemptTimeoutMs: 5, random: () => 0, ...clock, onRetry: (info) => expect(info.kind).toBe('transient') },
+    );
+    expect(result).toBe('answered');
+    expect(signals.map((signal) => signal?.aborted)).toEqual([true, false]);
+  });
+
+  it('classifies OutboundTimeoutError as transient', () => {
+    expect(classifyServiceError(new OutboundTimeoutError('GET /x', 1000))).toEqual({ kind: 'transient' });
   });
 });
 

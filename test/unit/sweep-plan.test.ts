@@ -1,9 +1,13 @@
 import {
+  advanceWalk,
   bucketRange,
+  compareOrdinal,
   devicesQuery,
   modulesQuery,
   queryString,
-  ReservoirSample,
+  samplePage,
+  sampleThreshold,
+  seedFrom,
   shardBuckets,
   splitPoints,
   toSweepModule,
@@ -47,18 +51,68 @@ describe('sweep plan', () => {
     expect(devicesQuery({}, false)).toBe('SELECT deviceId, status, capabilities, tags, authenticationType FROM devices');
   });
 
-  it('samples deterministically and uniformly enough', () => {
-    const a = new ReservoirSample(100, 7);
-    const b = new ReservoirSample(100, 7);
-    for (let i = 0; i < 10_000; i++) {
-      a.add(`d${String(i).padStart(5, '0')}`);
-      b.add(`d${String(i).padStart(5, '0')}`);
+  it.each([
+    // [sample size, fleet, threshold]
+    [16_384, 0, 2 ** 32],
+    [16_384, 16_384, 2 ** 32],
+    [16_384, 32_768, 2 ** 31],
+    [100, 400, 2 ** 30],
+    [16_384, 500_000, Math.floor((16_384 / 500_000) * 2 ** 32)],
+  ])('samples %d of a fleet of %d with threshold %d', (size, fleet, threshold) => {
+    expect(sampleThreshold(size, fleet)).toBe(threshold);
+  });
+
+  const fleet = Array.from({ length: 20_000 }, (_, i) => `d${String(i).padStart(5, '0')}`);
+
+  it('samples by hash alone: the same ids whatever the page cut, order or retry', () => {
+    const seed = seedFrom('sw-20261123T020000Z-sched');
+    const threshold = sampleThreshold(1_000, fleet.length);
+    const whole = samplePage(fleet, seed, threshold);
+    const pages = [fleet.slice(0, 7_000), fleet.slice(7_000, 7_001), fleet.slice(7_001)];
+    const paged = pages.flatMap((page) => samplePage(page, seed, threshold));
+    expect(paged).toEqual(whole);
+    expect(samplePage([...fleet].reverse(), seed, threshold).sort(compareOrdinal)).toEqual([...whole].sort(compareOrdinal));
+    expect(samplePage(pages[0]!, seed, threshold)).toEqual(samplePage(pages[0]!, seed, threshold));
+    expect(samplePage(fleet, seedFrom('another sweep'), threshold)).not.toEqual(whole);
+    expect(samplePage(fleet.slice(0, 10), seed, 2 ** 32)).toEqual(fleet.slice(0, 10));
+  });
+
+  it.each([1, 7, 123_456])('keeps about the sample size, spread evenly over the id space (seed %d)', (seed) => {
+    const sample = samplePage(fleet, seed, sampleThreshold(1_000, fleet.length)).sort(compareOrdinal);
+    expect(sample.length).toBeGreaterThan(850);
+    expect(sample.length).toBeLessThan(1_150);
+    // Quartiles of the sample within 4 % of the fleet's.
+    for (const q of [0.25, 0.5, 0.75]) {
+      const at = Number((sample[Math.floor(q * sample.length)] as string).slice(1));
+      expect(Math.abs(at - q * fleet.length)).toBeLessThan(0.04 * fleet.length);
     }
-    expect(a.sorted()).toEqual(b.sorted());
-    expect(a.count).toBe(10_000);
-    const median = a.sorted()[50] as string;
-    expect(Number(median.slice(1))).toBeGreaterThan(3_000);
-    expect(Number(median.slice(1))).toBeLessThan(7_000);
+  });
+
+  it.each<[string, { pages: number; devicesSeen: number; continuationToken?: string; done: boolean }, number, string | undefined, object]>([
+    [
+      'first page, more to come',
+      { pages: 0, devicesSeen: 0, done: false },
+      10_000,
+      't1',
+      { pages: 1, devicesSeen: 10_000, continuationToken: 't1', done: false },
+    ],
+    [
+      'a middle page',
+      { pages: 1, devicesSeen: 10_000, continuationToken: 't1', done: false },
+      10_000,
+      't2',
+      { pages: 2, devicesSeen: 20_000, continuationToken: 't2', done: false },
+    ],
+    [
+      'the last page',
+      { pages: 2, devicesSeen: 20_000, continuationToken: 't2', done: false },
+      42,
+      undefined,
+      { pages: 3, devicesSeen: 20_042, done: true },
+    ],
+    ['an empty fleet', { pages: 0, devicesSeen: 0, done: false }, 0, undefined, { pages: 1, devicesSeen: 0, done: true }],
+  ])('advances the planning walk: %s', (_name, progress, rows, token, expected) => {
+    expect(advanceWalk(progress, rows, token)).toEqual(expected);
   });
 
   it('reads module rows with aliased or nested sections', () => {

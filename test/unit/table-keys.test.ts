@@ -260,3 +260,47 @@ describe('sharded posture keys', () => {
     });
   });
 });
+
+describe('history windows at the edges of what keys can represent', () => {
+  const { clampHistoryWindow, historyKeys, historyRange, EARLIEST_KEY_TIME, LATEST_KEY_TIME } =
+    jest.requireActual<typeof import('../../shared/domain/table-keys')>('../../shared/domain/table-keys');
+  const d = (iso: string): Date => new Date(iso);
+  const mid = d('2026-11-23T10:00:00Z');
+
+  it.each<[string, Date | undefined, Date | undefined, { from?: Date; to?: Date; empty: boolean }]>([
+    ['no bounds', undefined, undefined, { empty: false }],
+    ['ordinary bounds are kept', mid, mid, { from: mid, to: mid, empty: false }],
+    ['from 0001-01-01T00:00:00Z (the earliest instant) means no lower bound', d('0001-01-01T00:00:00Z'), undefined, { empty: false }],
+    ['from before year 1 means no lower bound', d('0000-01-01'), mid, { to: mid, empty: false }],
+    ['to 0000-01-01 leaves nothing to find', undefined, d('0000-01-01'), { empty: true }],
+    ['to 0001-01-01 (the earliest instant) is kept', undefined, EARLIEST_KEY_TIME, { to: EARLIEST_KEY_TIME, empty: false }],
+    [
+      'to 9999-12-31T23:59:59-05:00 (10000-01-01 UTC) means no upper bound',
+      mid,
+      d('9999-12-31T23:59:59-05:00'),
+      { from: mid, empty: false },
+    ],
+    ['to the latest instant means no upper bound', undefined, LATEST_KEY_TIME, { empty: false }],
+    ['from the latest instant is kept', LATEST_KEY_TIME, undefined, { from: LATEST_KEY_TIME, empty: false }],
+    ['from after 9999-12-31 UTC leaves nothing to find', d('9999-12-31T23:59:59-05:00'), undefined, { empty: true }],
+  ])('%s', (_name, from, to, expected) => {
+    expect(clampHistoryWindow(from, to)).toEqual(expected);
+  });
+
+  it.each([
+    ['0001-01-01T00:00:00Z', undefined],
+    [undefined, '0000-01-01'],
+    [undefined, '9999-12-31T23:59:59-05:00'],
+    ['9999-12-31T23:59:59-05:00', undefined],
+    ['0000-01-01', '9999-12-31T23:59:59-05:00'],
+  ])('historyRange(from=%s, to=%s) never throws and selects exactly the entries in the window', (from, to) => {
+    const fromDate = from === undefined ? undefined : d(from);
+    const toDate = to === undefined ? undefined : d(to);
+    const instants = [EARLIEST_KEY_TIME, d('1970-01-01T00:00:00Z'), mid, LATEST_KEY_TIME];
+    const rows = instants.map((at, i) => ({ at, rowKey: historyKeys('dev', at, '0', i).rowKey }));
+    const range = historyRange('dev', fromDate, toDate);
+    const selected = rows.filter((row) => row.rowKey >= range.lower && row.rowKey < range.upperExclusive).map((row) => row.at);
+    const expected = instants.filter((at) => (fromDate === undefined || at >= fromDate) && (toDate === undefined || at <= toDate));
+    expect(selected.sort((a, b) => a.getTime() - b.getTime())).toEqual(expected);
+  });
+});

@@ -1,4 +1,4 @@
-import { isJsonObject, mergePatch, sectionLastUpdated, sectionVersion, stripMetadata } from '../../shared/domain/twin-patch';
+import { cloneJson, isJsonObject, mergePatch, sectionLastUpdated, sectionVersion, stripMetadata } from '../../shared/domain/twin-patch';
 import type { JsonObject } from '../../shared/domain/types';
 
 describe('stripMetadata', () => {
@@ -98,5 +98,39 @@ describe('isJsonObject', () => {
     ['x', false],
   ])('%j → %s', (value, expected) => {
     expect(isJsonObject(value)).toBe(expected);
+  });
+});
+
+describe('property names that are special in JavaScript (IoT Hub accepts them as twin properties)', () => {
+  // JSON.parse, like the worker and the table reader, makes `__proto__` an own property; an object literal would not.
+  const wire = (text: string): JsonObject => JSON.parse(text) as JsonObject;
+  const ownKeys = (value: unknown): string[] => Object.keys(value as object);
+
+  it.each<[string, (section: JsonObject) => JsonObject]>([
+    ['stripMetadata', (section) => stripMetadata(section)],
+    ['cloneJson', (section) => cloneJson(section)],
+    ['mergePatch onto {}', (section) => mergePatch({}, section)],
+    ['mergePatch of {} onto the section', (section) => mergePatch(section, {})],
+  ])('%s keeps __proto__, constructor and prototype as data, at every depth', (_name, copy) => {
+    const section = wire(
+      '{"__proto__":{"polluted":true,"__proto__":{"deep":1}},"constructor":"c","prototype":{"x":[{"__proto__":2}]},"toString":3}',
+    );
+    const result = copy(section);
+    expect(JSON.stringify(result)).toBe(JSON.stringify(section));
+    expect(ownKeys(result)).toEqual(['__proto__', 'constructor', 'prototype', 'toString']);
+    expect(Object.getPrototypeOf(result)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  it('mergePatch merges into, replaces and deletes a __proto__ property like any other', () => {
+    const base = wire('{"__proto__":{"a":1,"b":2},"constructor":{"k":1}}');
+    expect(JSON.stringify(mergePatch(base, wire('{"__proto__":{"b":null,"c":3}}')))).toBe(
+      '{"__proto__":{"a":1,"c":3},"constructor":{"k":1}}',
+    );
+    expect(JSON.stringify(mergePatch(base, wire('{"__proto__":5,"constructor":null}')))).toBe('{"__proto__":5}');
+    expect(JSON.stringify(mergePatch(base, wire('{"__proto__":null}')))).toBe('{"constructor":{"k":1}}');
+    // A patch object onto an absent key starts from empty, not from Object.prototype.
+    expect(JSON.stringify(mergePatch({}, wire('{"constructor":{"x":1}}')))).toBe('{"constructor":{"x":1}}');
+    expect(JSON.stringify(base)).toBe('{"__proto__":{"a":1,"b":2},"constructor":{"k":1}}');
   });
 });

@@ -3,11 +3,35 @@
  * findings, opaque paging tokens): for handler tests and the benchmark.
  */
 import { InvalidContinuationTokenError } from '../../errors';
-import type { FindingRecord, FindingsQuery, ShardState, Stored, SweepRun, SweepStore, WriteResult } from '../../ports/sweep-store';
+import type {
+  FindingRecord,
+  FindingsQuery,
+  ShardState,
+  Stored,
+  SweepRun,
+  SweepStatus,
+  SweepStore,
+  WriteResult,
+} from '../../ports/sweep-store';
+import { decodePagingToken, encodePagingToken, hasOnlyKeys, isShardIndex } from '../../domain/paging-token';
 import { settle } from './settle';
 
 function findingKey(row: FindingRecord): string {
   return `${row.deviceId}\u0000${row.ruleId}`;
+}
+
+/**
+ * The paging position a token names, checked as the table adapter checks its own: the shard an integer in
+ * [0, shards), the key a string no longer than a finding key can be. @throws InvalidContinuationTokenError.
+ */
+function decodeToken(token: string, shards: number): { shard: number; after: string } {
+  const parsed = decodePagingToken(token);
+  const after = parsed?.['after'];
+  if (parsed === undefined || !hasOnlyKeys(parsed, ['shard', 'after']) || !isShardIndex(parsed['shard'], shards)) {
+    throw new InvalidContinuationTokenError();
+  }
+  if (typeof after !== 'string' || after.length > 2048) throw new InvalidContinuationTokenError();
+  return { shard: parsed['shard'], after };
 }
 
 export class MemorySweepStore implements SweepStore {
@@ -16,6 +40,8 @@ export class MemorySweepStore implements SweepStore {
   /** Per `sweepId/shard`: key → row, kept in key order on read. */
   private readonly findings = new Map<string, Map<string, FindingRecord>>();
   private readonly index = new Map<string, SweepRun>();
+  /** Per sweepId: page index → sampled ids. */
+  private readonly samples = new Map<string, Map<number, string[]>>();
   private etag = 0;
 
   private nextEtag(): string {
@@ -110,19 +136,7 @@ export class MemorySweepStore implements SweepStore {
 
   listFindings(query: FindingsQuery): Promise<{ rows: FindingRecord[]; continuationToken?: string }> {
     return settle(() => {
-      let position = { shard: 0, after: '' };
-      if (query.continuationToken !== undefined) {
-        try {
-          const parsed = JSON.parse(Buffer.from(query.continuationToken, 'base64').toString('utf8')) as {
-            shard?: unknown;
-            after?: unknown;
-          };
-          if (typeof parsed.shard !== 'number' || typeof parsed.after !== 'string') throw new Error('bad');
-          position = { shard: parsed.shard, after: parsed.after };
-        } catch {
-          throw new InvalidContinuationTokenError();
-        }
-      }
+      const position = query.continuationToken === undefined ? { shard: 0, after: '' } : decodeToken(query.continuationToken, query.shards);
       const rows: FindingRecord[] = [];
       for (let shard = position.shard; shard < query.shards; shard++) {
         const map = this.findings.get(`${query.sweepId}/${shard}`);
@@ -133,11 +147,87 @@ export class MemorySweepStore implements SweepStore {
           if ((query.ruleId && row.ruleId !== query.ruleId) || (query.status && row.status !== query.status)) continue;
           rows.push(structuredClone(row));
           if (rows.length === query.limit) {
-            return { rows, continuationToken: Buffer.from(JSON.stringify({ shard, after: key })).toString('base64') };
+            return { rows, continuationToken: encodePagingToken({ shard, after: key }) };
           }
         }
       }
       return { rows };
+    });
+  }
+
+  async *findingsWithRepairResult(sweepId: string, shard: number, repairResult: string, pageSize: number): AsyncIterable<FindingRecord[]> {
+    const map = this.findings.get(`${sweepId}/${shard}`);
+    let after: string | undefined;
+    for (;;) {
+      const page = await settle(() => {
+        const keys = [...(map?.keys() ?? [])].sort().filter((key) => after === undefined || key > after);
+        const rows: FindingRecord[] = [];
+        for (const key of keys) {
+          const row = map?.get(key) as FindingRecord;
+          if (row.repairResult !== repairResult) continue;
+          rows.push(structuredClone(row));
+          after = key;
+          if (rows.length === pageSize) break;
+        }
+        return rows;
+      });
+      if (page.length === 0) return;
+      yield page;
+      if (page.length < pageSize) return;
+    }
+  }
+
+  writePlanSample(sweepId: string, page: number, ids: readonly string[]): Promise<void> {
+    return settle(() => {
+      let pages = this.samples.get(sweepId);
+      if (!pages) this.samples.set(sweepId, (pages = new Map<number, string[]>()));
+      pages.set(page, [...ids]);
+    });
+  }
+
+  readPlanSample(sweepId: string, pages: number): Promise<string[]> {
+    return settle(() => [...(this.samples.get(sweepId)?.entries() ?? [])].filter(([page]) => page < pages).flatMap(([, ids]) => ids));
+  }
+
+  deletePlanSample(sweepId: string): Promise<void> {
+    return settle(() => {
+      this.samples.delete(sweepId);
+    });
+  }
+
+  listRuns(query: { statuses: readonly SweepStatus[]; startedBefore?: string; limit: number }): Promise<Stored<SweepRun>[]> {
+    return settle(() =>
+      [...this.runs.values()]
+        .filter(({ value }) => query.statuses.includes(value.status))
+        .filter(({ value }) => query.startedBefore === undefined || Date.parse(value.startedAt) < Date.parse(query.startedBefore))
+        .slice(0, query.limit)
+        .map((stored) => structuredClone(stored)),
+    );
+  }
+
+  deleteRun(run: SweepRun, maxRows: number): Promise<{ rowsDeleted: number; done: boolean }> {
+    return settle(() => {
+      let rowsDeleted = 0;
+      const take = (): boolean => rowsDeleted < maxRows;
+      for (const [partition, map] of this.findings) {
+        if (!partition.startsWith(`${run.sweepId}/`)) continue;
+        for (const key of [...map.keys()]) {
+          if (!take()) return { rowsDeleted, done: false };
+          map.delete(key);
+          rowsDeleted += 1;
+        }
+        this.findings.delete(partition);
+      }
+      if (this.index.delete(run.sweepId)) rowsDeleted += 1;
+      for (const key of [...this.shards.keys()]) {
+        if (!key.startsWith(`${run.sweepId}/`)) continue;
+        if (!take()) return { rowsDeleted, done: false };
+        this.shards.delete(key);
+        rowsDeleted += 1;
+      }
+      this.samples.delete(run.sweepId);
+      if (this.runs.delete(run.sweepId)) rowsDeleted += 1;
+      return { rowsDeleted, done: true };
     });
   }
 

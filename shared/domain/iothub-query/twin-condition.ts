@@ -13,7 +13,7 @@
  */
 import { compilePath, type ValueGetter } from './compile-path';
 import { ConditionSyntaxError } from './condition-syntax-error';
-import { tokenize } from './query-lexer';
+import { tokenize, type Token } from './query-lexer';
 import { TokenCursor, unexpectedToken } from './token-cursor';
 
 /** A parsed, compiled condition. Opaque: only `text` is public; evaluate with {@link evaluateCondition}. */
@@ -65,35 +65,77 @@ function compare(op: string, left: unknown, right: unknown): boolean {
   }
 }
 
+/**
+ * How deeply parentheses and `NOT`s may nest. The parser and the compiled predicate recurse once per level, so an
+ * unbounded depth lets a 20,000-character condition exhaust the stack; 32 is far beyond any hand-written condition.
+ * IoT Hub documents no nesting limit of its own (nor a condition length limit: bound the text where it is accepted).
+ * `AND`/`OR` chains do not count: they are parsed and evaluated as flat lists, however long.
+ */
+export const MAX_CONDITION_DEPTH = 32;
+
+/** `a OR b OR c` as one loop over the terms, not a chain of closures as deep as the list is long. */
+function anyOf(terms: Predicate[]): Predicate {
+  if (terms.length === 1) return terms[0]!;
+  if (terms.length === 2) {
+    const [a, b] = terms as [Predicate, Predicate];
+    return (twin) => a(twin) || b(twin);
+  }
+  return (twin) => {
+    for (const term of terms) if (term(twin)) return true;
+    return false;
+  };
+}
+
+function allOf(terms: Predicate[]): Predicate {
+  if (terms.length === 1) return terms[0]!;
+  if (terms.length === 2) {
+    const [a, b] = terms as [Predicate, Predicate];
+    return (twin) => a(twin) && b(twin);
+  }
+  return (twin) => {
+    for (const term of terms) if (!term(twin)) return false;
+    return true;
+  };
+}
+
 class ConditionParser {
+  private depth = 0;
+
   constructor(private readonly cursor: TokenCursor) {}
 
   parseOr(): Predicate {
-    let left = this.parseAnd();
+    const terms = [this.parseAnd()];
     while (this.cursor.isKeyword('OR')) {
       this.cursor.next();
-      const l = left;
-      const r = this.parseAnd();
-      left = (twin) => l(twin) || r(twin);
+      terms.push(this.parseAnd());
     }
-    return left;
+    return anyOf(terms);
   }
 
   private parseAnd(): Predicate {
-    let left = this.parseNot();
+    const terms = [this.parseNot()];
     while (this.cursor.isKeyword('AND')) {
       this.cursor.next();
-      const l = left;
-      const r = this.parseNot();
-      left = (twin) => l(twin) && r(twin);
+      terms.push(this.parseNot());
     }
-    return left;
+    return allOf(terms);
+  }
+
+  /** Enters one level of `(` or `NOT` at `token`, refusing to go past MAX_CONDITION_DEPTH. */
+  private enter(token: Token): void {
+    this.depth += 1;
+    if (this.depth > MAX_CONDITION_DEPTH) {
+      throw new ConditionSyntaxError(
+        `Condition nests parentheses and NOT more than ${MAX_CONDITION_DEPTH} levels deep (at position ${token.position})`,
+      );
+    }
   }
 
   private parseNot(): Predicate {
     if (this.cursor.isKeyword('NOT')) {
-      this.cursor.next();
+      this.enter(this.cursor.next());
       const inner = this.parseNot();
+      this.depth -= 1;
       return (twin) => !inner(twin);
     }
     return this.parsePrimary();
@@ -101,9 +143,10 @@ class ConditionParser {
 
   private parsePrimary(): Predicate {
     if (this.cursor.isPunct('(')) {
-      this.cursor.next();
+      this.enter(this.cursor.next());
       const inner = this.parseOr();
       this.cursor.expectPunct(')');
+      this.depth -= 1;
       return inner;
     }
     const token = this.cursor.peek();

@@ -1,2 +1,11 @@
 /** What each step of the sweep did with its queue message. */
-export type MessageOutcome = 'planned' | 'shardDone' | 'shardYielded' | 'shardSuperseded' | 'finalized' | 'importPolled' | 'ignored';
+export type MessageOutcome =
+  | 'planned'
+  | 'planYielded'
+  | 'shardDone'
+  | 'shardYielded'
+  | 'shardSuperseded'
+  | 'finalized'
+  | 'importPolled'
+  | 'retentionYielded'
+  | 'ignored';

@@ -5,16 +5,17 @@ import { finalizeSweep } from './finalize-sweep';
 import type { MessageOutcome } from './message-outcome';
 import { processBucket } from './process-bucket';
 import type { SweepServices } from './sweep-services';
+import { timeBudget } from './time-budget';
 
 /** One shard message: claim the shard, process its buckets until done or out of time budget, then try to finalize. */
 export async function runShard(sweepId: string, shardIndex: number, services: SweepServices): Promise<MessageOutcome> {
-  const startedMs = Date.now();
+  const budget = timeBudget(services);
   const storedRun = await services.sweeps.getRun(sweepId);
   const run = storedRun?.value;
   if (!run?.plan || (run.status !== 'running' && run.status !== 'planning')) return 'ignored';
   let stored = await services.sweeps.getShard(sweepId, shardIndex);
   if (!stored) return 'ignored';
-  if (stored.value.status === 'done') return finalizeSweep(sweepId, services).then(() => 'shardDone');
+  if (stored.value.status === 'done') return finalizeSweep(sweepId, services, budget.startedMs).then(() => 'shardDone');
 
   const claim: ShardState = {
     ...stored.value,
@@ -33,7 +34,7 @@ export async function runShard(sweepId: string, shardIndex: number, services: Sw
   let processed = 0;
   while (shard.nextBucket < shard.endBucket) {
     // At least one bucket per invocation, so a budget shorter than a bucket still makes progress.
-    if (processed > 0 && Date.now() - startedMs > services.settings.shardTimeBudgetMs) {
+    if (processed > 0 && budget.spent()) {
       await services.queue.send({ kind: 'shard', sweepId, shard: shardIndex });
       services.logger.info('sweep shard yielded at its time budget', { sweepId, shard: shardIndex, nextBucket: shard.nextBucket });
       return 'shardYielded';
@@ -56,6 +57,6 @@ export async function runShard(sweepId: string, shardIndex: number, services: Sw
   if (shard.status !== 'done') {
     if ((await services.sweeps.updateShard({ ...shard, status: 'done' }, etag)) === 'conflict') return 'shardSuperseded';
   }
-  await finalizeSweep(sweepId, services);
+  await finalizeSweep(sweepId, services, budget.startedMs);
   return 'shardDone';
 }

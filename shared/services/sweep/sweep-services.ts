@@ -25,6 +25,12 @@ export interface SweepSettings {
   importPollSeconds?: number;
   /** Uniform sample size for split points (default 16,384: ±12 % bucket size at 250 buckets). */
   sampleSize?: number;
+  /** Page size of the planning walk (default SAMPLE_PAGE_SIZE, 10,000; smaller only in tests). */
+  samplePageSize?: number;
+  /** Days runs and findings are kept (COMPLIANCE_RETENTION_DAYS, default 90). */
+  retentionDays?: number;
+  /** Rows the retention cleanup deletes per store call (default 1,000), so it checks its time budget between calls. */
+  retentionBatchRows?: number;
 }
 
 export interface SweepServices {
@@ -38,6 +44,7 @@ export interface SweepServices {
   /** Absent: bulk import is unavailable and missing modules are always created one by one. */
   imports?: ModuleImportJobs;
   settings: SweepSettings;
+  /** The clock of every timestamp and of every time budget (planning, shards, import results, retention). */
   now: () => Date;
   logger: Logger;
 }
