@@ -42,6 +42,8 @@ export interface EmulatorOptions {
   agent?: { defaultMode?: AgentMode; reportDelayMs?: number; moduleIds?: string[] };
   /** Throttling from the start (off by default); change later through `faults`. */
   throttle?: ThrottleConfig;
+  /** Accept events sent to the built-in endpoint (default false: it is read-only on IoT Hub); for tests that forge events. */
+  acceptProducedEvents?: boolean;
 }
 
 /** A running emulated hub. Create with {@link IotHubEmulator.start}; always {@link IotHubEmulator.stop}. */
@@ -116,6 +118,7 @@ export class IotHubEmulator {
       routes: options.routes ?? DEFAULT_ROUTES,
       host: options.host,
       port: options.amqpPort ?? 0,
+      acceptProducedEvents: options.acceptProducedEvents,
     });
     const http = new RegistryHttpServer({
       registry,
