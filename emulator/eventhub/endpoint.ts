@@ -27,6 +27,7 @@ import {
 import type { ProducedEvent, ServiceRequest } from './amqp';
 import { partitionIndexForKey } from './partition-key-hash';
 import { PartitionLog, parseSelector } from './partition-log';
+import { admitReceiver, epochOf } from './receiver-ownership';
 import { wantsRuntimeMetrics, withRuntimeMetrics } from './receiver-runtime-metrics';
 import { verifySasToken } from './sas';
 
@@ -73,6 +74,10 @@ interface PartitionReader {
   handedToRhea: number;
   /** The receiver asked for last-enqueued event properties (receiver-runtime-metrics.ts). */
   runtimeMetrics: boolean;
+  /** Lower-cased consumer group: ownership (receiver-ownership.ts) is per partition and consumer group. */
+  consumerGroup: string;
+  /** Owner level from the attach (`com.microsoft:epoch`), undefined for a non-epoch receiver. */
+  epoch: number | undefined;
 }
 
 interface ConnectionAuth {
@@ -282,13 +287,22 @@ export class EventHubEndpoint {
     const unserved = this.unservedNode(sourceAddress ?? '');
     if (unserved !== undefined) return sender.close(unserved);
     const resolved = this.resolveConsumerAddress(sourceAddress ?? '');
-    const remoteAttach = (sender as unknown as { remote?: { attach?: { desired_capabilities?: unknown } } }).remote?.attach;
+    const remoteAttach = (sender as unknown as { remote?: { attach?: { desired_capabilities?: unknown; properties?: unknown } } }).remote
+      ?.attach;
     if ('condition' in resolved) return sender.close(resolved);
     const unauthorized = this.checkAuthorized(context.connection, sourceAddress ?? '');
     if (unauthorized !== undefined) return sender.close(unauthorized);
     const start = parseSelector(selector);
     if (start === undefined)
       return sender.close({ condition: 'com.microsoft:argument-error', description: `unsupported filter: ${selector ?? ''}` });
+    const epoch = epochOf(remoteAttach?.properties);
+    const owners = [...(this.readersByPartition.get(resolved.log) ?? [])].filter((other) => other.consumerGroup === resolved.consumerGroup);
+    const admission = admitReceiver(owners, epoch, `partition '${resolved.log.partitionId}' of consumer group '${resolved.consumerGroup}'`);
+    if (!admission.admitted) return sender.close({ condition: admission.condition, description: admission.description });
+    for (const displaced of admission.displaced) {
+      this.forgetReader(displaced.sender);
+      displaced.sender.close(admission.displacement);
+    }
     const reader: PartitionReader = {
       sender,
       log: resolved.log,
@@ -296,6 +310,8 @@ export class EventHubEndpoint {
       nextSequenceNumber: resolved.log.firstSequenceNumberFor(start),
       handedToRhea: 0,
       runtimeMetrics: wantsRuntimeMetrics(remoteAttach?.desired_capabilities),
+      consumerGroup: resolved.consumerGroup,
+      epoch,
     };
     this.readersBySender.set(sender, reader);
     let readers = this.readersByPartition.get(resolved.log);
@@ -460,7 +476,7 @@ export class EventHubEndpoint {
     replyLink?.send(response);
   }
 
-  private resolveConsumerAddress(address: string): { log: PartitionLog } | AmqpFailure {
+  private resolveConsumerAddress(address: string): { log: PartitionLog; consumerGroup: string } | AmqpFailure {
     const match = /^([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i.exec(address);
     const [, hub = '', consumerGroup = '', partitionId = ''] = match ?? [];
     const notFound = { condition: 'amqp:not-found', description: `The messaging entity '${address}' could not be found.` };
@@ -472,7 +488,7 @@ export class EventHubEndpoint {
       };
     }
     const log = this.partitionLog(partitionId);
-    return log === undefined ? this.invalidPartition(partitionId) : { log };
+    return log === undefined ? this.invalidPartition(partitionId) : { log, consumerGroup: decodeURIComponent(consumerGroup).toLowerCase() };
   }
 
   /**

@@ -185,3 +185,70 @@ describe('what the endpoint does not serve answers clearly', () => {
     expect(error.condition).toBe('amqp:not-found');
   });
 });
+
+describe('receiver ownership by epoch (owner level)', () => {
+  /** Subscribes to one partition; resolves `errors` with each processError and `events` with what arrived. */
+  function reader(endpoint: EventHubEndpoint, partitionId: string, ownerLevel: number | undefined) {
+    const errors: unknown[] = [];
+    const events: ReceivedEventData[] = [];
+    const subscription = consumerOf(endpoint).subscribe(
+      partitionId,
+      {
+        processEvents: (batch: ReceivedEventData[]) => (events.push(...batch), Promise.resolve()),
+        processError: (err: Error) => (errors.push(err), Promise.resolve()),
+      },
+      { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1, ...(ownerLevel === undefined ? {} : { ownerLevel }) },
+    );
+    cleanups.push(() => subscription.close());
+    return { errors, events };
+  }
+
+  async function until(condition: () => boolean, what: string): Promise<void> {
+    const deadline = Date.now() + 8000;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  test('a receiver with a higher or equal epoch displaces the current one (ReceiverDisconnectedError)', async () => {
+    const endpoint = await startEndpoint();
+    const partitionId = endpoint.partitionFor('owned');
+    twinChange(endpoint, 'owned', 1);
+    const first = reader(endpoint, partitionId, 0);
+    await until(() => first.events.length === 1, 'the first reader');
+    const second = reader(endpoint, partitionId, 1);
+    await until(() => second.events.length === 1, 'the second reader');
+    await until(() => first.errors.length > 0, 'the displacement');
+    expect(nameOf(first.errors[0])).toBe('ReceiverDisconnectedError');
+    expect(second.errors).toEqual([]);
+  });
+
+  test('a lower epoch, or no epoch, next to an epoch receiver is refused', async () => {
+    const endpoint = await startEndpoint();
+    const partitionId = endpoint.partitionFor('owned');
+    twinChange(endpoint, 'owned', 1);
+    const owner = reader(endpoint, partitionId, 5);
+    await until(() => owner.events.length === 1, 'the owner');
+    const lower = reader(endpoint, partitionId, 4);
+    const plain = reader(endpoint, partitionId, undefined);
+    await until(() => lower.errors.length > 0 && plain.errors.length > 0, 'both refusals');
+    expect(nameOf(lower.errors[0])).toBe('ReceiverDisconnectedError');
+    expect(nameOf(plain.errors[0])).toBe('ReceiverDisconnectedError');
+    expect(owner.errors).toEqual([]);
+  });
+
+  test('other consumer groups and partitions are independent; a sixth non-epoch receiver is QuotaExceededError', async () => {
+    const endpoint = await startEndpoint();
+    const partitionId = endpoint.partitionFor('crowded');
+    twinChange(endpoint, 'crowded', 1);
+    const five = Array.from({ length: 5 }, () => reader(endpoint, partitionId, undefined));
+    await until(() => five.every((r) => r.events.length === 1), 'five readers');
+    const otherPartition = reader(endpoint, String((Number(partitionId) + 1) % 4), undefined);
+    const sixth = reader(endpoint, partitionId, undefined);
+    await until(() => sixth.errors.length > 0, 'the sixth refusal');
+    expect(nameOf(sixth.errors[0])).toBe('QuotaExceededError');
+    expect(otherPartition.errors).toEqual([]);
+    expect(five.flatMap((r) => r.errors)).toEqual([]);
+  });
+});
