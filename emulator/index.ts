@@ -11,6 +11,7 @@ import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
 import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
+import type { ScheduledJobRunnerOptions } from './scheduled-jobs/scheduled-job-runner';
 import { seedRegistry, type SeedOptions, type SeedSummary } from './seed';
 
 export { HubRegistry } from './registry/hub-registry';
@@ -44,6 +45,8 @@ export interface EmulatorOptions {
   throttle?: ThrottleConfig;
   /** Accept events sent to the built-in endpoint (default false: it is read-only on IoT Hub); for tests that forge events. */
   acceptProducedEvents?: boolean;
+  /** Scheduled jobs: tier limits (default: the `throttle` tier, else S1) and the direct-method invoker (default: devices offline). */
+  scheduledJobs?: ScheduledJobRunnerOptions;
 }
 
 /** A running emulated hub. Create with {@link IotHubEmulator.start}; always {@link IotHubEmulator.stop}. */
@@ -127,6 +130,10 @@ export class IotHubEmulator {
       policies,
       host: options.host,
       port: options.httpPort ?? 0,
+      scheduledJobs: {
+        ...(options.throttle && 'tier' in options.throttle ? { tier: options.throttle.tier, units: options.throttle.units } : {}),
+        ...options.scheduledJobs,
+      },
     });
     const detach = registry.onChange((change) => events.publishChange(change));
     const agents = new SecurityAgentSimulator(registry, options.agent);

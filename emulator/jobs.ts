@@ -80,6 +80,16 @@ export class ImportJobRunner {
     return { ...job };
   }
 
+  /** True while a job is enqueued or running (export jobs share the one import/export slot). */
+  get hasActiveJob(): boolean {
+    return [...this.jobs.values()].some((job) => job.status === 'enqueued' || job.status === 'running');
+  }
+
+  /** Every job, in creation order (`GET /jobs`, azure-iothub `Registry.listJobs`). */
+  list(): ImportJobJson[] {
+    return [...this.jobs.values()].map((job) => ({ ...job }));
+  }
+
   /** @throws HubError 404 JobNotFound. */
   get(jobId: string): ImportJobJson {
     const job = this.jobs.get(jobId);
