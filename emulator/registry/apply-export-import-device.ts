@@ -111,7 +111,8 @@ function applyMode(registry: HubRegistry, line: Record<string, unknown>, deviceI
     if (exists) registry.updateModule(input, ifMatch ?? '*');
     else registry.createModule(input);
   }
-  applyTwin(registry, line, deviceId, moduleId, mode === 'create' || !twinEtag ? '*' : twinEtag);
+  // twinETag guards only updateTwinIfMatchETag (above); an exported line's twinETag belongs to the source hub.
+  applyTwin(registry, line, deviceId, moduleId, '*');
 }
 
 function requireEtag(etag: string | undefined, mode: string): string {

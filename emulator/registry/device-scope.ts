@@ -60,7 +60,7 @@ export function resolveDeviceScopes(
   current: StoredScopes,
   find: (deviceId: string) => ScopeHolder | undefined,
 ): StoredScopes {
-  const ownScope = device.isEdge ? edgeScopeOf(device.deviceId, device.generationId) : undefined;
+  const ownScope = device.isEdge ? ownEdgeScope(device, request, current) : undefined;
   const parent = requestedParent(device, request, current, ownScope);
   if (parent === undefined) return ownScope === undefined ? {} : { deviceScope: ownScope };
   const holderId = deviceIdOfScope(parent);
@@ -72,6 +72,18 @@ export function resolveDeviceScopes(
   if (holder.deviceId === device.deviceId) throw new HubError(400, 'ArgumentInvalid', 'A device cannot be its own parent');
   if (device.isEdge) assertEdgeChain(device.deviceId, holder, find);
   return ownScope === undefined ? { deviceScope: parent, parentScopes: [parent] } : { deviceScope: ownScope, parentScopes: [parent] };
+}
+
+/**
+ * An Edge device keeps the scope it has. A new one gets a generated scope, or adopts the one it asks for when that scope
+ * names it (`{deviceId}-{digits}`): an exported hierarchy imported into another hub keeps its scopes, so children's
+ * parentScopes still match.
+ */
+function ownEdgeScope(device: { deviceId: string; generationId: string }, request: ScopeRequest, current: StoredScopes): string {
+  if (current.deviceScope !== undefined && deviceIdOfScope(current.deviceScope) === device.deviceId) return current.deviceScope;
+  const asked = request.deviceScope;
+  if (current.deviceScope === undefined && typeof asked === 'string' && deviceIdOfScope(asked) === device.deviceId) return asked;
+  return edgeScopeOf(device.deviceId, device.generationId);
 }
 
 function requestedParent(
