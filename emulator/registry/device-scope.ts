@@ -106,7 +106,8 @@ function requestedParent(
     return parentScopes === undefined ? current.parentScopes?.[0] : listed[0];
   }
   if (listed.length === 1) return listed[0];
-  if (typeof deviceScope === 'string' && deviceScope !== '') return deviceScope;
+  // A device that stops being Edge sends its own former scope back: that names no parent.
+  if (typeof deviceScope === 'string' && deviceScope !== '') return deviceIdOfScope(deviceScope) === device.deviceId ? undefined : deviceScope;
   if (deviceScope === undefined && parentScopes === undefined) return current.parentScopes?.[0] ?? current.deviceScope;
   return undefined;
 }
