@@ -61,7 +61,10 @@ function parseTwinPatch(value: unknown): JsonObject {
   const properties = patch.properties as Record<string, unknown> | undefined;
   if (properties !== undefined) {
     if (typeof properties !== 'object' || properties === null) throw invalid('updateTwin.properties must be an object');
-    if (properties.reported !== undefined) throw invalid('updateTwin cannot change reported properties');
+    // azure-iot-sdk-node's e2e tests (e2etests/test/job_client.js) send `properties: { desired: {}, reported: {} }`.
+    const reported = properties.reported;
+    if (reported !== undefined && reported !== null && (typeof reported !== 'object' || Object.keys(reported).length > 0))
+      throw invalid('updateTwin cannot change reported properties');
     if (properties.desired !== undefined) out.properties = { desired: properties.desired as JsonObject };
   }
   if (out.tags === undefined && out.properties === undefined) throw invalid('updateTwin must change tags or properties.desired');

@@ -78,7 +78,8 @@ export class ScheduledJobRunner {
     const json: ScheduledJobJson = {
       jobId,
       type: request.type,
-      status: delay > 0 ? 'scheduled' : 'queued',
+      // The hub answers a new job, even one starting in an hour, as queued (azure-iot-sdk-node e2etests/test/job_client.js).
+      status: 'queued',
       queryCondition: request.queryCondition,
       createdTime: now.toISOString(),
       startTime: request.startTime.toISOString(),
@@ -89,6 +90,7 @@ export class ScheduledJobRunner {
     };
     const state: JobState = { json, request, devices: new Map(), cancelled: false };
     this.jobs.set(jobId, state);
+    if (delay > 0) setImmediate(() => state.json.status === 'queued' && (state.json.status = 'scheduled'));
     state.timer = setTimeout(() => {
       state.timer = undefined;
       this.track(this.run(state));
