@@ -5,7 +5,7 @@
  *
  * As https://learn.microsoft.com/azure/iot-hub/iot-hub-bulk-identity-mgmt ("Export devices") describes, the job writes
  * `devices.txt` (or the request's `outputBlobName`) to the output container through its SAS URL: one ExportImportDevice
- * JSON object per line, devices and their modules (module lines carry `moduleId`), with the identity's `eTag`,
+ * JSON object per line, lines ended by CRLF (azure-iot-sdk-node e2etests/test/registry.js splits the export on `\r\n`), devices and their modules (module lines carry `moduleId`), with the identity's `eTag`,
  * `status`, `authentication` (keys null with `excludeKeysInExport`), `capabilities`, Edge scopes, and the twin's
  * `twinETag`, `tags` and `properties` (desired and reported). Lines stream to Azurite as the registry is walked.
  */
@@ -53,8 +53,13 @@ export class ExportJobRunner {
     if (typeof output !== 'string' || !/^https?:\/\//.test(output))
       throw new HubError(400, 'ArgumentInvalid', 'outputBlobContainerUri must be a container SAS URL');
     if (request['storageAuthenticationType'] === 'identityBased' || request['storageAuthenticationType'] === 'IdentityBased')
-      throw new HubError(501, 'NotImplemented', 'storageAuthenticationType IdentityBased is not supported by the IoT Hub emulator (use a SAS URL)');
-    const blobName = typeof request['outputBlobName'] === 'string' && request['outputBlobName'] !== '' ? request['outputBlobName'] : EXPORT_OUTPUT_BLOB;
+      throw new HubError(
+        501,
+        'NotImplemented',
+        'storageAuthenticationType IdentityBased is not supported by the IoT Hub emulator (use a SAS URL)',
+      );
+    const blobName =
+      typeof request['outputBlobName'] === 'string' && request['outputBlobName'] !== '' ? request['outputBlobName'] : EXPORT_OUTPUT_BLOB;
     if (this.hasActiveJob || this.otherJobActive())
       throw new HubError(409, 'JobQuotaExceeded', 'Only one import/export job may run at a time on this hub');
     const job: ExportJobJson = {
@@ -98,7 +103,7 @@ export class ExportJobRunner {
       for (const device of registry.snapshot()) {
         for (const line of exportLines(device, exclude)) {
           lines++;
-          yield `${line}\n`;
+          yield `${line}\r\n`;
         }
         devices++;
         job.progress = Math.min(99, Math.floor((devices * 100) / total));

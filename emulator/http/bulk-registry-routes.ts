@@ -40,7 +40,11 @@ export function bulkRegistryRoutes(registry: HubRegistry): RouteResolver {
 export function applyBulk(registry: HubRegistry, body: unknown): BulkRegistryOperationResult {
   if (!Array.isArray(body)) throw new HubError(400, 'ArgumentInvalid', 'The bulk registry request must be a JSON array of devices');
   if (body.length === 0 || body.length > MAX_BULK_DEVICES)
-    throw new HubError(400, 'ArgumentInvalid', `A bulk registry request carries 1 to ${MAX_BULK_DEVICES} devices, this one has ${body.length}`);
+    throw new HubError(
+      400,
+      'ArgumentInvalid',
+      `A bulk registry request carries 1 to ${MAX_BULK_DEVICES} devices, this one has ${body.length}`,
+    );
   const seen = new Set<string>();
   for (const record of body) {
     if (typeof record !== 'object' || record === null) continue;

@@ -9,7 +9,11 @@ import { HubError } from '../registry/hub-error';
 import { asRecord, READ, WRITE, type Route, type RouteResolver } from './route';
 
 /** An import or export job by id, or undefined. */
-export function findImportExportJob(imports: ImportJobRunner, exports: ExportJobRunner, jobId: string): ImportJobJson | ExportJobJson | undefined {
+export function findImportExportJob(
+  imports: ImportJobRunner,
+  exports: ExportJobRunner,
+  jobId: string,
+): ImportJobJson | ExportJobJson | undefined {
   const exported = exports.find(jobId);
   if (exported) return exported;
   try {
@@ -27,12 +31,17 @@ export function jobRoutes(imports: ImportJobRunner, exports: ExportJobRunner): R
       if (exports.hasActiveJob) throw new HubError(409, 'JobQuotaExceeded', 'Only one import/export job may run at a time on this hub');
       return imports.create(body);
     }
-    throw new HubError(400, 'ArgumentInvalid', `Job type '${String(type)}' is not supported by the IoT Hub emulator on /jobs/create (import and export are)`);
+    throw new HubError(
+      400,
+      'ArgumentInvalid',
+      `Job type '${String(type)}' is not supported by the IoT Hub emulator on /jobs/create (import and export are)`,
+    );
   };
   return (method, segments): Route | undefined => {
     const [root, id, extra] = segments;
     if (root !== 'jobs' || id === 'v2' || extra !== undefined) return undefined;
-    if (method === 'POST' && id === 'create') return { opClass: 'registry', permissions: WRITE, handle: (r) => ({ status: 200, body: create(r.body) }) };
+    if (method === 'POST' && id === 'create')
+      return { opClass: 'registry', permissions: WRITE, handle: (r) => ({ status: 200, body: create(r.body) }) };
     if (method === 'GET' && id === undefined)
       return { opClass: 'registry', permissions: READ, handle: () => ({ status: 200, body: [...imports.list(), ...exports.list()] }) };
     if (method === 'GET' && id !== undefined && id !== 'create') {

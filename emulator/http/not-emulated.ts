@@ -15,7 +15,10 @@ const FAMILIES: ReadonlyArray<{ matches: (segments: readonly string[]) => boolea
   { matches: (s) => s[0] === 'statistics', name: 'Registry and service statistics' },
   { matches: (s) => s[0] === 'configurations', name: 'This configurations (automatic device management) call' },
   { matches: (s) => s[0] === 'files', name: 'File upload' },
-  { matches: (s) => s[0] === 'messages', name: 'Cloud-to-device messaging (service side: devicebound messages, feedback, file notifications)' },
+  {
+    matches: (s) => s[0] === 'messages',
+    name: 'Cloud-to-device messaging (service side: devicebound messages, feedback, file notifications)',
+  },
   { matches: (s) => s[0] === 'twins' && s.includes('methods'), name: 'Direct methods' },
   { matches: (s) => s[0] === 'devices' && s.includes('messages'), name: 'The HTTPS device endpoint' },
   { matches: (s) => s[0] === 'devices' && s.includes('files'), name: 'File upload' },

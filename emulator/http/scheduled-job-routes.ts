@@ -35,9 +35,12 @@ export function scheduledJobRoutes(jobs: ScheduledJobRunner, findImportExportJob
     if (jobId === 'query' && action === undefined)
       return method === 'GET' ? { opClass: 'registry', permissions: READ, handle: query } : undefined;
     if (action === 'cancel')
-      return method === 'POST' ? { opClass: 'registry', permissions: WRITE, handle: () => ({ status: 200, body: jobs.cancel(jobId) }) } : undefined;
+      return method === 'POST'
+        ? { opClass: 'registry', permissions: WRITE, handle: () => ({ status: 200, body: jobs.cancel(jobId) }) }
+        : undefined;
     if (action !== undefined) return undefined;
-    if (method === 'PUT') return { opClass: 'registry', permissions: WRITE, handle: (r) => ({ status: 200, body: jobs.create(jobId, r.body) }) };
+    if (method === 'PUT')
+      return { opClass: 'registry', permissions: WRITE, handle: (r) => ({ status: 200, body: jobs.create(jobId, r.body) }) };
     if (method === 'GET') {
       return {
         opClass: 'registry',

@@ -71,7 +71,13 @@ export function applyExportImportDevice(
   }
 }
 
-function applyMode(registry: HubRegistry, line: Record<string, unknown>, deviceId: string, moduleId: string | undefined, mode: string): void {
+function applyMode(
+  registry: HubRegistry,
+  line: Record<string, unknown>,
+  deviceId: string,
+  moduleId: string | undefined,
+  mode: string,
+): void {
   const rawEtag = caseInsensitive(line, 'eTag');
   const etag = typeof rawEtag === 'string' && rawEtag !== '' ? rawEtag : undefined;
   const rawTwinEtag = caseInsensitive(line, 'twinETag');
@@ -116,7 +122,12 @@ function applyMode(registry: HubRegistry, line: Record<string, unknown>, deviceI
 }
 
 function requireEtag(etag: string | undefined, mode: string): string {
-  if (etag === undefined) throw new HubError(400, 'ArgumentInvalid', `importMode '${mode}' needs the record's ${mode.startsWith('updatetwin') ? 'twinETag' : 'eTag'}`);
+  if (etag === undefined)
+    throw new HubError(
+      400,
+      'ArgumentInvalid',
+      `importMode '${mode}' needs the record's ${mode.startsWith('updatetwin') ? 'twinETag' : 'eTag'}`,
+    );
   return etag;
 }
 
@@ -129,21 +140,28 @@ function deviceInputOf(line: Record<string, unknown>, deviceId: string, authenti
     authentication,
     ...(typeof status === 'string' ? { status: status.toLowerCase() as DeviceInput['status'] } : {}),
     ...(typeof statusReason === 'string' ? { statusReason } : {}),
-    ...(typeof capabilities === 'object' && capabilities !== null ? { capabilities: capabilities as DeviceInput['capabilities'] } : {}),
+    ...(typeof capabilities === 'object' && capabilities !== null ? { capabilities: capabilities } : {}),
     deviceScope: caseInsensitive(line, 'deviceScope') as DeviceInput['deviceScope'],
     parentScopes: caseInsensitive(line, 'parentScopes') as DeviceInput['parentScopes'],
   };
 }
 
 /** `tags` and `properties.desired` of the record, merged into the twin (reported properties belong to the device). */
-function applyTwin(registry: HubRegistry, line: Record<string, unknown>, deviceId: string, moduleId: string | undefined, ifMatch: string): void {
+function applyTwin(
+  registry: HubRegistry,
+  line: Record<string, unknown>,
+  deviceId: string,
+  moduleId: string | undefined,
+  ifMatch: string,
+): void {
   const tags = caseInsensitive(line, 'tags');
   const properties = caseInsensitive(line, 'properties');
   const desired =
     typeof properties === 'object' && properties !== null ? caseInsensitive(properties as Record<string, unknown>, 'desired') : undefined;
   const patch: Record<string, unknown> = {};
   if (typeof tags === 'object' && tags !== null && Object.keys(tags).length > 0) patch.tags = tags;
-  if (typeof desired === 'object' && desired !== null && Object.keys(desired).length > 0) patch.properties = { desired: withoutMeta(desired) };
+  if (typeof desired === 'object' && desired !== null && Object.keys(desired).length > 0)
+    patch.properties = { desired: withoutMeta(desired) };
   if (Object.keys(patch).length > 0) registry.updateTwin(deviceId, moduleId, patch, ifMatch);
 }
 

@@ -68,7 +68,8 @@ export function resolveDeviceScopes(
   if (!holder || holder.deviceScope !== parent) {
     throw new HubError(400, 'ArgumentInvalid', `Device scope '${parent}' does not belong to any device of this hub`);
   }
-  if (!holder.isEdge) throw new HubError(400, 'ArgumentInvalid', `Device '${holder.deviceId}' is not an IoT Edge device and cannot be a parent`);
+  if (!holder.isEdge)
+    throw new HubError(400, 'ArgumentInvalid', `Device '${holder.deviceId}' is not an IoT Edge device and cannot be a parent`);
   if (holder.deviceId === device.deviceId) throw new HubError(400, 'ArgumentInvalid', 'A device cannot be its own parent');
   if (device.isEdge) assertEdgeChain(device.deviceId, holder, find);
   return ownScope === undefined ? { deviceScope: parent, parentScopes: [parent] } : { deviceScope: ownScope, parentScopes: [parent] };
@@ -95,10 +96,15 @@ function requestedParent(
   const { deviceScope, parentScopes } = request;
   if (deviceScope !== undefined && deviceScope !== null && typeof deviceScope !== 'string')
     throw new HubError(400, 'ArgumentInvalid', 'deviceScope must be a string');
-  if (parentScopes !== undefined && parentScopes !== null && (!Array.isArray(parentScopes) || parentScopes.some((s) => typeof s !== 'string')))
+  if (
+    parentScopes !== undefined &&
+    parentScopes !== null &&
+    (!Array.isArray(parentScopes) || parentScopes.some((s) => typeof s !== 'string'))
+  )
     throw new HubError(400, 'ArgumentInvalid', 'parentScopes must be an array of device scopes');
   const listed = Array.isArray(parentScopes) ? (parentScopes as string[]).filter((s) => s !== '') : [];
-  if (listed.length > 1) throw new HubError(400, 'ArgumentInvalid', 'A device can have only one parent: parentScopes has more than one scope');
+  if (listed.length > 1)
+    throw new HubError(400, 'ArgumentInvalid', 'A device can have only one parent: parentScopes has more than one scope');
   if (device.isEdge) {
     // An Edge device's own scope is immutable: it may be sent back unchanged (or empty), never set to another.
     if (typeof deviceScope === 'string' && deviceScope !== '' && deviceScope !== ownScope && deviceScope !== current.deviceScope)
@@ -107,7 +113,8 @@ function requestedParent(
   }
   if (listed.length === 1) return listed[0];
   // A device that stops being Edge sends its own former scope back: that names no parent.
-  if (typeof deviceScope === 'string' && deviceScope !== '') return deviceIdOfScope(deviceScope) === device.deviceId ? undefined : deviceScope;
+  if (typeof deviceScope === 'string' && deviceScope !== '')
+    return deviceIdOfScope(deviceScope) === device.deviceId ? undefined : deviceScope;
   if (deviceScope === undefined && parentScopes === undefined) return current.parentScopes?.[0] ?? current.deviceScope;
   return undefined;
 }
@@ -122,7 +129,11 @@ function assertEdgeChain(deviceId: string, parent: ScopeHolder, find: (deviceId:
     cursor = nextId === undefined ? undefined : find(nextId);
     if (cursor) length++;
     if (length > MAX_EDGE_CHAIN)
-      throw new HubError(400, 'ArgumentInvalid', `An IoT Edge hierarchy can have at most ${MAX_EDGE_CHAIN - 1} layers below its top device`);
+      throw new HubError(
+        400,
+        'ArgumentInvalid',
+        `An IoT Edge hierarchy can have at most ${MAX_EDGE_CHAIN - 1} layers below its top device`,
+      );
   }
 }
 

@@ -153,7 +153,11 @@ export class HubRegistry implements QuerySource {
     const entry = this.requireDevice(input.deviceId);
     if (!etagMatches(ifMatch, entry.twin.deviceEtag as string)) throw preconditionFailed();
     const auth = parseAuthentication(input.authentication, entry);
-    const scopes = this.scopesFor(input, entry, input.capabilities ? input.capabilities.iotEdge === true : scopeHolderOf(entry.twin).isEdge);
+    const scopes = this.scopesFor(
+      input,
+      entry,
+      input.capabilities ? input.capabilities.iotEdge === true : scopeHolderOf(entry.twin).isEdge,
+    );
     const status = input.status ?? (entry.twin.status as DeviceStatus);
     if (status !== 'enabled' && status !== 'disabled')
       throw new HubError(400, 'ArgumentInvalid', `status '${String(status)}' must be enabled or disabled`);
@@ -477,7 +481,12 @@ export class HubRegistry implements QuerySource {
       const found = this.devices.get(deviceId);
       return found && scopeHolderOf(found.twin);
     };
-    return resolveDeviceScopes({ deviceId: entry.twin.deviceId, isEdge, generationId: entry.generationId }, input, storedScopesOf(entry.twin), find);
+    return resolveDeviceScopes(
+      { deviceId: entry.twin.deviceId, isEdge, generationId: entry.generationId },
+      input,
+      storedScopesOf(entry.twin),
+      find,
+    );
   }
 
   private requireDevice(deviceId: string): DeviceEntry {

@@ -25,7 +25,11 @@ const invalid = (message: string): HubError => new HubError(400, 'ArgumentInvali
 export function parseJobRequest(pathJobId: string, body: unknown, now: Date): ScheduledJobRequest {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid('The job request must be a JSON object');
   const request = body as Record<string, unknown>;
-  if (request.jobId !== undefined && String(request.jobId) !== pathJobId) throw invalid('jobId in the body does not match the path');
+  if (
+    request.jobId !== undefined &&
+    (typeof request.jobId === 'string' || typeof request.jobId === 'number' ? String(request.jobId) : '') !== pathJobId
+  )
+    throw invalid('jobId in the body does not match the path');
   if (!/^[A-Za-z0-9\-:.+%_#*?!(),=@;$']{1,128}$/.test(pathJobId)) throw invalid(`jobId '${pathJobId}' is not a valid job id`);
   const type = request.type;
   if (type !== 'scheduleUpdateTwin' && type !== 'scheduleDeviceMethod') {
@@ -40,8 +44,9 @@ export function parseJobRequest(pathJobId: string, body: unknown, now: Date): Sc
   const startTime = parseStartTime(request.startTime, now);
   const max = request.maxExecutionTimeInSeconds ?? DEFAULT_MAX_EXECUTION_SECONDS;
   if (typeof max !== 'number' || !Number.isInteger(max) || max <= 0) throw invalid('maxExecutionTimeInSeconds must be a positive integer');
-  const base = { jobId: pathJobId, type: type as ScheduledJobType, queryCondition, startTime, maxExecutionTimeInSeconds: max };
-  if (type === 'scheduleUpdateTwin') return { ...base, updateTwin: parseTwinPatch(request.updateTwin) };
+  const jobType: ScheduledJobType = type === 'scheduleUpdateTwin' ? 'scheduleUpdateTwin' : 'scheduleDeviceMethod';
+  const base = { jobId: pathJobId, type: jobType, queryCondition, startTime, maxExecutionTimeInSeconds: max };
+  if (jobType === 'scheduleUpdateTwin') return { ...base, updateTwin: parseTwinPatch(request.updateTwin) };
   return { ...base, cloudToDeviceMethod: parseMethod(request.cloudToDeviceMethod) };
 }
 
@@ -57,7 +62,7 @@ function parseTwinPatch(value: unknown): JsonObject {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('updateTwin must be a twin patch object');
   const patch = value as Record<string, unknown>;
   const out: JsonObject = {};
-  if (patch.tags !== undefined) out.tags = patch.tags as JsonObject;
+  if (patch.tags !== undefined) out.tags = patch.tags;
   const properties = patch.properties as Record<string, unknown> | undefined;
   if (properties !== undefined) {
     if (typeof properties !== 'object' || properties === null) throw invalid('updateTwin.properties must be an object');
@@ -80,7 +85,8 @@ function parseMethod(value: unknown): CloudToDeviceMethod {
     throw new HubError(413, 'MessageTooLarge', `The method payload exceeds ${MAX_METHOD_PAYLOAD_BYTES} bytes`);
   const seconds = (v: unknown, fallback: number, name: string): number => {
     if (v === undefined || v === null) return fallback;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 300) throw invalid(`cloudToDeviceMethod.${name} must be 0–300 seconds`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 300)
+      throw invalid(`cloudToDeviceMethod.${name} must be 0–300 seconds`);
     return v;
   };
   return {

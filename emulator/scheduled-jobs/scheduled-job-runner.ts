@@ -119,7 +119,11 @@ export class ScheduledJobRunner {
   /** Jobs in creation order, filtered like `GET /jobs/v2/query?jobType=&jobStatus=`. */
   query(filter: { jobType?: string; jobStatus?: string }): ScheduledJobJson[] {
     return [...this.jobs.values()]
-      .filter((s) => (filter.jobType === undefined || s.json.type === filter.jobType) && (filter.jobStatus === undefined || s.json.status === filter.jobStatus))
+      .filter(
+        (s) =>
+          (filter.jobType === undefined || s.json.type === filter.jobType) &&
+          (filter.jobStatus === undefined || s.json.status === filter.jobStatus),
+      )
       .map(snapshot);
   }
 

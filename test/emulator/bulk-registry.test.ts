@@ -117,3 +117,38 @@ describe('removeDevices', () => {
     expect(hub.registry.findTwin('r-3')).toBeUndefined();
   });
 });
+
+describe('the azure-iot-sdk-node e2e flow (e2etests/test/registry.js "bulk Identity add/update/remove")', () => {
+  it('adds disabled devices with keys, enables them with status-only records, removes them', async () => {
+    const key = (text: string) => Buffer.from(text).toString('base64');
+    const ids = ['e2e-1', 'e2e-2', 'e2e-3'];
+    const added = await sdk.addDevices(
+      ids.map((deviceId) => ({
+        deviceId,
+        status: 'disabled',
+        authentication: {
+          symmetricKey: {
+            primaryKey: key(`${deviceId}-primary-0123456789abcdef`),
+            secondaryKey: key(`${deviceId}-secondary-0123456789abcdef`),
+          },
+        },
+      })),
+    );
+    expect(added.responseBody as unknown as BulkResult).toMatchObject({ isSuccessful: true, errors: [] });
+    const updated = await sdk.updateDevices(
+      ids.map((deviceId) => ({ deviceId, status: 'enabled' })),
+      true,
+    );
+    expect((updated.responseBody as unknown as BulkResult).errors).toHaveLength(0);
+    for (const deviceId of ids) {
+      const device = (await sdk.get(deviceId)).responseBody;
+      expect(device.status).toBe('enabled');
+      expect(device.authentication?.symmetricKey?.primaryKey).toBe(key(`${deviceId}-primary-0123456789abcdef`));
+    }
+    await sdk.removeDevices(
+      ids.map((deviceId) => ({ deviceId })),
+      true,
+    );
+    for (const deviceId of ids) expect((await caught(() => sdk.get(deviceId))).name).toBe('DeviceNotFoundError');
+  });
+});

@@ -11,7 +11,13 @@ import { HubRegistry } from '../../emulator/registry/hub-registry';
 import { startRegistryOnlyHub, type RegistryOnlyHub } from '../../testing/registry-only-hub';
 import { caught } from '../support/caught';
 
-type Scoped = { deviceId: string; deviceScope?: string; parentScopes?: string[]; generationId?: string; capabilities?: { iotEdge?: boolean } };
+type Scoped = {
+  deviceId: string;
+  deviceScope?: string;
+  parentScopes?: string[];
+  generationId?: string;
+  capabilities?: { iotEdge?: boolean };
+};
 
 let hub: RegistryOnlyHub;
 let sdk: Registry;
@@ -25,8 +31,8 @@ afterAll(async () => {
   await hub.stop();
 });
 
-const create = async (device: Scoped): Promise<Scoped> => (await sdk.create(device as Parameters<Registry['create']>[0])).responseBody as Scoped;
-const get = async (deviceId: string): Promise<Scoped> => (await sdk.get(deviceId)).responseBody as Scoped;
+const create = async (device: Scoped): Promise<Scoped> => (await sdk.create(device)).responseBody;
+const get = async (deviceId: string): Promise<Scoped> => (await sdk.get(deviceId)).responseBody;
 
 describe('Edge device scopes', () => {
   let top: Scoped;
@@ -51,7 +57,10 @@ describe('Edge device scopes', () => {
     expect(listed?.parentScopes).toEqual([top.deviceScope]);
     const rows = (await sdk.createQuery(`SELECT deviceId FROM devices WHERE deviceScope = '${top.deviceScope}'`).next()).result as Scoped[];
     expect(rows.map((r) => r.deviceId).sort()).toEqual(['edge-top', 'leaf-1']);
-    const children = (await sdk.createQuery(`SELECT * FROM devices WHERE ARRAY_CONTAINS(parentScopes, 'x')`).next().catch((e: Error) => e)) as Error;
+    const children = (await sdk
+      .createQuery(`SELECT * FROM devices WHERE ARRAY_CONTAINS(parentScopes, 'x')`)
+      .next()
+      .catch((e: Error) => e)) as Error;
     expect(children.message).toContain("Function 'ARRAY_CONTAINS'");
   });
 
@@ -63,10 +72,9 @@ describe('Edge device scopes', () => {
 
   it('an update that sends the device back unchanged keeps its scopes; clearing the scope detaches a leaf', async () => {
     const leaf = await get('leaf-1');
-    const updated = (await sdk.update({ ...leaf, status: 'disabled' } as Parameters<Registry['update']>[0])).responseBody as Scoped;
+    const updated = (await sdk.update({ ...leaf, status: 'disabled' })).responseBody as Scoped;
     expect(updated.parentScopes).toEqual([top.deviceScope]);
-    const detached = (await sdk.update({ ...updated, deviceScope: '', parentScopes: [] } as unknown as Parameters<Registry['update']>[0]))
-      .responseBody as Scoped;
+    const detached = (await sdk.update({ ...updated, deviceScope: '', parentScopes: [] })).responseBody as Scoped;
     expect(detached.deviceScope).toBeUndefined();
     expect(detached.parentScopes).toBeUndefined();
   });
@@ -89,7 +97,9 @@ describe('Edge device scopes', () => {
     for (let layer = 1; layer <= 5; layer++) {
       parent = await create({ deviceId: `layer-${layer}`, capabilities: { iotEdge: true }, parentScopes: [parent.deviceScope as string] });
     }
-    const error = await caught(() => create({ deviceId: 'layer-6', capabilities: { iotEdge: true }, parentScopes: [parent.deviceScope as string] }));
+    const error = await caught(() =>
+      create({ deviceId: 'layer-6', capabilities: { iotEdge: true }, parentScopes: [parent.deviceScope as string] }),
+    );
     expect(error.response?.statusCode).toBe(400);
     expect(error.message).toContain('at most 5 layers');
     // A leaf device below the deepest layer is fine: the limit counts Edge layers.
@@ -97,9 +107,7 @@ describe('Edge device scopes', () => {
   });
 
   it('addDevices carries scopes, and they survive save and load', async () => {
-    const { responseBody } = await sdk.addDevices([
-      { deviceId: 'bulk-leaf', deviceScope: top.deviceScope } as Parameters<Registry['addDevices']>[0][number],
-    ]);
+    const { responseBody } = await sdk.addDevices([{ deviceId: 'bulk-leaf', deviceScope: top.deviceScope }]);
     expect((responseBody as unknown as { isSuccessful: boolean }).isSuccessful).toBe(true);
     expect((await get('bulk-leaf')).parentScopes).toEqual([top.deviceScope]);
     const dir = await mkdtemp(join(tmpdir(), 'edge-scopes-'));
@@ -119,8 +127,7 @@ describe('capability changes', () => {
   it('a device that stops being Edge drops its own scope, and its scope then refuses children', async () => {
     const former = await create({ deviceId: 'was-edge', capabilities: { iotEdge: true } });
     const scope = former.deviceScope as string;
-    const updated = (await sdk.update({ ...(await get('was-edge')), capabilities: { iotEdge: false } } as Parameters<Registry['update']>[0]))
-      .responseBody as Scoped;
+    const updated = (await sdk.update({ ...(await get('was-edge')), capabilities: { iotEdge: false } })).responseBody as Scoped;
     expect(updated.deviceScope).toBeUndefined();
     const error = await caught(() => create({ deviceId: 'orphan', deviceScope: scope }));
     expect(error.response?.statusCode).toBe(400);

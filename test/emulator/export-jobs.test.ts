@@ -21,7 +21,7 @@ beforeAll(async () => {
   sdk = hub.client();
   await sdk.create({ deviceId: 'gw', capabilities: { iotEdge: true } });
   const gwScope = scopesOf((await sdk.get('gw')).responseBody).deviceScope as string;
-  await sdk.create({ deviceId: 'leaf', deviceScope: gwScope } as Parameters<Registry['create']>[0]);
+  await sdk.create({ deviceId: 'leaf', deviceScope: gwScope });
   await sdk.addModule({ deviceId: 'leaf', moduleId: 'agent' });
   await sdk.updateTwin('leaf', { tags: { site: 'north' }, properties: { desired: { interval: 5 } } }, '*');
   hub.registry.updateReported('leaf', undefined, { firmware: '1.2' });
@@ -34,12 +34,16 @@ afterAll(async () => {
 });
 
 /** azure-iothub's Device class does not declare the scope fields its DeviceIdentity has. */
-const scopesOf = (device: unknown): { deviceScope?: string; parentScopes?: string[] } => device as { deviceScope?: string; parentScopes?: string[] };
+const scopesOf = (device: unknown): { deviceScope?: string; parentScopes?: string[] } =>
+  device as { deviceScope?: string; parentScopes?: string[] };
 
 async function container(name: string): Promise<{ client: ContainerClient; sas: string }> {
   const client = blobs.getContainerClient(name);
   await client.createIfNotExists();
-  const sas = await client.generateSasUrl({ permissions: ContainerSASPermissions.parse('rwl'), expiresOn: new Date(Date.now() + 3_600_000) });
+  const sas = await client.generateSasUrl({
+    permissions: ContainerSASPermissions.parse('rwl'),
+    expiresOn: new Date(Date.now() + 3_600_000),
+  });
   return { client, sas };
 }
 
@@ -56,12 +60,27 @@ async function runExport(client: Registry, sas: string, excludeKeys: boolean): P
   );
 }
 
-async function exportedLines(client: ContainerClient): Promise<Array<Record<string, unknown>>> {
+/** One line of devices.txt, as far as these tests read it. */
+interface ExportLine {
+  id: string;
+  moduleId?: string;
+  eTag: string;
+  twinETag: string;
+  authentication: { symmetricKey: { primaryKey: string | null; secondaryKey: string | null } };
+  tags: Record<string, unknown>;
+  properties: { desired: Record<string, unknown>; reported: Record<string, unknown> };
+  capabilities?: { iotEdge: boolean };
+  deviceScope?: string;
+  parentScopes?: string[];
+}
+
+async function exportedLines(client: ContainerClient): Promise<ExportLine[]> {
   const text = (await client.getBlobClient('devices.txt').downloadToBuffer()).toString('utf8');
+  expect(text.endsWith('\r\n')).toBe(true);
   return text
-    .split('\n')
+    .split('\r\n')
     .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as Record<string, unknown>);
+    .map((line) => JSON.parse(line) as ExportLine);
 }
 
 describe('exportDevicesToBlob', () => {
@@ -74,7 +93,7 @@ describe('exportDevicesToBlob', () => {
       ['leaf', undefined],
       ['leaf', 'agent'],
     ]);
-    const [gw, leaf, agent] = lines as [Record<string, any>, Record<string, any>, Record<string, any>];
+    const [gw, leaf, agent] = lines as [ExportLine, ExportLine, ExportLine];
     const device = (await sdk.get('leaf')).responseBody;
     expect(leaf.eTag).toBe(device.etag);
     expect(leaf.authentication.symmetricKey.primaryKey).toBe(device.authentication?.symmetricKey?.primaryKey);
@@ -92,7 +111,7 @@ describe('exportDevicesToBlob', () => {
   it('with excludeKeys writes null keys', async () => {
     const { client, sas } = await container('export-nokeys');
     await runExport(sdk, sas, true);
-    for (const line of (await exportedLines(client)) as Array<Record<string, any>>) {
+    for (const line of await exportedLines(client)) {
       expect(line.authentication.symmetricKey).toEqual({ primaryKey: null, secondaryKey: null });
     }
   });
@@ -117,13 +136,17 @@ describe('exportDevicesToBlob', () => {
     try {
       const otherSdk = other.client();
       const imported = (await otherSdk.importDevicesFromBlob(sas, sas)) as unknown as { jobId: string };
-      await eventually(async () => ((await otherSdk.getJob(imported.jobId)) as unknown as { status: string }).status === 'completed', 10_000, 'import');
+      await eventually(
+        async () => ((await otherSdk.getJob(imported.jobId)) as unknown as { status: string }).status === 'completed',
+        10_000,
+        'import',
+      );
       const lines = await exportedLines(client);
       const leaf = (await otherSdk.get('leaf')).responseBody;
-      expect(leaf.authentication?.symmetricKey?.primaryKey).toBe((lines[1] as any).authentication.symmetricKey.primaryKey);
+      expect(leaf.authentication?.symmetricKey?.primaryKey).toBe(lines[1]?.authentication.symmetricKey.primaryKey);
       const gw = (await otherSdk.get('gw')).responseBody;
       expect(scopesOf(leaf).parentScopes).toEqual([scopesOf(gw).deviceScope]);
-      expect(scopesOf(gw).deviceScope).toBe((lines[0] as any).deviceScope);
+      expect(scopesOf(gw).deviceScope).toBe(lines[0]?.deviceScope);
       expect((await otherSdk.getTwin('leaf')).responseBody.tags).toEqual({ site: 'north' });
     } finally {
       await other.stop();
@@ -135,6 +158,13 @@ describe('exportDevicesToBlob', () => {
     await sdk.exportDevicesToBlob(sas, true);
     const error = await caught(() => sdk.exportDevicesToBlob(sas, true));
     expect(error.response?.statusCode).toBe(409);
-    await eventually(async () => ((await sdk.listJobs()).responseBody as unknown as Array<{ status: string }>).every((j) => j.status !== 'running' && j.status !== 'enqueued'), 10_000, 'jobs idle');
+    await eventually(
+      async () =>
+        ((await sdk.listJobs()).responseBody as unknown as Array<{ status: string }>).every(
+          (j) => j.status !== 'running' && j.status !== 'enqueued',
+        ),
+      10_000,
+      'jobs idle',
+    );
   });
 });

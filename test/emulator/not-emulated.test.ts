@@ -21,7 +21,11 @@ afterAll(async () => {
 });
 
 async function raw(method: string, path: string): Promise<{ status: number; message: string; code: string | null }> {
-  const response = await fetch(`${hub.url}${path}`, { method, headers: { 'content-type': 'application/json' }, body: method === 'GET' ? undefined : '{}' });
+  const response = await fetch(`${hub.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: method === 'GET' ? undefined : '{}',
+  });
   const body = (await response.json()) as { Message: string };
   return { status: response.status, message: body.Message, code: response.headers.get('iothub-errorcode') };
 }

@@ -93,8 +93,14 @@ async function ended(jobId: string): Promise<JobJson> {
 
 describe('scheduleTwinUpdate', () => {
   it('patches the twins the condition selects, one notified twin change each, and counts them', async () => {
-    const created = (await jobs.scheduleTwinUpdate('twin-job-1', "tags.site = 'north'", { etag: '*', properties: { desired: { interval: 30 } } }, new Date()))
-      .jobStatus as JobJson;
+    const created = (
+      await jobs.scheduleTwinUpdate(
+        'twin-job-1',
+        "tags.site = 'north'",
+        { etag: '*', properties: { desired: { interval: 30 } } },
+        new Date(),
+      )
+    ).jobStatus as JobJson;
     expect(created).toMatchObject({ jobId: 'twin-job-1', type: 'scheduleUpdateTwin' });
     expect(['queued', 'running', 'completed']).toContain(created.status);
     const job = await ended('twin-job-1');
@@ -137,11 +143,17 @@ describe('scheduleTwinUpdate', () => {
 
 describe('scheduleDeviceMethod', () => {
   it('calls the method on each selected device through the injected invoker', async () => {
-    await jobs.scheduleDeviceMethod('method-job-1', "tags.site = 'south'", { methodName: 'reboot', payload: { delay: 1 }, responseTimeoutInSeconds: 15 });
+    await jobs.scheduleDeviceMethod('method-job-1', "tags.site = 'south'", {
+      methodName: 'reboot',
+      payload: { delay: 1 },
+      responseTimeoutInSeconds: 15,
+    });
     const job = await ended('method-job-1');
     expect(job.deviceJobStatistics).toMatchObject({ deviceCount: 1, succeededCount: 1, failedCount: 0 });
     expect(calls).toEqual([['s-1', undefined, { methodName: 'reboot', payload: { delay: 1 }, responseTimeoutInSeconds: 15 }]]);
-    expect(server.scheduledJobs.deviceJobs('method-job-1')[0]?.outcome).toEqual({ deviceMethodResponse: { status: 200, payload: { ok: true } } });
+    expect(server.scheduledJobs.deviceJobs('method-job-1')[0]?.outcome).toEqual({
+      deviceMethodResponse: { status: 200, payload: { ok: true } },
+    });
   });
 
   it('counts devices that do not answer as failed', async () => {
@@ -156,7 +168,8 @@ describe('scheduleDeviceMethod', () => {
 describe('start time, cancel and the concurrent-job limit', () => {
   it('a future job is scheduled, holds the S1 slot (one active job), and cancelling frees it', async () => {
     const later = new Date(Date.now() + 60_000);
-    const created = (await jobs.scheduleTwinUpdate('future-job', "deviceId = 'n-1'", { tags: { later: true } }, later)).jobStatus as JobJson;
+    const created = (await jobs.scheduleTwinUpdate('future-job', "deviceId = 'n-1'", { tags: { later: true } }, later))
+      .jobStatus as JobJson;
     expect(created.status).toBe('queued');
     await eventually(async () => ((await jobs.getJob('future-job')).jobStatus as JobJson).status === 'scheduled', 5000, 'scheduled');
     expect(created.startTime).toBe(later.toISOString());

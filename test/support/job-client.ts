@@ -7,7 +7,7 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { JobClient } from 'azure-iothub';
 
-export function jobClientFor(connectionString: string, url: string): { client: JobClient; close(): void } {
+export function jobClientFor(connectionString: string, url: string): { client: JobClient; close: () => void } {
   const client = JobClient.fromConnectionString(connectionString);
   const endpoint = new URL(url);
   const agent = new https.Agent({ keepAlive: true });

@@ -164,7 +164,9 @@ class ConditionParser {
     const name = this.cursor.next();
     const upper = name.text.toUpperCase();
     if (!SUPPORTED_FUNCTIONS.has(upper)) {
-      throw new ConditionSyntaxError(`Function '${name.text}' at position ${name.position} is not supported by the emulator (supported: IS_DEFINED)`);
+      throw new ConditionSyntaxError(
+        `Function '${name.text}' at position ${name.position} is not supported by the emulator (supported: IS_DEFINED)`,
+      );
     }
     this.cursor.expectPunct('(');
     const get = compilePath(this.cursor.parsePath());
