@@ -11,7 +11,7 @@ import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
 import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
-import type { ScheduledJobRunnerOptions } from './scheduled-jobs/scheduled-job-runner';
+import type { ScheduledJobRunner, ScheduledJobRunnerOptions } from './scheduled-jobs/scheduled-job-runner';
 import { seedRegistry, type SeedOptions, type SeedSummary } from './seed';
 
 export { HubRegistry } from './registry/hub-registry';
@@ -80,6 +80,11 @@ export class IotHubEmulator {
   /** `http://host:port`: the value for IOTHUB_SERVICE_ENDPOINT / createRegistryClient's serviceEndpoint. */
   get registryUrl(): string {
     return this.http.url;
+  }
+
+  /** Scheduled jobs (`/jobs/v2`): per-device results, and `useDeviceMethodInvoker` to answer method jobs. */
+  get scheduledJobs(): ScheduledJobRunner {
+    return this.http.scheduledJobs;
   }
 
   get eventHubConnectionString(): string {

@@ -48,7 +48,7 @@ export class ScheduledJobRunner {
   private readonly jobs = new Map<string, JobState>();
   private readonly running = new Set<Promise<void>>();
   private readonly limits: JobLimits;
-  private readonly invoke: InvokeDeviceMethod;
+  private invoke: InvokeDeviceMethod;
   private readonly now: () => Date;
   private stopped = false;
 
@@ -59,6 +59,11 @@ export class ScheduledJobRunner {
     this.limits = { ...jobLimitsForTier(options.tier ?? 'S1', options.units ?? 1), ...options.limits };
     this.invoke = options.invokeDeviceMethod ?? offline;
     this.now = options.now ?? (() => new Date());
+  }
+
+  /** Replaces the direct-method invoker (the emulator wires its device side here once it exists). */
+  useDeviceMethodInvoker(invoker: InvokeDeviceMethod): void {
+    this.invoke = invoker;
   }
 
   /** Creates and schedules a job. @throws HubError 400 (request), 409 (job id taken), 403 JobQuotaExceeded. */

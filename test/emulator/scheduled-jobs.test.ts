@@ -7,6 +7,7 @@ import type { JobClient, Registry } from 'azure-iothub';
 import { FaultInjector } from '../../emulator/faults';
 import type { HubChange } from '../../emulator/hub-events';
 import { defaultPolicies, RegistryHttpServer } from '../../emulator/http-server';
+import { IotHubEmulator } from '../../emulator/index';
 import { HubRegistry } from '../../emulator/registry/hub-registry';
 import type { InvokeDeviceMethod } from '../../emulator/scheduled-jobs/scheduled-job';
 import { eventually } from '../../testing/eventually';
@@ -208,5 +209,34 @@ describe('createQuery over jobs', () => {
       seen.push(...page.map((j) => j.jobId));
     }
     expect(seen).toEqual(['twin-job-1', 'twin-job-paced', 'twin-job-bad', 'twin-job-e2e', 'future-job', 'second-job']);
+  });
+});
+
+describe('IotHubEmulator wiring', () => {
+  it('without an invoker devices answer DeviceNotOnline; useDeviceMethodInvoker answers method jobs', async () => {
+    const emulator = await IotHubEmulator.start({ hubName: 'wired-jobs-hub' });
+    const { client, close } = jobClientFor(emulator.serviceConnectionString, emulator.registryUrl);
+    try {
+      emulator.registry.createDevice({ deviceId: 'w-1' });
+      const finished = async (jobId: string): Promise<JobJson> =>
+        eventually(
+          async () => {
+            const job = (await client.getJob(jobId)).jobStatus as JobJson;
+            return job.status === 'completed' ? job : undefined;
+          },
+          10_000,
+          jobId,
+        );
+      await client.scheduleDeviceMethod('offline-job', "deviceId = 'w-1'", { methodName: 'ping' });
+      expect((await finished('offline-job')).deviceJobStatistics.failedCount).toBe(1);
+      expect(emulator.scheduledJobs.deviceJobs('offline-job')[0]?.error?.code).toBe('DeviceNotOnline');
+      emulator.scheduledJobs.useDeviceMethodInvoker((deviceId) => Promise.resolve({ status: 200, payload: { pong: deviceId } }));
+      await client.scheduleDeviceMethod('online-job', "deviceId = 'w-1'", { methodName: 'ping' });
+      expect((await finished('online-job')).deviceJobStatistics.succeededCount).toBe(1);
+      expect(emulator.scheduledJobs.deviceJobs('online-job')[0]?.outcome?.deviceMethodResponse?.payload).toEqual({ pong: 'w-1' });
+    } finally {
+      close();
+      await emulator.stop();
+    }
   });
 });
