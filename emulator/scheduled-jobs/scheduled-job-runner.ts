@@ -98,7 +98,7 @@ export class ScheduledJobRunner {
     if (delay > 0) setImmediate(() => state.json.status === 'queued' && (state.json.status = 'scheduled'));
     state.timer = setTimeout(() => {
       state.timer = undefined;
-      this.track(this.run(state));
+      this.track(state, this.run(state));
     }, delay);
     return snapshot(state);
   }
@@ -152,9 +152,14 @@ export class ScheduledJobRunner {
     await this.idle();
   }
 
-  private track(run: Promise<void>): void {
-    this.running.add(run);
-    void run.finally(() => this.running.delete(run));
+  private track(job: JobState, run: Promise<void>): void {
+    const guarded = run.catch((error: unknown) => {
+      // run() handles every expected failure; anything else still ends the job instead of escaping as a rejection.
+      job.json.failureReason = error instanceof Error ? error.message : String(error);
+      this.finish(job, 'failed');
+    });
+    this.running.add(guarded);
+    void guarded.finally(() => this.running.delete(guarded));
   }
 
   private async run(state: JobState): Promise<void> {
