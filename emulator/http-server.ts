@@ -9,7 +9,12 @@ import type { AddressInfo } from 'node:net';
 import type { FaultInjector } from './faults';
 import { authorizeServiceRequest } from './http/authorize-service-request';
 import { hubErrorBody } from './http/hub-error-body';
-import { jobRoutes } from './http/job-routes';
+import { bulkRegistryRoutes } from './http/bulk-registry-routes';
+import { findImportExportJob, jobRoutes } from './http/job-routes';
+import { notEmulatedError } from './http/not-emulated';
+import { scheduledJobRoutes } from './http/scheduled-job-routes';
+import { ExportJobRunner } from './export-jobs';
+import { ScheduledJobRunner, type ScheduledJobRunnerOptions } from './scheduled-jobs/scheduled-job-runner';
 import { QueryRoutes } from './http/query-routes';
 import { registryRoutes } from './http/registry-routes';
 import { decodeSegment, header, type Route, type RouteResolver } from './http/route';
@@ -38,6 +43,8 @@ export interface RegistryHttpServerOptions {
   acceptBearerTokens?: boolean;
   /** Query read-ahead (default true): see emulator/http/query-routes.ts. */
   queryReadAhead?: boolean;
+  /** Scheduled jobs (`/jobs/v2`): tier limits and the direct-method invoker. */
+  scheduledJobs?: ScheduledJobRunnerOptions;
   /** More route families (e.g. direct methods, served by the device side), tried after the built-in ones. */
   routes?: readonly RouteResolver[];
 }
@@ -56,15 +63,23 @@ export class RegistryHttpServer {
   private boundPort = 0;
   /** Bulk import jobs (emulator/jobs.ts). */
   readonly jobs: ImportJobRunner;
+  /** Bulk export jobs (emulator/export-jobs.ts). */
+  readonly exportJobs: ExportJobRunner;
+  /** Scheduled twin/method jobs (emulator/scheduled-jobs/). */
+  readonly scheduledJobs: ScheduledJobRunner;
 
   constructor(private readonly options: RegistryHttpServerOptions) {
     this.jobs = new ImportJobRunner(options.registry);
+    this.exportJobs = new ExportJobRunner(options.registry, () => this.jobs.hasActiveJob);
+    this.scheduledJobs = new ScheduledJobRunner(options.registry, options.scheduledJobs);
     this.queries = new QueryRoutes(options.registry, options.queryReadAhead !== false);
     this.resolvers = [
       this.queries.resolve,
       registryRoutes(options.registry),
       twinRoutes(options.registry),
-      jobRoutes(this.jobs),
+      bulkRegistryRoutes(options.registry),
+      jobRoutes(this.jobs, this.exportJobs),
+      scheduledJobRoutes(this.scheduledJobs, (id) => findImportExportJob(this.jobs, this.exportJobs, id)),
       ...(options.routes ?? []),
     ];
     this.server = createServer((req, res) => this.onRequest(req, res));
@@ -96,7 +111,7 @@ export class RegistryHttpServer {
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
     this.queries.stop();
-    await this.jobs.idle();
+    await Promise.all([this.jobs.idle(), this.exportJobs.idle(), this.scheduledJobs.stop()]);
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
@@ -137,7 +152,7 @@ export class RegistryHttpServer {
       .map(decodeSegment);
     const method = (req.method ?? 'GET').toUpperCase();
     const route = this.resolve(method, segments);
-    if (!route) throw new HubError(404, 'NotFound', `${method} ${rawPath} is not supported by the IoT Hub emulator`);
+    if (!route) throw notEmulatedError(method, rawPath, segments);
     authorizeServiceRequest(header(req, 'authorization'), route.permissions, {
       hostName: this.options.hostName,
       policies: this.options.policies,
@@ -210,7 +225,8 @@ export class RegistryHttpServer {
     if (error instanceof HubError) {
       this.send(res, error.status, hubErrorBody(error.code, error.message), { 'iothub-errorcode': error.code });
     } else if (error instanceof QuerySyntaxError) {
-      this.send(res, 400, hubErrorBody('BadRequest', `Query is not supported by the emulator or malformed: ${error.message}`), {
+      const text = `Query is not supported by the IoT Hub emulator or malformed: ${error.message}`.replace(/;/g, ',');
+      this.send(res, 400, hubErrorBody('BadRequest', text), {
         'iothub-errorcode': 'BadRequest',
       });
     } else {

@@ -11,6 +11,7 @@ import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
 import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
+import type { ScheduledJobRunner, ScheduledJobRunnerOptions } from './scheduled-jobs/scheduled-job-runner';
 import { seedRegistry, type SeedOptions, type SeedSummary } from './seed';
 
 export { HubRegistry } from './registry/hub-registry';
@@ -42,6 +43,10 @@ export interface EmulatorOptions {
   agent?: { defaultMode?: AgentMode; reportDelayMs?: number; moduleIds?: string[] };
   /** Throttling from the start (off by default); change later through `faults`. */
   throttle?: ThrottleConfig;
+  /** Accept events sent to the built-in endpoint (default false: it is read-only on IoT Hub); for tests that forge events. */
+  acceptProducedEvents?: boolean;
+  /** Scheduled jobs: tier limits (default: the `throttle` tier, else S1) and the direct-method invoker (default: devices offline). */
+  scheduledJobs?: ScheduledJobRunnerOptions;
 }
 
 /** A running emulated hub. Create with {@link IotHubEmulator.start}; always {@link IotHubEmulator.stop}. */
@@ -75,6 +80,11 @@ export class IotHubEmulator {
   /** `http://host:port`: the value for IOTHUB_SERVICE_ENDPOINT / createRegistryClient's serviceEndpoint. */
   get registryUrl(): string {
     return this.http.url;
+  }
+
+  /** Scheduled jobs (`/jobs/v2`): per-device results, and `useDeviceMethodInvoker` to answer method jobs. */
+  get scheduledJobs(): ScheduledJobRunner {
+    return this.http.scheduledJobs;
   }
 
   get eventHubConnectionString(): string {
@@ -116,6 +126,7 @@ export class IotHubEmulator {
       routes: options.routes ?? DEFAULT_ROUTES,
       host: options.host,
       port: options.amqpPort ?? 0,
+      acceptProducedEvents: options.acceptProducedEvents,
     });
     const http = new RegistryHttpServer({
       registry,
@@ -124,6 +135,10 @@ export class IotHubEmulator {
       policies,
       host: options.host,
       port: options.httpPort ?? 0,
+      scheduledJobs: {
+        ...(options.throttle && 'tier' in options.throttle ? { tier: options.throttle.tier, units: options.throttle.units } : {}),
+        ...options.scheduledJobs,
+      },
     });
     const detach = registry.onChange((change) => events.publishChange(change));
     const agents = new SecurityAgentSimulator(registry, options.agent);

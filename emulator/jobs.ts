@@ -6,11 +6,12 @@
  * through the caller's SAS URL — over HTTP, with @azure/storage-blob, so Azurite serves it as Blob storage would —
  * applies each line to the registry (module lines carry `moduleId`; creations fire lifecycle notifications), writes
  * rejected lines to `importErrors.log` in the output container and completes asynchronously. One import/export job
- * at a time, as on every IoT Hub tier. Supported import modes: `create`, `createOrUpdate` (identities, plus
- * `properties.desired` and `tags` on the new twin) and `delete`.
+ * at a time, as on every IoT Hub tier. Every import mode of IoT Hub is supported (see
+ * registry/apply-export-import-device.ts), with `tags` and `properties.desired` applied to the twin.
  */
 import { randomUUID } from 'node:crypto';
 import { ContainerClient } from '@azure/storage-blob';
+import { applyExportImportDevice, type DeviceOperationError } from './registry/apply-export-import-device';
 import { HubError } from './registry/hub-error';
 import type { HubRegistry } from './registry/hub-registry';
 
@@ -29,16 +30,6 @@ export interface ImportJobJson {
   failureReason?: string;
   /** Emulator extension: lines applied and rejected. */
   statistics?: { processed: number; failed: number };
-}
-
-interface ImportLine {
-  id?: unknown;
-  moduleId?: unknown;
-  importMode?: unknown;
-  authentication?: unknown;
-  status?: unknown;
-  properties?: { desired?: unknown };
-  tags?: unknown;
 }
 
 export const IMPORT_INPUT_BLOB = 'devices.txt';
@@ -78,6 +69,16 @@ export class ImportJobRunner {
     this.running.add(run);
     void run.finally(() => this.running.delete(run));
     return { ...job };
+  }
+
+  /** True while a job is enqueued or running (export jobs share the one import/export slot). */
+  get hasActiveJob(): boolean {
+    return [...this.jobs.values()].some((job) => job.status === 'enqueued' || job.status === 'running');
+  }
+
+  /** Every job, in creation order (`GET /jobs`, azure-iothub `Registry.listJobs`). */
+  list(): ImportJobJson[] {
+    return [...this.jobs.values()].map((job) => ({ ...job }));
   }
 
   /** @throws HubError 404 JobNotFound. */
@@ -121,54 +122,17 @@ export class ImportJobRunner {
   }
 
   /**
-   * Applies one line; returns the error record for importErrors.log (`deviceId`, `moduleId`, `errorCode`,
-   * `errorStatus`, the fields IoT Hub writes and the Microsoft.Azure.Devices samples read), or undefined on success.
+   * Applies one line through the ExportImportDevice rules bulk `POST /devices` uses (registry/apply-export-import-device.ts:
+   * every import mode, identities, twins and Edge scopes); returns the error record for importErrors.log (`deviceId`,
+   * `moduleId`, `errorCode`, `errorStatus`), or undefined on success.
    */
-  private apply(text: string): { deviceId?: string; moduleId?: string; errorCode: string; errorStatus: string } | undefined {
-    let line: ImportLine;
+  private apply(text: string): DeviceOperationError | undefined {
+    let line: unknown;
     try {
-      line = JSON.parse(text) as ImportLine;
+      line = JSON.parse(text);
     } catch {
       return { errorCode: 'ArgumentInvalid', errorStatus: 'line is not valid JSON' };
     }
-    const id = typeof line.id === 'string' ? line.id : undefined;
-    const moduleId = typeof line.moduleId === 'string' ? line.moduleId : undefined;
-    const ids = { ...(id === undefined ? {} : { deviceId: id }), ...(moduleId === undefined ? {} : { moduleId }) };
-    const mode = typeof line.importMode === 'string' ? line.importMode.toLowerCase() : 'createorupdate';
-    try {
-      if (id === undefined) throw new HubError(400, 'ArgumentInvalid', 'line needs an id');
-      const authentication = (
-        typeof line.authentication === 'object' && line.authentication !== null ? line.authentication : undefined
-      ) as Parameters<HubRegistry['createModule']>[0]['authentication'];
-      if (mode === 'delete') {
-        if (moduleId === undefined) this.registry.deleteDevice(id);
-        else this.registry.deleteModule(id, moduleId);
-        return undefined;
-      }
-      if (mode !== 'create' && mode !== 'createorupdate')
-        throw new HubError(400, 'ArgumentInvalid', `importMode '${String(line.importMode)}' is not supported by the emulator`);
-      const exists = moduleId === undefined ? this.registry.findTwin(id) !== undefined : this.registry.findTwin(id, moduleId) !== undefined;
-      if (exists && mode === 'create') {
-        throw new HubError(
-          409,
-          moduleId === undefined ? 'DeviceAlreadyExists' : 'ModuleAlreadyExistsOnDevice',
-          `${moduleId ?? id} already exists`,
-        );
-      }
-      if (!exists) {
-        if (moduleId === undefined)
-          this.registry.createDevice({ deviceId: id, authentication, status: line.status === 'disabled' ? 'disabled' : 'enabled' });
-        else this.registry.createModule({ deviceId: id, moduleId, authentication });
-      }
-      const desired = line.properties?.desired;
-      const tags = line.tags;
-      if ((typeof desired === 'object' && desired !== null) || (typeof tags === 'object' && tags !== null)) {
-        this.registry.updateTwin(id, moduleId, { ...(tags ? { tags } : {}), ...(desired ? { properties: { desired } } : {}) }, '*');
-      }
-      return undefined;
-    } catch (error) {
-      if (error instanceof HubError) return { ...ids, errorCode: error.code, errorStatus: error.message };
-      return { ...ids, errorCode: 'ServerError', errorStatus: error instanceof Error ? error.message : String(error) };
-    }
+    return applyExportImportDevice(this.registry, line, 'createorupdate');
   }
 }

@@ -27,6 +27,8 @@ import {
 import type { ProducedEvent, ServiceRequest } from './amqp';
 import { partitionIndexForKey } from './partition-key-hash';
 import { PartitionLog, parseSelector } from './partition-log';
+import { admitReceiver, epochOf } from './receiver-ownership';
+import { wantsRuntimeMetrics, withRuntimeMetrics } from './receiver-runtime-metrics';
 import { verifySasToken } from './sas';
 
 export interface EventHubEndpointOptions {
@@ -50,6 +52,12 @@ export interface EventHubEndpointOptions {
   retentionPerPartition?: number;
   /** Verify SAS tokens on `$cbs` and `$management` (default true); failures answer 401. */
   verifyTokens?: boolean;
+  /**
+   * Accept events sent to the endpoint (default false). IoT Hub's built-in endpoint is read-only: a producer's
+   * link is detached with `amqp:unauthorized-access` "'Send' claim(s) are required" (reported in
+   * home-assistant/core#81084 and Azure/azure-sdk-for-js#2773); tests that forge notifications turn this on.
+   */
+  acceptProducedEvents?: boolean;
 }
 
 /** Size of one Event Hubs publication on the Standard tier; the SDK sizes its batches from it. */
@@ -64,6 +72,12 @@ interface PartitionReader {
   readonly connection: Connection;
   nextSequenceNumber: number;
   handedToRhea: number;
+  /** The receiver asked for last-enqueued event properties (receiver-runtime-metrics.ts). */
+  runtimeMetrics: boolean;
+  /** Lower-cased consumer group: ownership (receiver-ownership.ts) is per partition and consumer group. */
+  consumerGroup: string;
+  /** Owner level from the attach (`com.microsoft:epoch`), undefined for a non-epoch receiver. */
+  epoch: number | undefined;
 }
 
 interface ConnectionAuth {
@@ -270,19 +284,34 @@ export class EventHubEndpoint {
     const { sourceAddress, selector } = remoteTerminusOf(sender);
     completeLocalAttach(sender);
     if (sourceAddress === '$cbs' || sourceAddress === '$management') return;
+    const unserved = this.unservedNode(sourceAddress ?? '');
+    if (unserved !== undefined) return sender.close(unserved);
     const resolved = this.resolveConsumerAddress(sourceAddress ?? '');
+    const remoteAttach = (sender as unknown as { remote?: { attach?: { desired_capabilities?: unknown; properties?: unknown } } }).remote
+      ?.attach;
     if ('condition' in resolved) return sender.close(resolved);
     const unauthorized = this.checkAuthorized(context.connection, sourceAddress ?? '');
     if (unauthorized !== undefined) return sender.close(unauthorized);
     const start = parseSelector(selector);
     if (start === undefined)
       return sender.close({ condition: 'com.microsoft:argument-error', description: `unsupported filter: ${selector ?? ''}` });
+    const epoch = epochOf(remoteAttach?.properties);
+    const owners = [...(this.readersByPartition.get(resolved.log) ?? [])].filter((other) => other.consumerGroup === resolved.consumerGroup);
+    const admission = admitReceiver(owners, epoch, `partition '${resolved.log.partitionId}' of consumer group '${resolved.consumerGroup}'`);
+    if (!admission.admitted) return sender.close({ condition: admission.condition, description: admission.description });
+    for (const displaced of admission.displaced) {
+      this.forgetReader(displaced.sender);
+      displaced.sender.close(admission.displacement);
+    }
     const reader: PartitionReader = {
       sender,
       log: resolved.log,
       connection: context.connection,
       nextSequenceNumber: resolved.log.firstSequenceNumberFor(start),
       handedToRhea: 0,
+      runtimeMetrics: wantsRuntimeMetrics(remoteAttach?.desired_capabilities),
+      consumerGroup: resolved.consumerGroup,
+      epoch,
     };
     this.readersBySender.set(sender, reader);
     let readers = this.readersByPartition.get(resolved.log);
@@ -297,10 +326,20 @@ export class EventHubEndpoint {
     const { targetAddress = '' } = remoteTerminusOf(receiver);
     if (targetAddress === '$cbs' || targetAddress === '$management') return completeLocalAttach(receiver);
     completeLocalAttach(receiver, MAX_MESSAGE_SIZE);
+    const unserved = this.unservedNode(targetAddress);
+    if (unserved !== undefined) return receiver.close(unserved);
     const resolved = this.resolveProducerAddress(targetAddress);
     if (resolved !== undefined && 'condition' in resolved) return receiver.close(resolved);
     const unauthorized = this.checkAuthorized(context.connection, targetAddress);
-    if (unauthorized !== undefined) receiver.close(unauthorized);
+    if (unauthorized !== undefined) return receiver.close(unauthorized);
+    if (this.options.acceptProducedEvents !== true) {
+      receiver.close({
+        condition: 'amqp:unauthorized-access',
+        description:
+          `Unauthorized access. 'Send' claim(s) are required to perform this operation. Resource: '${targetAddress}'. ` +
+          "IoT Hub's built-in endpoint is read-only (the emulator's acceptProducedEvents option allows it in tests).",
+      });
+    }
   }
 
   private onMessage(context: EventContext): void {
@@ -310,7 +349,7 @@ export class EventHubEndpoint {
     if (targetAddress === '$cbs') return this.onPutToken(context);
     if (targetAddress === '$management') return this.onManagementRequest(context);
     const resolved = this.resolveProducerAddress(targetAddress);
-    if (resolved !== undefined && 'condition' in resolved) return;
+    if ((resolved !== undefined && 'condition' in resolved) || this.options.acceptProducedEvents !== true) return;
     const format = context.delivery?.format;
     for (const event of decodeProducedTransfer(context.message, format)) {
       const log = resolved?.log ?? this.logForProducedEvent(event);
@@ -360,11 +399,23 @@ export class EventHubEndpoint {
       );
     }
     const name = properties['name'];
-    if (properties['operation'] !== 'READ' || typeof name !== 'string') {
+    if (properties['operation'] !== 'READ') {
       return this.reply(
         context.connection,
         request,
-        serviceResponse(request, 400, 'Only READ is supported', { errorCondition: 'com.microsoft:argument-error' }),
+        serviceResponse(
+          request,
+          501,
+          `The $management operation '${String(properties['operation'])}' is not supported by the IoT Hub emulator (only READ of com.microsoft:eventhub and com.microsoft:partition).`,
+          { errorCondition: 'amqp:not-implemented' },
+        ),
+      );
+    }
+    if (typeof name !== 'string') {
+      return this.reply(
+        context.connection,
+        request,
+        serviceResponse(request, 400, 'The $management request needs a name.', { errorCondition: 'com.microsoft:argument-error' }),
       );
     }
     if (name.toLowerCase() !== this.options.eventHubName.toLowerCase()) {
@@ -384,13 +435,23 @@ export class EventHubEndpoint {
       };
       return this.reply(context.connection, request, serviceResponse(request, 200, 'OK', { body }));
     }
-    const partitionId = properties['partition'];
-    const log = typeof partitionId === 'string' ? this.partitionLog(partitionId) : undefined;
-    if (properties['type'] !== 'com.microsoft:partition' || log === undefined) {
+    if (properties['type'] !== 'com.microsoft:partition') {
       return this.reply(
         context.connection,
         request,
-        serviceResponse(request, 404, `Partition '${String(partitionId)}' could not be found.`, { errorCondition: 'amqp:not-found' }),
+        serviceResponse(request, 501, `The $management type '${String(properties['type'])}' is not supported by the IoT Hub emulator.`, {
+          errorCondition: 'amqp:not-implemented',
+        }),
+      );
+    }
+    const partitionId = properties['partition'];
+    const log = typeof partitionId === 'string' ? this.partitionLog(partitionId) : undefined;
+    if (log === undefined) {
+      const failure = this.invalidPartition(partitionId);
+      return this.reply(
+        context.connection,
+        request,
+        serviceResponse(request, 400, failure.description, { errorCondition: failure.condition }),
       );
     }
     const last = log.lastEvent;
@@ -415,7 +476,7 @@ export class EventHubEndpoint {
     replyLink?.send(response);
   }
 
-  private resolveConsumerAddress(address: string): { log: PartitionLog } | AmqpFailure {
+  private resolveConsumerAddress(address: string): { log: PartitionLog; consumerGroup: string } | AmqpFailure {
     const match = /^([^/]+)\/ConsumerGroups\/([^/]+)\/Partitions\/([^/]+)$/i.exec(address);
     const [, hub = '', consumerGroup = '', partitionId = ''] = match ?? [];
     const notFound = { condition: 'amqp:not-found', description: `The messaging entity '${address}' could not be found.` };
@@ -427,7 +488,37 @@ export class EventHubEndpoint {
       };
     }
     const log = this.partitionLog(partitionId);
-    return log === undefined ? notFound : { log };
+    return log === undefined ? this.invalidPartition(partitionId) : { log, consumerGroup: decodeURIComponent(consumerGroup).toLowerCase() };
+  }
+
+  /**
+   * Event Hubs answers a partition id outside 0…count-1 with `com.microsoft:argument-out-of-range` (the SDK's
+   * ArgumentOutOfRangeError, core-amqp errors.js ConditionErrorNameMapper), worded as the service words it.
+   */
+  private invalidPartition(partitionId: unknown): AmqpFailure {
+    return {
+      condition: 'com.microsoft:argument-out-of-range',
+      description:
+        `The specified partition '${String(partitionId)}' is invalid for an EventHub partition sender or receiver. ` +
+        `It should be between 0 and ${this.partitions.length - 1}.`,
+    };
+  }
+
+  /**
+   * Nodes of IoT Hub's own AMQP surface (`$`-prefixed nodes other than `$cbs`/`$management`, `/messages/…`) are not
+   * served by the Event Hub-compatible endpoint here: they answer `amqp:not-implemented` naming the node instead of a
+   * bare not-found, so a client can tell "not emulated" from a typo.
+   */
+  private unservedNode(address: string): AmqpFailure | undefined {
+    const path = address.replace(/^amqps?:\/\/[^/]+/i, '').replace(/^\//, '');
+    if (!path.startsWith('$') && !/^(?:devices\/[^/]+\/)?messages\//i.test(path)) return undefined;
+    return {
+      condition: 'amqp:not-implemented',
+      description:
+        `The AMQP node '${address}' is not supported by the IoT Hub emulator's Event Hub-compatible endpoint ` +
+        "(it serves $cbs, $management and the event hub's consumer-group partitions; cloud-to-device messages, feedback and " +
+        'file-upload notifications over AMQP are not emulated).',
+    };
   }
 
   /** `hub` (partition chosen per event) or `hub/Partitions/<id>`; undefined means "no fixed partition". */
@@ -438,7 +529,7 @@ export class EventHubEndpoint {
     if (match === null || hub.toLowerCase() !== this.options.eventHubName.toLowerCase()) return notFound;
     if (partitionId === undefined) return undefined;
     const log = this.partitionLog(partitionId);
-    return log === undefined ? notFound : { log };
+    return log === undefined ? this.invalidPartition(partitionId) : { log };
   }
 
   /** An entity link needs a live token put on this connection for the entity or one of its parents. */
@@ -477,7 +568,8 @@ export class EventHubEndpoint {
     while (budget > 0) {
       const event = log.eventAt(reader.nextSequenceNumber);
       if (event === undefined) return;
-      reader.sender.send(event.encoded, undefined, 0);
+      const last = reader.runtimeMetrics ? log.lastEvent : undefined;
+      reader.sender.send(last === undefined ? event.encoded : withRuntimeMetrics(event.encoded, last, Date.now()), undefined, 0);
       reader.nextSequenceNumber += 1;
       reader.handedToRhea += 1;
       this.stats.delivered += 1;

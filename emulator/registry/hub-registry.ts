@@ -15,6 +15,7 @@ import { fromDeviceSnapshot, toDeviceSnapshot, type DeviceSnapshot } from './dev
 import { etagMatches, identityEtag, twinEtag } from './etag';
 import { HubError, preconditionFailed } from './hub-error';
 import { hubTimestamp, NEVER } from './hub-timestamp';
+import { applyScopes, resolveDeviceScopes, scopeHolderOf, storedScopesOf, type StoredScopes } from './device-scope';
 import { assertValidId } from './identity-id';
 import type { DeviceInput, ModuleInput } from './identity-input';
 import {
@@ -138,6 +139,7 @@ export class HubRegistry implements QuerySource {
       statusUpdatedTime: status === 'disabled' ? time : NEVER,
       modules: new Map(),
     };
+    applyScopes(twin, this.scopesFor(input, entry, twin.capabilities === EDGE_CAPABILITIES));
     this.devices.set(input.deviceId, entry);
     this.deviceSlots.push(entry);
     if (options.notify !== false) this.emitLifecycle('createDeviceIdentity', entry);
@@ -151,6 +153,11 @@ export class HubRegistry implements QuerySource {
     const entry = this.requireDevice(input.deviceId);
     if (!etagMatches(ifMatch, entry.twin.deviceEtag as string)) throw preconditionFailed();
     const auth = parseAuthentication(input.authentication, entry);
+    const scopes = this.scopesFor(
+      input,
+      entry,
+      input.capabilities ? input.capabilities.iotEdge === true : scopeHolderOf(entry.twin).isEdge,
+    );
     const status = input.status ?? (entry.twin.status as DeviceStatus);
     if (status !== 'enabled' && status !== 'disabled')
       throw new HubError(400, 'ArgumentInvalid', `status '${String(status)}' must be enabled or disabled`);
@@ -165,6 +172,7 @@ export class HubRegistry implements QuerySource {
     entry.twin.authenticationType = auth.type;
     entry.twin.x509Thumbprint = auth.thumbprint;
     if (input.capabilities) entry.twin.capabilities = input.capabilities.iotEdge ? EDGE_CAPABILITIES : NON_EDGE_CAPABILITIES;
+    applyScopes(entry.twin, scopes);
     entry.twin.deviceEtag = this.nextIdentityEtag();
     return deviceIdentityJson(entry);
   }
@@ -466,6 +474,20 @@ export class HubRegistry implements QuerySource {
   }
 
   // ---- internals -------------------------------------------------------------------------------
+
+  /** Edge scopes (registry/device-scope.ts) for a create or update of `entry`. @throws HubError 400. */
+  private scopesFor(input: DeviceInput, entry: DeviceEntry, isEdge: boolean): StoredScopes {
+    const find = (deviceId: string) => {
+      const found = this.devices.get(deviceId);
+      return found && scopeHolderOf(found.twin);
+    };
+    return resolveDeviceScopes(
+      { deviceId: entry.twin.deviceId, isEdge, generationId: entry.generationId },
+      input,
+      storedScopesOf(entry.twin),
+      find,
+    );
+  }
 
   private requireDevice(deviceId: string): DeviceEntry {
     const entry = this.devices.get(deviceId);

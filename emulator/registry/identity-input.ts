@@ -13,6 +13,10 @@ export interface DeviceInput {
     x509Thumbprint: Partial<AuthenticationMechanism['x509Thumbprint']>;
   }>;
   capabilities?: { iotEdge?: boolean };
+  /** Edge hierarchy (registry/device-scope.ts): a leaf's parent scope; ignored/immutable on Edge devices. */
+  deviceScope?: string | null;
+  /** Edge hierarchy: the one parent Edge device's scope. */
+  parentScopes?: string[] | null;
   /** Only honoured by seeding/restore (the REST API ignores it), to build fleets with a known posture. */
   tags?: Record<string, unknown>;
 }

@@ -58,6 +58,8 @@ export function deviceIdentityJson(entry: DeviceEntry): DeviceIdentityJson {
     cloudToDeviceMessageCount: twin.cloudToDeviceMessageCount as number,
     authentication: authenticationJson(entry),
     capabilities: { iotEdge: (twin.capabilities as { iotEdge: boolean }).iotEdge },
+    ...(typeof twin.deviceScope === 'string' ? { deviceScope: twin.deviceScope } : {}),
+    ...(Array.isArray(twin.parentScopes) ? { parentScopes: twin.parentScopes as string[] } : {}),
   };
 }
 

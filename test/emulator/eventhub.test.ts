@@ -30,6 +30,8 @@ async function startEndpoint(overrides: Partial<EventHubEndpointOptions> = {}): 
     sharedAccessKeyName: KEY_NAME,
     sharedAccessKey: KEY,
     routes: DEFAULT_ROUTES,
+    // These tests produce events to exercise partitioning; the built-in endpoint refuses that by default.
+    acceptProducedEvents: true,
     ...overrides,
   });
   openEndpoints.push(endpoint);

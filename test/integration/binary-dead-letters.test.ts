@@ -68,7 +68,7 @@ describe('binary bodies and illegal device ids through AMQP, the standalone cons
   let producer: EventHubProducerClient;
 
   beforeAll(async () => {
-    system = await startSystem();
+    system = await startSystem({ emulator: { acceptProducedEvents: true } });
     producer = new EventHubProducerClient(system.hub.eventHubConnectionString);
   });
   afterAll(async () => {

@@ -68,7 +68,7 @@ function parseQueryUnchecked(text: string): ParsedQuery {
   else if (collectionPath.toLowerCase() === 'devices.modules') collection = 'devices.modules';
   else
     throw new QuerySyntaxError(
-      `Collection '${collectionPath}' at position ${collectionToken.position} is not supported (supported: devices, devices.modules)`,
+      `Collection '${collectionPath}' at position ${collectionToken.position} is not supported by the emulator (supported: devices, devices.modules)`,
     );
   let condition: TwinCondition | undefined;
   if (cursor.isKeyword('WHERE')) {
@@ -102,7 +102,7 @@ function parseProjection(cursor: TokenCursor): Projection {
     }
     if (cursor.isPunct(','))
       throw new QuerySyntaxError(
-        `COUNT() combined with other fields needs GROUP BY, which is not supported (position ${cursor.peek().position})`,
+        `COUNT() combined with other fields needs GROUP BY, which is not supported by the emulator (position ${cursor.peek().position})`,
       );
     return { kind: 'count', name };
   }
@@ -110,7 +110,7 @@ function parseProjection(cursor: TokenCursor): Projection {
   for (;;) {
     const token = cursor.peek();
     if (token.kind === 'identifier' && cursor.isPunct('(', 1)) {
-      throw new QuerySyntaxError(`Function '${token.text}' in SELECT at position ${token.position} is not supported`);
+      throw new QuerySyntaxError(`Function '${token.text}' in SELECT at position ${token.position} is not supported by the emulator`);
     }
     if (token.kind === 'identifier' && UNSUPPORTED_CLAUSES.has(token.text.toUpperCase())) {
       throw new QuerySyntaxError(`'${token.text}' at position ${token.position} is not supported by the emulator`);

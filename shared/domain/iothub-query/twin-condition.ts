@@ -164,7 +164,9 @@ class ConditionParser {
     const name = this.cursor.next();
     const upper = name.text.toUpperCase();
     if (!SUPPORTED_FUNCTIONS.has(upper)) {
-      throw new ConditionSyntaxError(`Function '${name.text}' at position ${name.position} is not supported (supported: IS_DEFINED)`);
+      throw new ConditionSyntaxError(
+        `Function '${name.text}' at position ${name.position} is not supported by the emulator (supported: IS_DEFINED)`,
+      );
     }
     this.cursor.expectPunct('(');
     const get = compilePath(this.cursor.parsePath());
@@ -214,7 +216,7 @@ class ConditionParser {
           return { kind: 'literal', value: upper === 'NULL' ? null : upper === 'TRUE' };
         }
         if (KEYWORDS.has(upper))
-          throw new ConditionSyntaxError(`Keyword '${token.text}' at position ${token.position} is not supported here`);
+          throw new ConditionSyntaxError(`Keyword '${token.text}' at position ${token.position} is not supported by the emulator here`);
         return { kind: 'path', get: compilePath(this.cursor.parsePath()) };
       }
       default:
@@ -259,7 +261,7 @@ export function parseCondition(text: string): TwinCondition {
   if (rest.kind !== 'end') {
     const upper = rest.text.toUpperCase();
     if (rest.kind === 'identifier' && KEYWORDS.has(upper)) {
-      throw new ConditionSyntaxError(`'${rest.text}' at position ${rest.position} is not supported in a condition`);
+      throw new ConditionSyntaxError(`'${rest.text}' at position ${rest.position} is not supported by the emulator in a condition`);
     }
     throw unexpectedToken(rest, 'AND, OR or end of condition');
   }
