@@ -49,6 +49,8 @@ export interface ApiStores {
   readonly posture: TablePostureStore;
   readonly sweeps: TableSweepStore;
   readonly suppressions: TableSuppressionStore;
+  /** Dead letters for GET /api/dead-letters and the overview's count. */
+  readonly deadLetters: TableDeadLetterStore;
   /** The sweep queue for POST /api/sweeps. @throws like {@link ServiceGraph.hostStorage}. */
   queue(): SweepQueue;
 }
@@ -167,6 +169,7 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
       posture: new TablePostureStore(latest, history, { retryBudgetMs: apiBudgetMs, latestCacheSize: 0, logger }),
       sweeps: new TableSweepStore(runs, findings, { retryBudgetMs: apiBudgetMs, logger }),
       suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs: apiBudgetMs, logger }),
+      deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs: apiBudgetMs, logger }),
       queue: () => hostStorage().apiQueue,
     },
     deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs, logger }),
