@@ -31,7 +31,8 @@ export class NoKeyError extends Error {
 
 function apiUrl(path, query = {}) {
   const url = new URL(`../${path}`, document.baseURI);
-  for (const [name, value] of Object.entries(query)) if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value);
+  for (const [name, value] of Object.entries(query))
+    if (value !== undefined && value !== null && value !== '') url.searchParams.set(name, value);
   return url;
 }
 

@@ -45,7 +45,8 @@ export function showStatus(text) {
 
 /** What a page shows when its data could not be read. */
 export function failure(error) {
-  if (error instanceof NoKeyError) return h('p', { class: 'notice' }, 'Enter the function key above to see data. The key stays in this tab only.');
+  if (error instanceof NoKeyError)
+    return h('p', { class: 'notice' }, 'Enter the function key above to see data. The key stays in this tab only.');
   if (error instanceof ApiError && error.status === 401) {
     forgetKey();
     showKeyState();

@@ -18,16 +18,56 @@ export async function renderDeadLetters(view) {
         { class: 'dead-letter' },
         h('td', {}, formatTime(letter.recordedAt)),
         h('td', {}, letter.reason),
-        h('td', {}, `partition ${letter.partitionId}, sequence ${letter.sequenceNumber}, offset ${letter.offset}`, h('br'), `enqueued ${formatTime(letter.enqueuedTime)}`),
+        h(
+          'td',
+          {},
+          `partition ${letter.partitionId}, sequence ${letter.sequenceNumber}, offset ${letter.offset}`,
+          h('br'),
+          `enqueued ${formatTime(letter.enqueuedTime)}`,
+        ),
         h('td', {}, letter.deviceId ? deviceLink(letter.deviceId) : '—', letter.source ? h('div', { class: 'hint' }, letter.source) : null),
-        h('td', {}, h('pre', { class: 'payload' }, letter.rawPreview), h('span', { class: 'hint' }, `${letter.rawSize} bytes${letter.rawPreviewTruncated ? ', preview cut' : ''}`)),
+        h(
+          'td',
+          {},
+          h('pre', { class: 'payload' }, letter.rawPreview),
+          h('span', { class: 'hint' }, `${letter.rawSize} bytes${letter.rawPreviewTruncated ? ', preview cut' : ''}`),
+        ),
       ),
     );
-    replaceChildren(results, rows.length > 0 ? table(null, ['Recorded', 'Reason', 'Position', 'Device', 'Payload (preview)'], rows, { class: 'dead-letters' }) : h('p', { class: 'notice' }, 'No dead letters.'));
+    replaceChildren(
+      results,
+      rows.length > 0
+        ? table(null, ['Recorded', 'Reason', 'Position', 'Device', 'Payload (preview)'], rows, { class: 'dead-letters' })
+        : h('p', { class: 'notice' }, 'No dead letters.'),
+    );
     replaceChildren(
       pager,
-      h('button', { type: 'button', class: 'secondary', disabled: pageIndex === 0, onclick: () => { pageIndex -= 1; void load(); } }, '← Previous'),
-      h('button', { type: 'button', class: 'secondary', disabled: !page.continuationToken, onclick: () => { pageIndex += 1; void load(); } }, 'Next →'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          disabled: pageIndex === 0,
+          onclick: () => {
+            pageIndex -= 1;
+            void load();
+          },
+        },
+        '← Previous',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          disabled: !page.continuationToken,
+          onclick: () => {
+            pageIndex += 1;
+            void load();
+          },
+        },
+        'Next →',
+      ),
     );
   };
   replaceChildren(view, h('h1', {}, 'Dead letters'), results, pager);

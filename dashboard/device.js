@@ -45,12 +45,21 @@ export async function renderDevice(view, deviceId) {
     posture = await api(path);
   } catch (error) {
     if (error instanceof ApiError && error.status === 404) {
-      replaceChildren(view, h('h1', {}, 'Device ', h('span', { class: 'device-id' }, deviceId)), h('p', { class: 'notice' }, 'No posture recorded for this device.'));
+      replaceChildren(
+        view,
+        h('h1', {}, 'Device ', h('span', { class: 'device-id' }, deviceId)),
+        h('p', { class: 'notice' }, 'No posture recorded for this device.'),
+      );
       return;
     }
     throw error;
   }
-  const compliant = posture.compliant === undefined ? badge('muted', 'not evaluated yet') : posture.compliant ? badge('ok', 'compliant') : badge('bad', 'not compliant');
+  const compliant =
+    posture.compliant === undefined
+      ? badge('muted', 'not evaluated yet')
+      : posture.compliant
+        ? badge('ok', 'compliant')
+        : badge('bad', 'not compliant');
   const facts = h(
     'dl',
     { class: 'facts' },
@@ -61,7 +70,15 @@ export async function renderDevice(view, deviceId) {
     h('dt', {}, 'Configuration'),
     h('dd', {}, posture.configurationState),
     h('dt', {}, 'Agent state'),
-    h('dd', { id: 'agent-state' }, posture.agentState === 'failed' ? badge('bad', 'failed') : posture.agentState ? badge('ok', posture.agentState) : badge('muted', 'not reported')),
+    h(
+      'dd',
+      { id: 'agent-state' },
+      posture.agentState === 'failed'
+        ? badge('bad', 'failed')
+        : posture.agentState
+          ? badge('ok', posture.agentState)
+          : badge('muted', 'not reported'),
+    ),
     h('dt', {}, 'Invalid fields'),
     h('dd', { id: 'invalid-fields' }, (posture.invalidFields ?? []).length > 0 ? posture.invalidFields.join(', ') : 'none'),
     h('dt', {}, 'Authentication'),
@@ -69,7 +86,14 @@ export async function renderDevice(view, deviceId) {
     h('dt', {}, 'Updated'),
     h('dd', {}, formatTime(posture.updatedAt)),
   );
-  const findings = (posture.findings ?? []).map((finding) => h('li', {}, finding.status === 'violation' ? badge('bad', finding.ruleId) : badge('muted', `${finding.ruleId} (suppressed)`), ` ${finding.severity}: ${finding.message}`));
+  const findings = (posture.findings ?? []).map((finding) =>
+    h(
+      'li',
+      {},
+      finding.status === 'violation' ? badge('bad', finding.ruleId) : badge('muted', `${finding.ruleId} (suppressed)`),
+      ` ${finding.severity}: ${finding.message}`,
+    ),
+  );
   const timeline = h('ol', { class: 'timeline', reversed: true });
   const more = h('div', { class: 'pager' });
   let token;
@@ -77,13 +101,36 @@ export async function renderDevice(view, deviceId) {
     const page = await api(`${path}/history`, { query: { limit: HISTORY_PAGE, continuationToken: token } });
     for (const entry of page.entries) timeline.append(timelineItem(entry));
     token = page.continuationToken ?? undefined;
-    replaceChildren(more, token ? h('button', { type: 'button', class: 'secondary', id: 'older', onclick: () => void loadHistory() }, 'Older entries') : h('span', { class: 'hint' }, timeline.children.length === 0 ? 'No history.' : 'Start of history.'));
+    replaceChildren(
+      more,
+      token
+        ? h('button', { type: 'button', class: 'secondary', id: 'older', onclick: () => void loadHistory() }, 'Older entries')
+        : h('span', { class: 'hint' }, timeline.children.length === 0 ? 'No history.' : 'Start of history.'),
+    );
   };
   replaceChildren(
     view,
     h('h1', {}, 'Device ', h('span', { class: 'device-id' }, deviceId)),
-    h('div', { class: 'columns' }, h('section', { class: 'panel' }, h('h2', {}, 'Latest posture'), facts), h('section', { class: 'panel' }, h('h2', {}, 'Last sweep’s findings'), findings.length > 0 ? h('ul', { class: 'device-findings' }, findings) : h('p', {}, posture.compliant === undefined ? 'Not evaluated by a sweep yet.' : 'No findings.'))),
-    h('section', { class: 'panel' }, table('Desired and reported configuration', ['Key', 'Desired', 'Reported', ''], configurationRows(posture), { class: 'configuration' })),
+    h(
+      'div',
+      { class: 'columns' },
+      h('section', { class: 'panel' }, h('h2', {}, 'Latest posture'), facts),
+      h(
+        'section',
+        { class: 'panel' },
+        h('h2', {}, 'Last sweep’s findings'),
+        findings.length > 0
+          ? h('ul', { class: 'device-findings' }, findings)
+          : h('p', {}, posture.compliant === undefined ? 'Not evaluated by a sweep yet.' : 'No findings.'),
+      ),
+    ),
+    h(
+      'section',
+      { class: 'panel' },
+      table('Desired and reported configuration', ['Key', 'Desired', 'Reported', ''], configurationRows(posture), {
+        class: 'configuration',
+      }),
+    ),
     h('section', { class: 'panel' }, h('h2', {}, 'History (newest first)'), timeline, more),
   );
   await loadHistory();

@@ -34,7 +34,12 @@ export function deviceLink(deviceId) {
 export function formatTime(iso) {
   if (!iso) return '—';
   const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? String(iso) : date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return Number.isNaN(date.getTime())
+    ? String(iso)
+    : date
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d+Z$/, 'Z');
 }
 
 export function formatDuration(ms) {
@@ -57,7 +62,15 @@ export function table(caption, headings, rows, attributes = {}) {
     'table',
     attributes,
     caption ? h('caption', {}, caption) : null,
-    h('thead', {}, h('tr', {}, headings.map((heading) => h('th', { scope: 'col' }, heading)))),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        headings.map((heading) => h('th', { scope: 'col' }, heading)),
+      ),
+    ),
     h('tbody', {}, rows),
   );
 }

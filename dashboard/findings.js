@@ -2,16 +2,40 @@
 import { api, downloadCsv } from './api.js';
 import { badge, deviceLink, h, replaceChildren, table } from './dom.js';
 
-const RULES = ['module-missing', 'identity-disabled', 'configuration-drift', 'agent-failed', 'baseline-not-applied', 'agent-stale', 'module-inactive', 'module-auth-weak'];
+const RULES = [
+  'module-missing',
+  'identity-disabled',
+  'configuration-drift',
+  'agent-failed',
+  'baseline-not-applied',
+  'agent-stale',
+  'module-inactive',
+  'module-auth-weak',
+];
 const PAGE_SIZE = 25;
 
 function select(name, label, options, value) {
   const id = `filter-${name}`;
-  return h('label', { for: id }, label, h('select', { id, name }, h('option', { value: '' }, 'any'), options.map((option) => h('option', { value: option, selected: option === value }, option))));
+  return h(
+    'label',
+    { for: id },
+    label,
+    h(
+      'select',
+      { id, name },
+      h('option', { value: '' }, 'any'),
+      options.map((option) => h('option', { value: option, selected: option === value }, option)),
+    ),
+  );
 }
 
 function suppressForm(finding, cell) {
-  const reason = h('input', { name: 'reason', required: true, maxlength: 1000, 'aria-label': `Reason to suppress ${finding.ruleId} on ${finding.deviceId}` });
+  const reason = h('input', {
+    name: 'reason',
+    required: true,
+    maxlength: 1000,
+    'aria-label': `Reason to suppress ${finding.ruleId} on ${finding.deviceId}`,
+  });
   const expires = h('input', { name: 'expires', type: 'date', 'aria-label': 'Expires (optional)' });
   const message = h('span', { class: 'form-message', role: 'status' });
   const form = h(
@@ -59,11 +83,26 @@ function findingRow(finding) {
   if (finding.status === 'violation') action.append(suppressButton(finding, action));
   else action.append(h('span', { class: 'hint' }, finding.suppressionId ?? ''));
   const status = finding.status === 'violation' ? badge('bad', 'violation') : badge('muted', 'suppressed');
-  return h('tr', { class: 'finding' }, h('td', {}, deviceLink(finding.deviceId)), h('td', {}, finding.ruleId), h('td', {}, finding.severity), h('td', {}, status), h('td', {}, finding.message), h('td', {}, finding.repairAction ? `${finding.repairAction}: ${finding.repairResult ?? ''}` : ''), action);
+  return h(
+    'tr',
+    { class: 'finding' },
+    h('td', {}, deviceLink(finding.deviceId)),
+    h('td', {}, finding.ruleId),
+    h('td', {}, finding.severity),
+    h('td', {}, status),
+    h('td', {}, finding.message),
+    h('td', {}, finding.repairAction ? `${finding.repairAction}: ${finding.repairResult ?? ''}` : ''),
+    action,
+  );
 }
 
 export async function renderFindings(view, initial = new URLSearchParams()) {
-  const filters = { rule: initial.get('rule') ?? '', status: initial.get('status') ?? '', severity: initial.get('severity') ?? '', device: initial.get('device') ?? '' };
+  const filters = {
+    rule: initial.get('rule') ?? '',
+    status: initial.get('status') ?? '',
+    severity: initial.get('severity') ?? '',
+    device: initial.get('device') ?? '',
+  };
   const tokens = [undefined];
   let pageIndex = 0;
   const results = h('div', { class: 'results' });
@@ -103,7 +142,10 @@ export async function renderFindings(view, initial = new URLSearchParams()) {
     try {
       page = await api('compliance/findings', { query: { ...filters, limit: PAGE_SIZE, continuationToken: tokens[pageIndex] } });
     } catch (error) {
-      replaceChildren(results, h('p', { class: 'notice error' }, error.status === 404 ? 'No sweep has completed yet.' : `Could not load: ${error.message}`));
+      replaceChildren(
+        results,
+        h('p', { class: 'notice error' }, error.status === 404 ? 'No sweep has completed yet.' : `Could not load: ${error.message}`),
+      );
       results.dataset.ready = 'true';
       return;
     }
@@ -113,12 +155,39 @@ export async function renderFindings(view, initial = new URLSearchParams()) {
     replaceChildren(
       results,
       h('p', { class: 'hint' }, `Sweep ${page.sweepId}, page ${pageIndex + 1}`),
-      rows.length > 0 ? table(null, ['Device', 'Rule', 'Severity', 'Status', 'Message', 'Repair', ''], rows, { class: 'findings' }) : h('p', { class: 'notice' }, 'No findings match.'),
+      rows.length > 0
+        ? table(null, ['Device', 'Rule', 'Severity', 'Status', 'Message', 'Repair', ''], rows, { class: 'findings' })
+        : h('p', { class: 'notice' }, 'No findings match.'),
     );
     replaceChildren(
       pager,
-      h('button', { type: 'button', class: 'secondary', disabled: pageIndex === 0, onclick: () => { pageIndex -= 1; void load(); } }, '← Previous'),
-      h('button', { type: 'button', class: 'secondary', id: 'next-page', disabled: !page.continuationToken, onclick: () => { pageIndex += 1; void load(); } }, 'Next →'),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          disabled: pageIndex === 0,
+          onclick: () => {
+            pageIndex -= 1;
+            void load();
+          },
+        },
+        '← Previous',
+      ),
+      h(
+        'button',
+        {
+          type: 'button',
+          class: 'secondary',
+          id: 'next-page',
+          disabled: !page.continuationToken,
+          onclick: () => {
+            pageIndex += 1;
+            void load();
+          },
+        },
+        'Next →',
+      ),
     );
     results.dataset.ready = 'true';
   };

@@ -4,7 +4,13 @@ import { trendChart } from './trend-chart.js';
 import { watchSweep } from './sweep-progress.js';
 
 function figure(label, value, detail, name) {
-  return h('div', { class: 'figure', dataset: { figure: name } }, h('span', { class: 'figure-label' }, label), h('span', { class: 'figure-value' }, value), detail ? h('span', { class: 'figure-detail' }, detail) : null);
+  return h(
+    'div',
+    { class: 'figure', dataset: { figure: name } },
+    h('span', { class: 'figure-label' }, label),
+    h('span', { class: 'figure-value' }, value),
+    detail ? h('span', { class: 'figure-detail' }, detail) : null,
+  );
 }
 
 export async function renderOverview(view) {
@@ -30,7 +36,14 @@ export async function renderOverview(view) {
   const dead = overview.deadLetters;
   const deadText = `${dead.atLeast ? '≥ ' : ''}${dead.waiting}`;
   if (!overview.latestSweep) {
-    replaceChildren(view, h('h1', {}, 'Overview'), h('p', { class: 'notice' }, 'No sweep has completed yet.'), h('div', { class: 'figures' }, figure('Dead letters waiting', deadText, null, 'deadLetters')), actions, progress);
+    replaceChildren(
+      view,
+      h('h1', {}, 'Overview'),
+      h('p', { class: 'notice' }, 'No sweep has completed yet.'),
+      h('div', { class: 'figures' }, figure('Dead letters waiting', deadText, null, 'deadLetters')),
+      actions,
+      progress,
+    );
     if (overview.runningSweep) stopWatching = watchSweep(overview.runningSweep.sweepId, progress, () => void renderOverview(view));
     return () => stopWatching?.();
   }
@@ -40,7 +53,12 @@ export async function renderOverview(view) {
     { class: 'figures' },
     figure('Devices known', String(devices.known), `${devices.evaluated} evaluated, ${devices.outOfScope} out of scope`, 'known'),
     figure('Covered by a security module', String(devices.covered), `${devices.withoutModule} without one`, 'covered'),
-    figure('Compliant', percent(devices.compliantShare), `${devices.compliant} of ${devices.evaluated} (${devices.nonCompliant} not)`, 'compliant'),
+    figure(
+      'Compliant',
+      percent(devices.compliantShare),
+      `${devices.compliant} of ${devices.evaluated} (${devices.nonCompliant} not)`,
+      'compliant',
+    ),
     figure('Agents failed', String(agents.failed), `${agents.staleOrNeverReported} stale or never reported`, 'agents'),
     figure('Dead letters waiting', deadText, null, 'deadLetters'),
   );
@@ -48,7 +66,13 @@ export async function renderOverview(view) {
     'Violations per rule (last sweep)',
     ['Rule', 'Violations', 'Suppressed'],
     overview.rules.map((rule) =>
-      h('tr', { dataset: { rule: rule.ruleId } }, h('th', { scope: 'row' }, h('a', { href: `#/findings?rule=${rule.ruleId}` }, rule.ruleId)), h('td', { class: 'num' }, rule.violations > 0 ? badge('bad', String(rule.violations)) : badge('ok', '0')), h('td', { class: 'num' }, String(rule.suppressed))),
+      h(
+        'tr',
+        { dataset: { rule: rule.ruleId } },
+        h('th', { scope: 'row' }, h('a', { href: `#/findings?rule=${rule.ruleId}` }, rule.ruleId)),
+        h('td', { class: 'num' }, rule.violations > 0 ? badge('bad', String(rule.violations)) : badge('ok', '0')),
+        h('td', { class: 'num' }, String(rule.suppressed)),
+      ),
     ),
     { class: 'rules' },
   );
@@ -65,7 +89,18 @@ export async function renderOverview(view) {
     h('dd', { dataset: { throttles: sweep.throttles } }, String(sweep.throttles)),
   );
   const chart = trendChart(overview.trend);
-  replaceChildren(view, h('h1', {}, 'Overview'), figures, h('div', { class: 'columns' }, h('section', { class: 'panel' }, h('h2', {}, 'Compliance over recent sweeps'), chart.element), h('section', { class: 'panel' }, h('h2', {}, 'Last sweep'), last, actions, progress)), h('section', { class: 'panel' }, rules));
+  replaceChildren(
+    view,
+    h('h1', {}, 'Overview'),
+    figures,
+    h(
+      'div',
+      { class: 'columns' },
+      h('section', { class: 'panel' }, h('h2', {}, 'Compliance over recent sweeps'), chart.element),
+      h('section', { class: 'panel' }, h('h2', {}, 'Last sweep'), last, actions, progress),
+    ),
+    h('section', { class: 'panel' }, rules),
+  );
   chart.draw();
   if (overview.runningSweep) stopWatching = watchSweep(overview.runningSweep.sweepId, progress, () => void renderOverview(view));
   return () => {

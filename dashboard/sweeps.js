@@ -19,7 +19,13 @@ export async function renderSweeps(view) {
       h('td', { class: 'num' }, run.summary ? String(run.summary.counters.throttles) : '—'),
     ),
   );
-  replaceChildren(view, h('h1', {}, 'Sweeps'), rows.length > 0 ? table(null, ['Sweep', 'Status', 'Kind', 'Started', 'Duration', 'Evaluated', 'Compliant', 'Throttles'], rows, { class: 'sweeps' }) : h('p', { class: 'notice' }, 'No sweeps yet.'));
+  replaceChildren(
+    view,
+    h('h1', {}, 'Sweeps'),
+    rows.length > 0
+      ? table(null, ['Sweep', 'Status', 'Kind', 'Started', 'Duration', 'Evaluated', 'Compliant', 'Throttles'], rows, { class: 'sweeps' })
+      : h('p', { class: 'notice' }, 'No sweeps yet.'),
+  );
 }
 
 function summaryFacts(summary) {
@@ -34,10 +40,21 @@ function summaryFacts(summary) {
     ['Registry queries / operations', `${counters.queries} / ${counters.registryOperations}`],
     ['Throttled responses', counters.throttles],
     ['Duration', formatDuration(summary.durationMs)],
-    ['Repairs', Object.keys(counters.repairs).length > 0 ? Object.entries(counters.repairs).map(([key, count]) => `${key}=${count}`).join(', ') : 'none'],
+    [
+      'Repairs',
+      Object.keys(counters.repairs).length > 0
+        ? Object.entries(counters.repairs)
+            .map(([key, count]) => `${key}=${count}`)
+            .join(', ')
+        : 'none',
+    ],
   ];
   if (summary.importJob) pairs.push(['Import job', json(summary.importJob)]);
-  return h('dl', { class: 'facts' }, pairs.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, String(value))]));
+  return h(
+    'dl',
+    { class: 'facts' },
+    pairs.flatMap(([term, value]) => [h('dt', {}, term), h('dd', {}, String(value))]),
+  );
 }
 
 export async function renderSweep(view, sweepId) {
@@ -46,14 +63,43 @@ export async function renderSweep(view, sweepId) {
   const draw = async () => {
     const run = await api(`sweeps/${encodeURIComponent(sweepId)}`);
     if (stopped) return;
-    const shards = run.shards.map((shard) => h('tr', {}, h('td', { class: 'num' }, String(shard.shard)), h('td', {}, statusBadge(shard.status === 'done' ? 'completed' : shard.status)), h('td', {}, h('progress', { max: Math.max(1, shard.endBucket - shard.startBucket), value: shard.nextBucket - shard.startBucket, 'aria-label': `Shard ${shard.shard}` }), ` ${shard.nextBucket - shard.startBucket} / ${shard.endBucket - shard.startBucket}`), h('td', { class: 'num' }, String(shard.invocations))));
+    const shards = run.shards.map((shard) =>
+      h(
+        'tr',
+        {},
+        h('td', { class: 'num' }, String(shard.shard)),
+        h('td', {}, statusBadge(shard.status === 'done' ? 'completed' : shard.status)),
+        h(
+          'td',
+          {},
+          h('progress', {
+            max: Math.max(1, shard.endBucket - shard.startBucket),
+            value: shard.nextBucket - shard.startBucket,
+            'aria-label': `Shard ${shard.shard}`,
+          }),
+          ` ${shard.nextBucket - shard.startBucket} / ${shard.endBucket - shard.startBucket}`,
+        ),
+        h('td', { class: 'num' }, String(shard.invocations)),
+      ),
+    );
     replaceChildren(
       view,
       h('h1', {}, 'Sweep ', h('span', { class: 'device-id' }, run.sweepId)),
-      h('p', {}, statusBadge(run.status), ` ${run.dryRun ? 'dry run' : run.trigger}, started ${formatTime(run.startedAt)}${run.completedAt ? `, completed ${formatTime(run.completedAt)}` : ''}`),
+      h(
+        'p',
+        {},
+        statusBadge(run.status),
+        ` ${run.dryRun ? 'dry run' : run.trigger}, started ${formatTime(run.startedAt)}${run.completedAt ? `, completed ${formatTime(run.completedAt)}` : ''}`,
+      ),
       run.error ? h('p', { class: 'notice error' }, run.error) : null,
       run.progress ? shardProgress(run) : null,
-      h('section', { class: 'panel' }, shards.length > 0 ? table('Shards', ['Shard', 'Status', 'Buckets', 'Invocations'], shards, { class: 'shards' }) : h('p', {}, 'Not planned yet.')),
+      h(
+        'section',
+        { class: 'panel' },
+        shards.length > 0
+          ? table('Shards', ['Shard', 'Status', 'Buckets', 'Invocations'], shards, { class: 'shards' })
+          : h('p', {}, 'Not planned yet.'),
+      ),
       run.summary ? h('section', { class: 'panel' }, h('h2', {}, 'Summary'), summaryFacts(run.summary)) : null,
       h('p', {}, h('a', { href: '#/sweeps' }, '← All sweeps')),
     );

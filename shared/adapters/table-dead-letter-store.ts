@@ -124,7 +124,20 @@ export function deadLetterSummaryFrom(entity: Record<string, unknown>, previewCh
 }
 
 /** Columns the list reads: everything but Raw1 … Raw11. */
-const SUMMARY_COLUMNS = ['PartitionId', 'SequenceNumber', 'Offset', 'EnqueuedTime', 'RecordedAt', 'DeviceId', 'Reason', 'Source', 'Schema', 'RawSize', 'RawTruncated', 'Raw'];
+const SUMMARY_COLUMNS = [
+  'PartitionId',
+  'SequenceNumber',
+  'Offset',
+  'EnqueuedTime',
+  'RecordedAt',
+  'DeviceId',
+  'Reason',
+  'Source',
+  'Schema',
+  'RawSize',
+  'RawTruncated',
+  'Raw',
+];
 
 /** DeadLetterStore over one table; writes are upserts (Replace) in per-day transactions, retried within the budget. */
 export class TableDeadLetterStore implements DeadLetterStore, DeadLetterReader {
@@ -181,9 +194,7 @@ export class TableDeadLetterStore implements DeadLetterStore, DeadLetterReader {
   async count(cap: number): Promise<{ count: number; capped: boolean }> {
     return this.retry('countDeadLetters', async () => {
       let count = 0;
-      for await (const page of this.table
-        .listEntities({ queryOptions: { select: ['PartitionKey'] } })
-        .byPage({ maxPageSize: 1000 })) {
+      for await (const page of this.table.listEntities({ queryOptions: { select: ['PartitionKey'] } }).byPage({ maxPageSize: 1000 })) {
         count += page.length;
         if (count >= cap) return { count: cap, capped: true };
       }

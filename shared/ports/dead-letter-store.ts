@@ -27,7 +27,11 @@ export interface DeadLetterStore {
 /** The read API's view of the dead letters (GET /api/dead-letters, the dashboard's count). */
 export interface DeadLetterReader {
   /** A page in key order (enqueued day, then partition and sequence number); the token is opaque. Throws InvalidContinuationTokenError. */
-  list(query: { limit: number; previewChars: number; continuationToken?: string }): Promise<{ letters: DeadLetterSummary[]; continuationToken?: string }>;
+  list(query: {
+    limit: number;
+    previewChars: number;
+    continuationToken?: string;
+  }): Promise<{ letters: DeadLetterSummary[]; continuationToken?: string }>;
   /** How many are stored, counting at most `cap` (then `capped`). */
   count(cap: number): Promise<{ count: number; capped: boolean }>;
 }

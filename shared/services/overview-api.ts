@@ -78,7 +78,9 @@ export async function getOverview(
       latestSweep: latest ? sweepFacts(latest) : null,
       ...(latest ? fleetFigures(latest) : { devices: null, rules: [], agents: null }),
       deadLetters: { waiting: deadLetters.count, atLeast: deadLetters.capped },
-      runningSweep: running ? { sweepId: running.sweepId, status: running.status, dryRun: running.dryRun, startedAt: running.startedAt } : null,
+      runningSweep: running
+        ? { sweepId: running.sweepId, status: running.status, dryRun: running.dryRun, startedAt: running.startedAt }
+        : null,
       trend: runs.map((run) => ({
         sweepId: run.sweepId,
         startedAt: run.startedAt,

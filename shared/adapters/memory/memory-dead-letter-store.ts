@@ -34,7 +34,11 @@ export class MemoryDeadLetterStore implements DeadLetterStore, DeadLetterReader 
     return [...this.letters.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, letter]) => structuredClone(letter));
   }
 
-  list(query: { limit: number; previewChars: number; continuationToken?: string }): Promise<{ letters: DeadLetterSummary[]; continuationToken?: string }> {
+  list(query: {
+    limit: number;
+    previewChars: number;
+    continuationToken?: string;
+  }): Promise<{ letters: DeadLetterSummary[]; continuationToken?: string }> {
     return settle(() => {
       let after = '';
       if (query.continuationToken !== undefined) {
@@ -46,7 +50,9 @@ export class MemoryDeadLetterStore implements DeadLetterStore, DeadLetterReader 
       const page = keys.slice(0, query.limit);
       const letters = page.map((key) => summaryOf(this.letters.get(key) as StoredDeadLetter, query.previewChars));
       const last = page[page.length - 1];
-      return keys.length > page.length && last !== undefined ? { letters, continuationToken: encodePagingToken({ after: last }) } : { letters };
+      return keys.length > page.length && last !== undefined
+        ? { letters, continuationToken: encodePagingToken({ after: last }) }
+        : { letters };
     });
   }
 
