@@ -44,6 +44,8 @@ COPY host.json ./
 COPY --from=build /src/dist/functions ./dist/functions
 COPY --from=build /src/dist/shared ./dist/shared
 COPY --from=build /src/dist/host ./dist/host
+# The dashboard's browser files, served by functions/dashboard.ts from dashboard/ beside dist/.
+COPY dashboard ./dashboard
 # Files stay root-owned and read-only to the app; nothing is written to disk at run time.
 USER node
 EXPOSE 7071

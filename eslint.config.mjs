@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '*.js', '*.mjs', 'test/support/ts-register.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '*.js', '*.mjs', 'test/support/ts-register.js', 'docs/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -20,6 +20,45 @@ export default tseslint.config(
   {
     files: ['functions/**/*.ts', 'shared/**/*.ts'],
     rules: { 'no-console': 'error' },
+  },
+  {
+    // The dashboard's browser modules: plain ES modules served as they are, no TypeScript project.
+    files: ['dashboard/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'module',
+      parserOptions: { projectService: false, project: false, program: null },
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'sessionStorage',
+          'fetch',
+          'URL',
+          'URLSearchParams',
+          'Blob',
+          'console',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'location',
+          'history',
+          'HTMLElement',
+          'Event',
+          'AbortController',
+          'navigator',
+          'Node',
+          'uPlot',
+          'requestAnimationFrame',
+          'getComputedStyle',
+          'Intl',
+          'FormData',
+          'KeyboardEvent',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-console': 'error' },
   },
   {
     // Nothing in the product's core may depend on the tools built around it.

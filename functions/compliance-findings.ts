@@ -36,6 +36,8 @@ export function makeFindingsHandler(services: () => Promise<Pick<SweepServices, 
       sweepId: request.query.get('sweepId') ?? undefined,
       rule: request.query.get('rule') ?? undefined,
       status: request.query.get('status') ?? undefined,
+      severity: request.query.get('severity') ?? undefined,
+      device: request.query.get('device') ?? undefined,
       limit: request.query.get('limit') ?? undefined,
       continuationToken: request.query.get('continuationToken') ?? undefined,
     };

@@ -15,12 +15,13 @@ export const IOTHUB_EVENTS_FUNCTION = 'iothub-events';
  */
 export function makeIotHubEventsHandler(services: () => Promise<EventServices>) {
   return async function handleIotHubEvents(messages: unknown, context: InvocationContext): Promise<BatchReport> {
+    const startedAt = Date.now();
     const deps = await services();
     const events = decodeBatch(messages, context.triggerMetadata);
     const partitionId = events[0]?.position.partitionId;
     const logger = loggerFor(context, { invocationId: context.invocationId, partitionId });
     const report = await processEventBatch(events, { ...deps, logger });
-    logger.info('batch processed', { ...report });
+    logger.info('batch processed', { ...report, durationMs: Date.now() - startedAt });
     return report;
   };
 }

@@ -170,6 +170,7 @@ export class EmbeddedTwinGuard {
               .join(' ') || 'none',
         });
         logger.info(`details: curl -H 'x-functions-key: ${this.functionKey}' ${api}/api/compliance/findings?format=csv`);
+        logger.info(`dashboard: open ${api}/api/dashboard/ and enter the function key ${this.functionKey}`);
         return;
       }
     } catch (err) {

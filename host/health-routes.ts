@@ -55,3 +55,28 @@ export function probeAnswer(probes: HealthProbes | undefined, method: string, pa
     return Promise.resolve(errorResponse(405, 'MethodNotAllowed', `this route answers ${ALLOWED}`, { headers: { allow: ALLOWED } }));
   return path === '/healthz' ? liveness(probes) : readiness(probes);
 }
+
+/**
+ * `GET /metrics`: the metrics in the Prometheus text format (shared/telemetry/metrics-registry.ts), behind the function
+ * key like the API (`x-functions-key` header or `?code=`): fleet counts and rule names are the operator's, not the
+ * public's. Undefined when `pathname` is not /metrics or the host serves no metrics.
+ */
+export function metricsAnswer(
+  render: (() => string) | undefined,
+  method: string,
+  pathname: string,
+  authorised: boolean,
+): HttpResponseInit | undefined {
+  if (!render) return undefined;
+  const path = pathname.length > 1 && pathname.endsWith('/') ? pathname.slice(0, -1) : pathname;
+  if (path !== '/metrics') return undefined;
+  if (method !== 'GET' && method !== 'HEAD')
+    return errorResponse(405, 'MethodNotAllowed', `this route answers ${ALLOWED}`, { headers: { allow: ALLOWED } });
+  if (!authorised)
+    return errorResponse(401, 'Unauthorized', 'a valid function key is required (x-functions-key header or code query parameter)');
+  return {
+    status: 200,
+    body: render(),
+    headers: { ...API_RESPONSE_HEADERS, 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+  };
+}

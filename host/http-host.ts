@@ -11,7 +11,7 @@ import { API_RESPONSE_HEADERS, errorResponse, type ApiErrorCode } from '../share
 import { ClientAbortedError } from '../shared/triggers/client-aborted-error';
 import { payloadTooLarge } from '../shared/triggers/read-json-body';
 import { REQUEST_BODY_LIMIT_BYTES } from '../shared/triggers/request-body-limit';
-import { probeAnswer, type HealthProbes } from './health-routes';
+import { metricsAnswer, probeAnswer, type HealthProbes } from './health-routes';
 import { logHandlerFor } from './log-handler';
 import { streamHttpRequest } from './stream-http-request';
 
@@ -70,6 +70,8 @@ export interface HttpHostOptions {
   limits?: Partial<HttpLimits>;
   /** `/healthz` and `/readyz` (host/health-routes.ts): answered before route matching, without a key. */
   probes?: HealthProbes;
+  /** `GET /metrics` (Prometheus text, host/health-routes.ts): behind the function key; not served without one. */
+  metrics?: () => string;
 }
 
 interface CompiledRoute extends HttpRoute {
@@ -257,6 +259,11 @@ export class HttpHost {
     this.sendInit(req, res, errorResponse(500, 'InternalError', 'internal error', { requestId })).catch(() => res.destroy());
   }
 
+  private keyGiven(req: IncomingMessage, url: URL): boolean {
+    const given = (req.headers['x-functions-key'] as string | undefined) ?? url.searchParams.get('code');
+    return keysMatch(this.options.functionKey ?? '', given ?? null);
+  }
+
   private match(
     method: string,
     pathname: string,
@@ -297,6 +304,13 @@ export class HttpHost {
     const method = (req.method ?? 'GET').toUpperCase();
     const probe = probeAnswer(this.options.probes, method, url.pathname);
     if (probe) return this.sendInit(req, res, await probe);
+    const metrics = metricsAnswer(
+      this.options.functionKey ? this.options.metrics : undefined,
+      method,
+      url.pathname,
+      this.keyGiven(req, url),
+    );
+    if (metrics) return this.sendInit(req, res, metrics);
     const matched = this.match(method, url.pathname);
     if (matched === undefined) return this.sendInit(req, res, errorResponse(404, 'NotFound', 'no function is served at this route'));
     if ('allow' in matched)
@@ -309,8 +323,7 @@ export class HttpHost {
       );
     const { route, params } = matched;
     if (route.authLevel !== 'anonymous') {
-      const given = (req.headers['x-functions-key'] as string | undefined) ?? url.searchParams.get('code');
-      if (!keysMatch(this.options.functionKey ?? '', given ?? null))
+      if (!this.keyGiven(req, url))
         return this.sendInit(
           req,
           res,

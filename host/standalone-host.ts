@@ -4,6 +4,8 @@
  * checkpoints, HTTP routes with function keys, timers on NCRONTAB schedules, Storage Queue messages.
  */
 import { closeServices } from '../shared/container';
+import { MetricsRegistry } from '../shared/telemetry/metrics-registry';
+import { addTelemetrySink } from '../shared/telemetry/telemetry-hub';
 import { isContainerName } from '../shared/domain/storage-names';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -174,6 +176,7 @@ export class StandaloneHost {
   private queues?: QueuePoller;
   /** What /readyz answers (host/readiness.ts); /healthz needs nothing. */
   private readiness?: HostReadiness;
+  private removeMetrics?: () => void;
   /** This host's name in partition ownership records (the Event Hubs owner id) and in queue log lines. */
   readonly hostId: string;
 
@@ -270,6 +273,7 @@ export class StandaloneHost {
         port: settings.httpPort,
         logger,
         probes: readiness.probes,
+        metrics: this.metrics(),
       });
       await this.http.start();
     }
@@ -284,6 +288,13 @@ export class StandaloneHost {
     }
     for (const consumer of this.consumers) await consumer.start();
     readiness.serving();
+  }
+
+  /** The /metrics registry: added to the telemetry hub once per host, removed at stop. */
+  private metrics(): () => string {
+    const registry = new MetricsRegistry();
+    this.removeMetrics = addTelemetrySink(registry);
+    return () => registry.render();
   }
 
   private checkpointContainer(): ContainerClient {
@@ -303,6 +314,7 @@ export class StandaloneHost {
     await Promise.allSettled([this.timers?.stop(), this.queues?.stop()]);
     await this.http?.stop();
     await closeServices();
+    this.removeMetrics?.();
   }
 }
 

@@ -7,7 +7,7 @@
 import type { Config } from './config/config';
 import { loadConfig } from './config/load-config';
 import { setLogLevel } from './log-level';
-import type { SweepApiServices } from './composition/api-services-of';
+import type { OperatorApiServices, SweepApiServices } from './composition/api-services-of';
 import type { EventServices } from './composition/event-services';
 import type { ServiceGraph } from './composition/service-graph';
 import type { PostureReader } from './services/posture-queries';
@@ -55,6 +55,12 @@ export async function getPostureReader(): Promise<{ posture: PostureReader }> {
 export async function getSweepApiServices(): Promise<SweepApiServices> {
   const [built, views] = await Promise.all([getServiceGraph(), import('./composition/api-services-of')]);
   return views.sweepApiServicesOf(built);
+}
+
+/** The operator reads (overview, sweep list, dead letters), retried within API_RETRY_BUDGET_MS. */
+export async function getOperatorApiServices(): Promise<OperatorApiServices> {
+  const [built, views] = await Promise.all([getServiceGraph(), import('./composition/api-services-of')]);
+  return views.operatorApiServicesOf(built);
 }
 
 /** The compliance sweep's view (its timer and queue functions); fails when AzureWebJobsStorage is not set. */

@@ -498,6 +498,10 @@ export class TableSweepStore implements SweepStore {
       let filter = odata`PartitionKey eq ${findingsPartition(query.sweepId, shard)}`;
       if (query.ruleId) filter += odata` and RuleId eq ${query.ruleId}`;
       if (query.status) filter += odata` and Status eq ${query.status}`;
+      if (query.severity) filter += odata` and Severity eq ${query.severity}`;
+      // Device ids are ASCII (identifiers.ts), so every id with the prefix sorts below prefix + DEL.
+      if (query.deviceIdPrefix)
+        filter += odata` and DeviceId ge ${query.deviceIdPrefix} and DeviceId lt ${`${query.deviceIdPrefix}\u007f`}`;
       const clientTableToken = tableToken;
       const page = await this.retry('listFindings', async () => {
         const pages = this.findings

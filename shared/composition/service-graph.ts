@@ -28,6 +28,8 @@ import { rateLimitedLogger } from '../rate-limited-logger';
 import { retryTransient } from '../retry';
 import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../services/registry-budget';
 import { workerLogger } from '../worker-logger';
+import { metricsTap } from '../telemetry/metrics-tap';
+import { flushConfiguredTelemetry, startConfiguredTelemetry } from './telemetry';
 
 /** The sweep's parts that need the host storage account (AzureWebJobsStorage). */
 export interface HostStorageParts {
@@ -47,6 +49,8 @@ export interface ApiStores {
   readonly posture: TablePostureStore;
   readonly sweeps: TableSweepStore;
   readonly suppressions: TableSuppressionStore;
+  /** Dead letters for GET /api/dead-letters and the overview's count. */
+  readonly deadLetters: TableDeadLetterStore;
   /** The sweep queue for POST /api/sweeps. @throws like {@link ServiceGraph.hostStorage}. */
   queue(): SweepQueue;
 }
@@ -120,7 +124,9 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   const retryBudgetMs = config.registryRetryBudgetMs;
   const apiBudgetMs = config.apiRetryBudgetMs;
   // One limiter for the worker: at most one retry line per operation per 10 s, whichever store or client retried.
-  const logger = rateLimitedLogger(workerLogger);
+  // Metrics are taken before the limiter, so a retry storm is counted in full.
+  await startConfiguredTelemetry(config);
+  const logger = metricsTap(rateLimitedLogger(workerLogger));
 
   const sdk = registryClientFor(config, credential);
   const meter = new RegistryMeter();
@@ -163,6 +169,7 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
       posture: new TablePostureStore(latest, history, { retryBudgetMs: apiBudgetMs, latestCacheSize: 0, logger }),
       sweeps: new TableSweepStore(runs, findings, { retryBudgetMs: apiBudgetMs, logger }),
       suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs: apiBudgetMs, logger }),
+      deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs: apiBudgetMs, logger }),
       queue: () => hostStorage().apiQueue,
     },
     deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs, logger }),
@@ -176,7 +183,7 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
         // Table, Queue and Blob clients hold no sockets between requests; the credential holds none either.
         closeRegistryClient(sdk);
       }
-      return Promise.resolve();
+      return flushConfiguredTelemetry();
     },
   };
 }

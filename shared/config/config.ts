@@ -40,6 +40,8 @@ export interface Config {
    * Absent only outside Azure Functions; the sweep functions then fail with a clear message.
    */
   readonly hostStorage?: { readonly connectionString: string };
+  /** APPLICATIONINSIGHTS_CONNECTION_STRING: telemetry to Application Insights when set (shared/composition/telemetry.ts). */
+  readonly telemetry: { readonly applicationInsightsConnectionString?: string };
   /** Every setting with its effective value, secrets redacted: safe to log at startup. */
   describe(): Record<string, string>;
 }

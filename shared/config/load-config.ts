@@ -42,6 +42,7 @@ export function loadConfig(env: Env): Config {
   const logLevel = reader.logLevel();
   const compliance = reader.compliance(storage);
   const hostStorageConnection = read(env, 'AzureWebJobsStorage');
+  const applicationInsightsConnectionString = read(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING');
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
 
   // Only the settings are kept, so describe() can never reveal unrelated environment variables.
@@ -61,6 +62,7 @@ export function loadConfig(env: Env): Config {
     logLevel,
     compliance: Object.freeze({ ...compliance, repairRules: Object.freeze([...compliance.repairRules]) }),
     ...(hostStorageConnection === undefined ? {} : { hostStorage: Object.freeze({ connectionString: hostStorageConnection }) }),
+    telemetry: Object.freeze(applicationInsightsConnectionString === undefined ? {} : { applicationInsightsConnectionString }),
     describe: () => describeSettings(snapshot),
   };
   return Object.freeze(config);

@@ -301,6 +301,13 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
     secret: false,
     description: 'Table of operator suppressions (rule × device or tag selector, with reason and expiry).',
   },
+  {
+    name: 'APPLICATIONINSIGHTS_CONNECTION_STRING',
+    required: false,
+    secret: true,
+    description:
+      'Application Insights connection string (the Functions convention). When set, metrics and log records also go to Application Insights through OpenTelemetry; when absent, nothing of OpenTelemetry is loaded.',
+  },
 ] satisfies SettingDefinition[]);
 
 /** Defaults by setting name. */

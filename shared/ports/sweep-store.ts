@@ -126,6 +126,9 @@ export interface FindingsQuery {
   shards: number;
   ruleId?: string;
   status?: 'violation' | 'suppressed';
+  severity?: string;
+  /** Only devices whose id starts with this (ASCII, ids are ASCII). */
+  deviceIdPrefix?: string;
   limit: number;
   continuationToken?: string;
 }

@@ -1,15 +1,20 @@
 /** The findings HTTP API's logic: a sweep's findings paged (JSON) or streamed (CSV) without buffering the fleet. */
 import { InvalidContinuationTokenError } from '../errors';
-import { RULE_IDS, type RuleId } from '../domain/compliance-rules';
+import { RULE_IDS, type RuleId, type Severity } from '../domain/compliance-rules';
 import { isLegalResourceId } from '../domain/identifiers';
 import type { FindingRecord, SweepStore } from '../ports/sweep-store';
 import { badRequest, notFound, type ApiResult } from './api-result';
 import { SWEEP_ID_RULE } from './sweeps-api';
 
+const MAX_DEVICE_ID_LENGTH = 128;
+
 export interface FindingsInput {
   sweepId?: string;
   rule?: string;
   status?: string;
+  severity?: string;
+  /** Device id prefix. */
+  device?: string;
   limit?: string;
   continuationToken?: string;
 }
@@ -19,8 +24,12 @@ interface FindingsQueryPlan {
   shards: number;
   ruleId?: RuleId;
   status?: 'violation' | 'suppressed';
+  severity?: Severity;
+  deviceIdPrefix?: string;
   limit: number;
 }
+
+export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low'];
 
 async function findingsPlan(input: FindingsInput, sweeps: SweepStore): Promise<FindingsQueryPlan | ApiResult> {
   const problems: string[] = [];
@@ -28,6 +37,10 @@ async function findingsPlan(input: FindingsInput, sweeps: SweepStore): Promise<F
   if (input.rule && !(RULE_IDS as readonly string[]).includes(input.rule)) problems.push(`rule must be one of ${RULE_IDS.join(', ')}`);
   if (input.status && input.status !== 'violation' && input.status !== 'suppressed')
     problems.push('status must be violation or suppressed');
+  if (input.severity && !(SEVERITIES as readonly string[]).includes(input.severity))
+    problems.push(`severity must be one of ${SEVERITIES.join(', ')}`);
+  if (input.device && (input.device.length > MAX_DEVICE_ID_LENGTH || !/^[\x20-\x7e]+$/.test(input.device)))
+    problems.push(`device (a device id prefix) must be 1–${MAX_DEVICE_ID_LENGTH} printable ASCII characters`);
   const limit = input.limit ? Number(input.limit) : 500;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) problems.push('limit must be an integer from 1 to 1000');
   if (problems.length > 0) return badRequest(problems.join('; '));
@@ -36,6 +49,8 @@ async function findingsPlan(input: FindingsInput, sweeps: SweepStore): Promise<F
   const plan: FindingsQueryPlan = { sweepId: run.sweepId, shards: run.plan.shards, limit };
   if (input.rule) plan.ruleId = input.rule as RuleId;
   if (input.status) plan.status = input.status as 'violation' | 'suppressed';
+  if (input.severity) plan.severity = input.severity as Severity;
+  if (input.device) plan.deviceIdPrefix = input.device;
   return plan;
 }
 

@@ -9,6 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '../../shared/config/load-config';
 import { SETTINGS } from '../../shared/config/settings-catalogue';
+import { METRICS } from '../../shared/telemetry/metric-catalogue';
 import type { FunctionRegistration } from '../../shared/triggers/register-functions';
 
 const root = path.join(__dirname, '..', '..');
@@ -789,5 +790,51 @@ describe('infra/azuredeploy.json: identities, roles and secrets', () => {
       if (/key|secret|password|connection|token/i.test(name))
         expect([name, parameter.type.toLowerCase().startsWith('secure')]).toEqual([name, true]);
     }
+  });
+});
+
+describe('infra/azuredeploy.json: monitoring (workbook and alert rules)', () => {
+  const workbookFile = JSON.parse(readFileSync(path.join(root, 'infra', 'monitoring-workbook.json'), 'utf8')) as Json;
+  const metricNames = new Set(Object.keys(METRICS));
+  const referencedMetrics = (query: string): string[] => [...query.matchAll(/'(twinguard\.[a-z_.]+)'/g)].map((match) => match[1] ?? '');
+
+  test('the workbook resource deploys exactly infra/monitoring-workbook.json on the Application Insights resource', () => {
+    const workbook = onlyResource('Microsoft.Insights/workbooks');
+    expect(workbook['condition']).toBe("[parameters('enableMonitoring')]");
+    const properties = asObject(workbook['properties'], 'workbook.properties');
+    expect(properties['serializedData']).toBe("[string(variables('monitoringWorkbook'))]");
+    expect(properties['sourceId']).toBe("[resourceId('Microsoft.Insights/components', variables('appInsightsName'))]");
+    expect(variables['monitoringWorkbook']).toEqual(workbookFile);
+  });
+
+  test('every query of the workbook and the alerts names a metric TwinGuard emits', () => {
+    const queries = allStrings(template).filter((entry) => entry.text.includes('customMetrics'));
+    expect(queries.length).toBeGreaterThanOrEqual(10);
+    const names = queries.flatMap((entry) => referencedMetrics(entry.text.replace(/''/g, "'")));
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) expect(metricNames).toContain(name);
+  });
+
+  test('three log alert rules, optional, scoped to Application Insights, notifying the action group only when an e-mail is set', () => {
+    const rules = resourcesOfType('Microsoft.Insights/scheduledQueryRules');
+    expect(rules.map((rule) => rule.name)).toEqual([
+      "[format('{0}-dead-letters', parameters('appName'))]",
+      "[format('{0}-provisioning-failures', parameters('appName'))]",
+      "[format('{0}-compliance-drop', parameters('appName'))]",
+    ]);
+    for (const rule of rules) {
+      expect(rule['condition']).toBe("[parameters('enableMonitoring')]");
+      const properties = asObject(rule['properties'], 'rule.properties');
+      expect(properties['scopes']).toEqual(["[resourceId('Microsoft.Insights/components', variables('appInsightsName'))]"]);
+      expect(asObject(properties['actions'], 'actions')['actionGroups']).toBe("[variables('alertActionGroups')]");
+    }
+    const alertRules = asArray(variables['alertRules'], 'alertRules').map((rule) => asObject(rule, 'alert rule'));
+    expect(alertRules[0]).toMatchObject({ windowSize: 'PT15M', threshold: 0, measure: 'DeadLetters' });
+    const drop = asObject(rules[2]?.['properties'], 'drop.properties');
+    expect(JSON.stringify(drop)).toContain("parameters('complianceDropAlertPoints')");
+    expect(parameters['complianceDropAlertPoints']?.defaultValue).toBe(10);
+    const actionGroup = onlyResource('Microsoft.Insights/actionGroups');
+    expect(actionGroup['condition']).toBe("[and(parameters('enableMonitoring'), not(empty(parameters('alertEmail'))))]");
+    expect(variables['alertActionGroups']).toContain("empty(parameters('alertEmail'))");
   });
 });

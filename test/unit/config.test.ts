@@ -470,6 +470,7 @@ describe('secrets', () => {
       'IOTHUB_EVENTS_CONNECTION',
       'POSTURE_STORAGE_CONNECTION',
       'AzureWebJobsStorage',
+      'APPLICATIONINSIGHTS_CONNECTION_STRING',
     ]);
   });
 });

@@ -145,6 +145,11 @@ export class MemorySweepStore implements SweepStore {
           if (shard === position.shard && key <= position.after) continue;
           const row = map?.get(key) as FindingRecord;
           if ((query.ruleId && row.ruleId !== query.ruleId) || (query.status && row.status !== query.status)) continue;
+          if (
+            (query.severity && row.severity !== query.severity) ||
+            (query.deviceIdPrefix && !row.deviceId.startsWith(query.deviceIdPrefix))
+          )
+            continue;
           rows.push(structuredClone(row));
           if (rows.length === query.limit) {
             return { rows, continuationToken: encodePagingToken({ shard, after: key }) };

@@ -37,6 +37,12 @@ export async function completeRun(
     sweepId: completed.sweepId,
     evaluated: summary.counters.evaluated,
     compliant: summary.counters.compliant,
+    // The telemetry's sweep metrics are read off this record (shared/telemetry/metrics-from-log.ts).
+    compliantShare: summary.compliantShare,
+    durationMs: summary.durationMs,
+    throttles: summary.counters.throttles,
+    rules: summary.counters.rules,
+    repairs: summary.counters.repairs,
   });
   const reread = await services.sweeps.getRun(completed.sweepId);
   if (!reread || reread.value.retention?.status !== 'pending') return 'finalized';
