@@ -139,6 +139,12 @@ export class MqttEndpoint implements SessionHost {
     return this.sessions.get(clientIdOf(deviceId, moduleId))?.isAttached ?? false;
   }
 
+  /** Whether the identity's connection subscribed to a feature's topic (the SDKs subscribe lazily). */
+  isSubscribed(deviceId: string, moduleId: string | undefined, kind: SubscriptionKind): boolean {
+    const session = this.sessions.get(clientIdOf(deviceId, moduleId));
+    return (session?.isAttached ?? false) && (session?.subscriptions.has(kind) ?? false);
+  }
+
   /**
    * Invokes a direct method and waits for the device's answer.
    * @throws HubError 404 DeviceNotFound/ModuleNotFound (not registered), 404 DeviceNotOnline (not connected or not
