@@ -157,7 +157,7 @@ export class MqttEndpoint implements SessionHost {
     let session = this.methodSubscriber(clientId);
     if (!session && invocation.connectTimeoutInSeconds > 0)
       session = await this.waitForMethodSubscriber(clientId, invocation.connectTimeoutInSeconds * 1000, signal);
-    if (!session) throw new HubError(404, 'DeviceNotOnline', `Device ${clientId} is not online`);
+    if (!session) throw new HubError(404, 'DeviceNotOnline', 'Timed out waiting for device to connect.');
     this.stats.methodCalls++;
     const requestId = this.methods.nextRequestId();
     const answer = this.methods.await(requestId, clientId, invocation.responseTimeoutInSeconds * 1000, signal);
