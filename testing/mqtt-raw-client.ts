@@ -26,6 +26,18 @@ export function identitySasToken(hostName: string, deviceId: string, moduleId: s
   return `SharedAccessSignature sr=${sr}&sig=${encodeURIComponent(sig)}&se=${se}`;
 }
 
+/** A token signed with a hub policy that grants DeviceConnect (`skn`), scoped to one device or module. */
+export function policySasToken(
+  hostName: string,
+  deviceId: string,
+  moduleId: string | undefined,
+  policyName: string,
+  policyKey: string,
+  ttlSeconds = 3600,
+): string {
+  return `${identitySasToken(hostName, deviceId, moduleId, policyKey, ttlSeconds)}&skn=${encodeURIComponent(policyName)}`;
+}
+
 /** The username IoT Hub expects: `{host}/{deviceId}[/{moduleId}]/?api-version=2021-04-12`. */
 export function identityUsername(hostName: string, deviceId: string, moduleId?: string): string {
   return `${hostName}/${deviceId}${moduleId === undefined ? '' : `/${moduleId}`}/?api-version=2021-04-12`;
