@@ -87,7 +87,7 @@ function startConsumer(connectionString: string) {
   const onEvents = (events: ReceivedEventData[]): void => {
     const now = Date.now();
     for (const event of events) {
-      const source = event.systemProperties?.['iothub-message-source'];
+      const source: unknown = event.systemProperties?.['iothub-message-source'];
       if (source === 'Telemetry') {
         telemetry.count++;
         telemetry.lastAt = now;
@@ -98,7 +98,7 @@ function startConsumer(connectionString: string) {
     }
   };
   const subscription = consumer.subscribe(
-    { processEvents: async (events) => onEvents(events), processError: async () => undefined },
+    { processEvents: (events) => Promise.resolve(onEvents(events)), processError: () => Promise.resolve() },
     { startPosition: latestEventPosition, maxBatchSize: 500, maxWaitTimeInSeconds: 1 },
   );
   return {
@@ -153,10 +153,12 @@ export async function run(): Promise<BenchResult[]> {
       for (const agent of agents.slice(i, i + batch)) {
         const sentAt = Date.now();
         const rid = `p${i}`;
-        void agent.client.nextPublish((topic) => topic.includes(`$rid=${rid}&`), 30_000).then(
-          () => twinAnswers.push(Date.now() - sentAt),
-          () => undefined,
-        );
+        void agent.client
+          .nextPublish((topic) => topic.includes(`$rid=${rid}&`), 30_000)
+          .then(
+            () => twinAnswers.push(Date.now() - sentAt),
+            () => undefined,
+          );
         void agent.client.publish(
           `$iothub/twin/PATCH/properties/reported/?$rid=${rid}`,
           JSON.stringify({ latest_state: 'Succeeded', bench: { sentAt, seq: i } }),
@@ -176,7 +178,11 @@ export async function run(): Promise<BenchResult[]> {
     await Promise.all(
       agents.map(async (agent) => {
         for (let i = 0; i < TELEMETRY_PER_AGENT; i++) {
-          await agent.client.publish(`devices/${agent.deviceId}/modules/${MODULE_ID}/messages/events/%24.ct=application%2Fjson&seq=${i}`, body, 1);
+          await agent.client.publish(
+            `devices/${agent.deviceId}/modules/${MODULE_ID}/messages/events/%24.ct=application%2Fjson&seq=${i}`,
+            body,
+            1,
+          );
         }
       }),
     );
@@ -188,7 +194,13 @@ export async function run(): Promise<BenchResult[]> {
 
     const perConnectionKb = agents.length > 0 ? (rssAfter - rssBefore) / 1024 / agents.length : Number.NaN;
     return [
-      { name: 'agents connected (of requested)', value: agents.length, unit: `of ${AGENTS}`, target: '10,000', pass: agents.length >= 10_000 },
+      {
+        name: 'agents connected (of requested)',
+        value: agents.length,
+        unit: `of ${AGENTS}`,
+        target: '10,000',
+        pass: agents.length >= 10_000,
+      },
       { name: 'connections refused', value: connected.refused, unit: '', target: '0', pass: connected.refused === 0 },
       { name: 'connect rate (CONNECT → CONNACK)', value: Math.round(agents.length / (connected.connackMs / 1000)), unit: 'conn/s' },
       { name: 'set-up rate (CONNACK + 3 SUBSCRIBEs)', value: Math.round(agents.length / (connected.setupMs / 1000)), unit: 'agents/s' },

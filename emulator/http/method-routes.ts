@@ -21,7 +21,8 @@ export function methodRoutes(invoker: DirectMethodInvoker): RouteResolver {
     const deviceId = segments[1];
     let moduleId: string | undefined;
     if (segments.length === 3 && segments[2] === 'methods') moduleId = undefined;
-    else if (segments.length === 5 && segments[2] === 'modules' && segments[3] !== undefined && segments[4] === 'methods') moduleId = segments[3];
+    else if (segments.length === 5 && segments[2] === 'modules' && segments[3] !== undefined && segments[4] === 'methods')
+      moduleId = segments[3];
     else return undefined;
     return {
       // IoT Hub meters direct methods under their own quota; the emulator counts them with twin updates.

@@ -40,7 +40,11 @@ export class CloudToDeviceQueue {
   enqueue(deviceId: string, body: string | Buffer, properties: CloudToDeviceProperties = {}): QueuedMessage {
     const queue = this.queues.get(deviceId) ?? [];
     if (queue.length >= MAX_QUEUED_PER_DEVICE)
-      throw new HubError(403, 'DeviceMaximumQueueDepthExceeded', `Device '${deviceId}' already has ${MAX_QUEUED_PER_DEVICE} messages waiting`);
+      throw new HubError(
+        403,
+        'DeviceMaximumQueueDepthExceeded',
+        `Device '${deviceId}' already has ${MAX_QUEUED_PER_DEVICE} messages waiting`,
+      );
     const messageId = properties.messageId ?? randomUUID();
     const bag: Array<readonly [string, string | null]> = [['$.mid', messageId]];
     if (properties.correlationId !== undefined) bag.push(['$.cid', properties.correlationId]);

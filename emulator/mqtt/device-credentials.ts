@@ -107,7 +107,8 @@ export function checkCredentials(connect: ConnectCredentials, options: Credentia
       return refuse(CONNACK.notAuthorized, `the token is scoped to '${resource}', not to this hub or identity`);
     signingKeys = [policy.primaryKey, policy.secondaryKey];
   } else {
-    if (resource !== identityResource) return refuse(CONNACK.notAuthorized, `the token is scoped to '${resource}', not to '${identityResource}'`);
+    if (resource !== identityResource)
+      return refuse(CONNACK.notAuthorized, `the token is scoped to '${resource}', not to '${identityResource}'`);
     if (!keys) return refuse(CONNACK.notAuthorized, `identity '${path}' does not use symmetric keys (X.509 is not emulated)`);
     signingKeys = [keys.primaryKey, keys.secondaryKey];
   }

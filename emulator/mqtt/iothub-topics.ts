@@ -114,7 +114,9 @@ export function parsePropertyBag(bag: string): PropertyBag {
 
 /** The inverse of {@link parsePropertyBag}, in the representation the hub documents for device-bound messages. */
 export function formatPropertyBag(properties: PropertyBag): string {
-  return properties.map(([key, value]) => (value === null ? encodeURIComponent(key) : `${encodeURIComponent(key)}=${encodeURIComponent(value)}`)).join('&');
+  return properties
+    .map(([key, value]) => (value === null ? encodeURIComponent(key) : `${encodeURIComponent(key)}=${encodeURIComponent(value)}`))
+    .join('&');
 }
 
 function readQuery(query: string): Map<string, string | null> {

@@ -29,7 +29,14 @@ import type { HubRegistry } from '../registry/hub-registry';
 import { CloudToDeviceQueue, type CloudToDeviceProperties, type QueuedMessage } from './cloud-to-device-queue';
 import { checkCredentials, type CredentialVerdict } from './device-credentials';
 import { DeviceSession, type SessionHost } from './device-session';
-import { cloudToDeviceTopic, desiredUpdateTopic, methodRequestTopic, parseInboundTopic, twinResponseTopic, type SubscriptionKind } from './iothub-topics';
+import {
+  cloudToDeviceTopic,
+  desiredUpdateTopic,
+  methodRequestTopic,
+  parseInboundTopic,
+  twinResponseTopic,
+  type SubscriptionKind,
+} from './iothub-topics';
 import { MethodCalls, type MethodInvocation, type MethodResult } from './method-calls';
 import { telemetryOptionsOf } from './telemetry-properties';
 import { answerReportedPatch, answerTwinGet, type TwinResponse } from './twin-requests';
@@ -150,7 +157,12 @@ export class MqttEndpoint implements SessionHost {
    * @throws HubError 404 DeviceNotFound/ModuleNotFound (not registered), 404 DeviceNotOnline (not connected or not
    *   subscribed to methods within the connect timeout), 504 GatewayTimeout (no answer within the response timeout).
    */
-  async invokeMethod(deviceId: string, moduleId: string | undefined, invocation: MethodInvocation, signal: AbortSignal): Promise<MethodResult> {
+  async invokeMethod(
+    deviceId: string,
+    moduleId: string | undefined,
+    invocation: MethodInvocation,
+    signal: AbortSignal,
+  ): Promise<MethodResult> {
     if (moduleId === undefined) this.options.registry.getDevice(deviceId);
     else this.options.registry.getModule(deviceId, moduleId);
     const clientId = clientIdOf(deviceId, moduleId);

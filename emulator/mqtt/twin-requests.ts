@@ -69,7 +69,8 @@ export function answerReportedPatch(registry: HubRegistry, identity: DeviceIdent
 
 /** An error answer in the shape the SDK recognises (`errorCode`, `message`). */
 export function errorResponse(error: unknown): TwinResponse {
-  const hubError = error instanceof HubError ? error : new HubError(500, 'ServerError', error instanceof Error ? error.message : String(error));
+  const hubError =
+    error instanceof HubError ? error : new HubError(500, 'ServerError', error instanceof Error ? error.message : String(error));
   const body = {
     errorCode: NUMERIC_ERROR_CODES[hubError.code] ?? hubError.status * 1000,
     trackingId: randomUUID().replace(/-/g, ''),

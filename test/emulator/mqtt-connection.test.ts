@@ -67,7 +67,7 @@ describe('connection state', () => {
     await client.open();
     await client.close();
     const events = await readDeviceEvents(emulator, 'conn-d2', 2, (event) => messageSourceOf(event) === 'deviceConnectionStateEvents');
-    expect(events.map((event) => event.properties?.['opType'])).toEqual(['deviceConnected', 'deviceDisconnected']);
+    expect(events.map((event): unknown => event.properties?.['opType'])).toEqual(['deviceConnected', 'deviceDisconnected']);
     expect(events[0]?.properties).toMatchObject({ deviceId: 'conn-d2', 'iothub-message-schema': 'deviceConnectionStateNotification' });
     const [first, second] = events.map((event) => (event.body as { sequenceNumber: string }).sequenceNumber);
     expect(first).toMatch(/^[0-9a-f]+$/);
@@ -114,14 +114,19 @@ describe('refused credentials', () => {
     const sr = encodeURIComponent(`${emulator.hostName}/devices/auth-d3`);
     const se = Math.floor(Date.now() / 1000) + 600;
     const sig = encodeURIComponent(createHmac('sha256', Buffer.from(policyKey, 'base64')).update(`${sr}\n${se}`).digest('base64'));
-    const policyClient = Client.fromSharedAccessSignature(`SharedAccessSignature sr=${sr}&sig=${sig}&se=${se}&skn=device`, localMqttTransport(emulator.mqttPort));
+    const policyClient = Client.fromSharedAccessSignature(
+      `SharedAccessSignature sr=${sr}&sig=${sig}&se=${se}&skn=device`,
+      localMqttTransport(emulator.mqttPort),
+    );
     policyClient.setRetryPolicy(NO_RETRY);
     await policyClient.open();
     expect(emulator.mqtt.isConnected('auth-d3')).toBe(true);
     await policyClient.close();
 
     const moduleKey = emulator.registry.keysOf('auth-d3', 'agent')?.primaryKey ?? '';
-    const asDevice = await refusal(clients.device('auth-d3', `HostName=${emulator.hostName};DeviceId=auth-d3;SharedAccessKey=${moduleKey}`));
+    const asDevice = await refusal(
+      clients.device('auth-d3', `HostName=${emulator.hostName};DeviceId=auth-d3;SharedAccessKey=${moduleKey}`),
+    );
     expect(asDevice.name).toBe('UnauthorizedError');
   });
 });

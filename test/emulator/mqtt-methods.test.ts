@@ -51,7 +51,9 @@ describe('direct methods', () => {
     });
     await eventually(() => emulator.mqtt.isSubscribed('meth-d1', undefined, 'methods'), 5000, 'methods subscription');
 
-    const { result } = await service.client.invokeDeviceMethod('meth-d1', { methodName: 'reboot', payload: { delay: 5 } });
+    const { result } = (await service.client.invokeDeviceMethod('meth-d1', { methodName: 'reboot', payload: { delay: 5 } })) as {
+      result: unknown;
+    };
     expect(result).toEqual({ status: 201, payload: { echoed: { delay: 5 }, at: 'now' } });
     expect(seen[0]?.methodName).toBe('reboot');
     expect(seen[0]?.requestId).toEqual(expect.any(String));
@@ -63,8 +65,14 @@ describe('direct methods', () => {
     const device = clients.device('meth-d2');
     const agent = clients.module('meth-d2', 'agent');
     await Promise.all([device.open(), agent.open()]);
-    device.onDeviceMethod('whoami', answerWith(200, () => 'device'));
-    agent.onMethod('whoami', answerWith(200, () => 'module'));
+    device.onDeviceMethod(
+      'whoami',
+      answerWith(200, () => 'device'),
+    );
+    agent.onMethod(
+      'whoami',
+      answerWith(200, () => 'module'),
+    );
     await eventually(() => emulator.mqtt.isSubscribed('meth-d2', 'agent', 'methods'), 5000, 'module methods subscription');
     await eventually(() => emulator.mqtt.isSubscribed('meth-d2', undefined, 'methods'), 5000, 'device methods subscription');
 
@@ -125,7 +133,7 @@ describe('cloud-to-device messages', () => {
     await eventually(() => received.length >= 2, 5000, 'the live message');
 
     expect(received[0]?.messageId).toBe(queuedId);
-    expect(received[0]?.data.toString()).toBe('queued while offline');
+    expect(String(received[0]?.data as Buffer)).toBe('queued while offline');
     expect(received[0]?.properties.getValue('kind')).toBe('queued');
     expect(received[1]?.messageId).toBe('live-1');
     expect(received[1]?.correlationId).toBe('corr-9');

@@ -39,7 +39,9 @@ describe('CONNACK', () => {
     { what: 'a valid token', overrides: {}, code: 0 },
     {
       what: 'a token signed with another key',
-      overrides: { password: identitySasToken('twinguard-emulator.azure-devices.net', 'raw-d1', undefined, Buffer.alloc(32).toString('base64')) },
+      overrides: {
+        password: identitySasToken('twinguard-emulator.azure-devices.net', 'raw-d1', undefined, Buffer.alloc(32).toString('base64')),
+      },
       code: 5,
     },
     { what: 'a password that is no SAS token', overrides: { password: 'hunter2' }, code: 5 },
@@ -56,7 +58,9 @@ describe('CONNACK', () => {
 describe('twin topics', () => {
   it('answers GET on $iothub/twin/res/200 and a reported PATCH on res/204 with $version', async () => {
     const { client } = await connectAs('raw-d2');
-    expect(await client.subscribe(['$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#', 'some/other/topic'], 1)).toEqual([1, 1, 128]);
+    expect(await client.subscribe(['$iothub/twin/res/#', '$iothub/twin/PATCH/properties/desired/#', 'some/other/topic'], 1)).toEqual([
+      1, 1, 128,
+    ]);
 
     const get = client.nextPublish((topic) => topic.includes('$rid=get-1'));
     await client.publish('$iothub/twin/GET/?$rid=get-1', '');
@@ -101,7 +105,18 @@ describe('connections the hub closes', () => {
 describe('topic parsing', () => {
   it.each([
     ['devices/d/messages/events/', { kind: 'telemetry', deviceId: 'd', properties: [] }],
-    ['devices/d/modules/m/messages/events/$.ct=application%2Fjson&k=v%20w', { kind: 'telemetry', deviceId: 'd', moduleId: 'm', properties: [['$.ct', 'application/json'], ['k', 'v w']] }],
+    [
+      'devices/d/modules/m/messages/events/$.ct=application%2Fjson&k=v%20w',
+      {
+        kind: 'telemetry',
+        deviceId: 'd',
+        moduleId: 'm',
+        properties: [
+          ['$.ct', 'application/json'],
+          ['k', 'v w'],
+        ],
+      },
+    ],
     ['$iothub/twin/GET/?$rid=7', { kind: 'twinGet', requestId: '7' }],
     ['$iothub/twin/PATCH/properties/reported/?$rid=a&x=1', { kind: 'twinPatchReported', requestId: 'a' }],
     ['$iothub/methods/res/200/?$rid=f', { kind: 'methodResponse', status: 200, requestId: 'f' }],

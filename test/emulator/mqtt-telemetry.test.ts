@@ -81,7 +81,7 @@ describe('telemetry over MQTT', () => {
     expect(Buffer.from(event?.body as Uint8Array)).toEqual(bytes);
     expect(event?.contentType).toBe('application/octet-stream');
     expect(event?.systemProperties?.['iothub-connection-module-id']).toBe('collector');
-    expect(JSON.parse(String(event?.systemProperties?.['iothub-connection-auth-method'])).scope).toBe('module');
+    expect((JSON.parse(String(event?.systemProperties?.['iothub-connection-auth-method'])) as { scope: string }).scope).toBe('module');
   });
 
   it('moves lastActivityTime when the device sends', async () => {

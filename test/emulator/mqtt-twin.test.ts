@@ -32,7 +32,8 @@ afterEach(async () => {
 });
 
 function report(twin: Twin, patch: Record<string, unknown>): Promise<void> {
-  return new Promise((resolve, reject) => twin.properties.reported.update(patch, (error?: Error) => (error ? reject(error) : resolve())));
+  const reported = twin.properties.reported as { update(patch: unknown, done: (error?: Error) => void): void };
+  return new Promise((resolve, reject) => reported.update(patch, (error) => (error ? reject(error) : resolve())));
 }
 
 describe('device twin over MQTT', () => {
@@ -87,11 +88,16 @@ describe('device twin over MQTT', () => {
     const twinChanges = changes.filter((change) => change.kind === 'twinChange');
     const [fromDevice, fromSimulation] = ['twin-d3', 'twin-d4'].map((id) => twinChanges.find((change) => change.deviceId === id));
     expect(fromDevice).toBeDefined();
-    const shape = (change: HubChange | undefined): unknown => JSON.parse(JSON.stringify(change?.kind === 'twinChange' ? change.body : {}).replace(/"\d{4}-[^"]+Z"/g, '"T"'));
+    const shape = (change: HubChange | undefined): unknown =>
+      JSON.parse(JSON.stringify(change?.kind === 'twinChange' ? change.body : {}).replace(/"\d{4}-[^"]+Z"/g, '"T"'));
     expect(shape(fromDevice)).toEqual(shape(fromSimulation));
 
     const [event] = await readDeviceEvents(emulator, 'twin-d3', 1, (e) => messageSourceOf(e) === 'twinChangeEvents');
-    expect(event?.properties).toMatchObject({ opType: 'updateTwin', deviceId: 'twin-d3', 'iothub-message-schema': 'twinChangeNotification' });
+    expect(event?.properties).toMatchObject({
+      opType: 'updateTwin',
+      deviceId: 'twin-d3',
+      'iothub-message-schema': 'twinChangeNotification',
+    });
     expect(event?.body).toMatchObject({ properties: { reported: { state: 'ok', level: 2, $version: 2 } } });
   });
 
