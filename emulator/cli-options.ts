@@ -13,6 +13,7 @@ export const CLI_FLAGS = [
   'data',
   'port',
   'amqp-port',
+  'mqtt-port',
   'tier',
   'units',
   'seed-file',
@@ -33,6 +34,7 @@ export const CLI_USAGE = `Usage: npm run emulator -- [flags]   (or: node dist/em
   --host ADDRESS         interface for both endpoints (default 127.0.0.1)
   --port N               registry REST port (default 0: any free port)
   --amqp-port N          Event Hub-compatible AMQP port (default 0: any free port)
+  --mqtt-port N          device-side MQTT port, plain TCP (default 0: any free port)
   --partitions N         partitions of the built-in endpoint (default 4)
   --tier S1|S2|S3        throttle like an IoT Hub of that tier (default: no throttling)
   --units N              units of that tier (default 1; needs --tier)
@@ -175,6 +177,7 @@ export function planFromArgs(argv: readonly string[], dataFileExists: (path: str
     host: args.host,
     httpPort: integer(args.port, 'port', 0, 65535),
     amqpPort: integer(args['amqp-port'], 'amqp-port', 0, 65535),
+    mqttPort: integer(args['mqtt-port'], 'mqtt-port', 0, 65535),
     partitionCount: integer(args.partitions, 'partitions', 1, 128),
     dataFile,
     seed: resuming || (devices === undefined && seedFile === undefined) ? undefined : { devices, file: seedFile },

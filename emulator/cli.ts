@@ -28,6 +28,7 @@ async function main(): Promise<void> {
   console.log(`EVENTHUB_CONNECTION_STRING=${emulator.eventHubConnectionString}`);
   console.log(`EVENTHUB_NAME=${emulator.eventHubName}`);
   console.log(`EVENTHUB_CONSUMER_GROUPS=${plan.consumerGroups.join(',')}`);
+  console.log(`IOTHUB_MQTT_PORT=${emulator.mqttPort}`);
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

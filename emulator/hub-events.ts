@@ -35,6 +35,11 @@ export type HubChange =
       moduleId?: string;
       body: Record<string, unknown>;
       operationTime: Date;
+      /**
+       * The desired-properties patch as the service sent it (nulls kept), on an updateTwin that changed desired
+       * properties: what the hub pushes to a connected device on `$iothub/twin/PATCH/properties/desired/`.
+       */
+      desiredPatch?: Record<string, unknown>;
     }
   | {
       kind: 'connectionState';

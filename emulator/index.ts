@@ -9,6 +9,8 @@ import { EventHubEndpoint } from './eventhub/endpoint';
 import { FaultInjector, type ThrottleConfig } from './faults';
 import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
+import { methodRoutes } from './http/method-routes';
+import { MqttEndpoint } from './mqtt/mqtt-endpoint';
 import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
 import type { ScheduledJobRunner, ScheduledJobRunnerOptions } from './scheduled-jobs/scheduled-job-runner';
@@ -21,6 +23,8 @@ export { DeviceSide, SecurityAgentSimulator } from './device-side';
 export type { AgentMode } from './device-side';
 export type { SeedOptions } from './seed';
 export type { OperationClass, ThrottleConfig } from './faults';
+export { MqttEndpoint } from './mqtt/mqtt-endpoint';
+export type { CloudToDeviceProperties } from './mqtt/cloud-to-device-queue';
 
 export interface EmulatorOptions {
   /** Default 'twinguard-emulator'; the host name is `${hubName}.azure-devices.net`. */
@@ -47,6 +51,10 @@ export interface EmulatorOptions {
   acceptProducedEvents?: boolean;
   /** Scheduled jobs: tier limits (default: the `throttle` tier, else S1) and the direct-method invoker (default: devices offline). */
   scheduledJobs?: ScheduledJobRunnerOptions;
+  /** Device-side MQTT port (plain TCP); 0 (default) lets the OS choose. */
+  mqttPort?: number;
+  /** Also serve MQTT over TLS with this certificate (see emulator/mqtt/mqtt-endpoint.ts). */
+  mqttTls?: { key: string | Buffer; cert: string | Buffer; port?: number };
 }
 
 /** A running emulated hub. Create with {@link IotHubEmulator.start}; always {@link IotHubEmulator.stop}. */
@@ -69,6 +77,8 @@ export class IotHubEmulator {
     private readonly dataFile: string | undefined,
     private readonly detach: () => void,
     seeded: SeedSummary,
+    /** The device endpoint: MQTT clients (azure-iot-device), direct methods, cloud-to-device messages. */
+    readonly mqtt: MqttEndpoint,
   ) {
     this.hostName = `${hubName}.azure-devices.net`;
     const owner = policies.find((p) => p.keyName === 'iothubowner') as SharedAccessPolicy;
@@ -89,6 +99,22 @@ export class IotHubEmulator {
 
   get eventHubConnectionString(): string {
     return this.events.connectionString();
+  }
+
+  /** Plain MQTT port of the device endpoint. */
+  get mqttPort(): number {
+    return this.mqtt.port;
+  }
+
+  /**
+   * `HostName=…;DeviceId=…[;ModuleId=…];SharedAccessKey=…` with the identity's primary key, as the portal shows it.
+   * azure-iot-device connects to `mqtts://HostName:8883`; see testing/mqtt-device-transport.ts for reaching the plain port.
+   */
+  deviceConnectionString(deviceId: string, moduleId?: string): string {
+    const keys = this.registry.keysOf(deviceId, moduleId);
+    if (!keys) throw new Error(`${moduleId === undefined ? deviceId : `${deviceId}/${moduleId}`} has no symmetric keys`);
+    const module = moduleId === undefined ? '' : `;ModuleId=${moduleId}`;
+    return `HostName=${this.hostName};DeviceId=${deviceId}${module};SharedAccessKey=${keys.primaryKey}`;
   }
 
   /** Connection string of another built-in policy (service, registryRead, registryReadWrite, device). */
@@ -128,6 +154,15 @@ export class IotHubEmulator {
       port: options.amqpPort ?? 0,
       acceptProducedEvents: options.acceptProducedEvents,
     });
+    const mqtt = new MqttEndpoint({
+      registry,
+      telemetry: events,
+      hostName: `${hubName}.azure-devices.net`,
+      policies,
+      host: options.host,
+      port: options.mqttPort ?? 0,
+      tls: options.mqttTls,
+    });
     const http = new RegistryHttpServer({
       registry,
       faults,
@@ -137,13 +172,17 @@ export class IotHubEmulator {
       port: options.httpPort ?? 0,
       scheduledJobs: {
         ...(options.throttle && 'tier' in options.throttle ? { tier: options.throttle.tier, units: options.throttle.units } : {}),
+        // Method jobs call devices connected over MQTT, as the direct-method route does.
+        invokeDeviceMethod: (deviceId, moduleId, request) =>
+          mqtt.invokeMethod(deviceId, moduleId, { ...request, connectTimeoutInSeconds: 0 }, new AbortController().signal),
         ...options.scheduledJobs,
       },
+      routes: [methodRoutes(mqtt)],
     });
     const detach = registry.onChange((change) => events.publishChange(change));
     const agents = new SecurityAgentSimulator(registry, options.agent);
     try {
-      await Promise.all([http.start(), events.start()]);
+      await Promise.all([http.start(), events.start(), mqtt.start()]);
       const seeded = options.seed ? await seedRegistry(registry, options.seed) : { devices: 0, modules: 0, edge: 0, disabled: 0 };
       return new IotHubEmulator(
         hubName,
@@ -157,11 +196,12 @@ export class IotHubEmulator {
         options.dataFile,
         detach,
         seeded,
+        mqtt,
       );
     } catch (error) {
       agents.stop();
       detach();
-      await Promise.allSettled([http.stop(), events.stop()]);
+      await Promise.allSettled([mqtt.stop(), http.stop(), events.stop()]);
       throw error;
     }
   }
@@ -183,6 +223,8 @@ export class IotHubEmulator {
   /** Stops both endpoints and the agent simulator; closes every socket and timer. */
   async stop(): Promise<void> {
     this.agents.stop();
+    // Devices first: their disconnects still reach the registry and the built-in endpoint.
+    await this.mqtt.stop();
     this.detach();
     await Promise.all([this.http.stop(), this.events.stop()]);
   }

@@ -37,6 +37,12 @@ export interface TelemetryOptions {
   properties?: Record<string, ApplicationPropertyValue>;
   contentType?: string;
   contentEncoding?: string;
+  /** `$.mid` / `$.cid` / `$.uid` of a device's property bag: AMQP message-id, correlation-id and user-id. */
+  messageId?: string;
+  correlationId?: string;
+  userId?: string;
+  /** The sending identity's registry generation id (`iothub-connection-auth-generation-id`); derived when absent. */
+  generationId?: string;
 }
 
 type ChangeKind = HubChange['kind'];
@@ -135,7 +141,7 @@ export function buildTelemetry(
     'iothub-connection-device-id': deviceId,
     ...(moduleId === undefined ? {} : { 'iothub-connection-module-id': moduleId }),
     'iothub-connection-auth-method': JSON.stringify(authMethod),
-    'iothub-connection-auth-generation-id': authGenerationIdFor(deviceId, moduleId),
+    'iothub-connection-auth-generation-id': options.generationId ?? authGenerationIdFor(deviceId, moduleId),
     'iothub-enqueuedtime': enqueuedTime,
     'iothub-message-source': 'Telemetry',
   };
@@ -143,6 +149,9 @@ export function buildTelemetry(
     deviceId,
     ...(options.contentType === undefined ? {} : { contentType: options.contentType }),
     ...(options.contentEncoding === undefined ? {} : { contentEncoding: options.contentEncoding }),
+    ...(options.messageId === undefined ? {} : { messageId: options.messageId }),
+    ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
+    ...(options.userId === undefined ? {} : { userId: Buffer.from(options.userId, 'utf8') }),
     applicationProperties: { ...options.properties },
     annotations,
     body: toBodyBytes(body),

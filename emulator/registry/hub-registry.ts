@@ -344,7 +344,9 @@ export class HubRegistry implements QuerySource {
       const body: JsonObject = { version };
       if (twin.tags !== undefined) body.tags = twin.tags;
       body.properties = { desired: twin.properties.desired };
-      this.emit({ kind: 'twinChange', opType: 'updateTwin', deviceId, moduleId, body, operationTime: date });
+      const change: HubChange = { kind: 'twinChange', opType: 'updateTwin', deviceId, moduleId, body, operationTime: date };
+      if (desired !== undefined) change.desiredPatch = desired;
+      this.emit(change);
     }
     return { ...twin };
   }
@@ -413,6 +415,18 @@ export class HubRegistry implements QuerySource {
       sequenceNumber,
       operationTime: date,
     });
+  }
+
+  /**
+   * A connected device (or module) sent something: moves `lastActivityTime` on without a notification, as the hub
+   * does for device-to-cloud traffic. Unknown identities are ignored (the connection is about to be dropped).
+   */
+  touchActivity(deviceId: string, moduleId?: string): void {
+    const device = this.devices.get(deviceId);
+    const entry = moduleId === undefined ? device : device?.modules.get(moduleId);
+    if (!entry) return;
+    this.revisionCounter++;
+    entry.twin.lastActivityTime = hubTimestamp(this.now());
   }
 
   // ---- query -----------------------------------------------------------------------------------
