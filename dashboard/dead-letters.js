@@ -1,6 +1,6 @@
 // Dead letters: why each event could not be processed, where it was in the stream, and the start of its payload.
 import { api } from './api.js';
-import { deviceLink, formatTime, h, replaceChildren, table } from './dom.js';
+import { deviceLink, formatTime, h, pagerButtons, replaceChildren, table } from './dom.js';
 
 const PAGE_SIZE = 25;
 
@@ -42,32 +42,18 @@ export async function renderDeadLetters(view) {
     );
     replaceChildren(
       pager,
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'secondary',
-          disabled: pageIndex === 0,
-          onclick: () => {
-            pageIndex -= 1;
-            void load();
-          },
+      ...pagerButtons({
+        hasPrevious: pageIndex > 0,
+        hasNext: Boolean(page.continuationToken),
+        onPrevious: () => {
+          pageIndex -= 1;
+          void load();
         },
-        '← Previous',
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'secondary',
-          disabled: !page.continuationToken,
-          onclick: () => {
-            pageIndex += 1;
-            void load();
-          },
+        onNext: () => {
+          pageIndex += 1;
+          void load();
         },
-        'Next →',
-      ),
+      }),
     );
   };
   replaceChildren(view, h('h1', {}, 'Dead letters'), results, pager);

@@ -1,6 +1,6 @@
 // Findings of the last completed sweep, filtered and paged over the API's continuation tokens (one page in memory).
 import { api, downloadCsv } from './api.js';
-import { badge, deviceLink, h, replaceChildren, table } from './dom.js';
+import { badge, deviceLink, h, pagerButtons, replaceChildren, table } from './dom.js';
 
 const RULES = [
   'module-missing',
@@ -161,33 +161,18 @@ export async function renderFindings(view, initial = new URLSearchParams()) {
     );
     replaceChildren(
       pager,
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'secondary',
-          disabled: pageIndex === 0,
-          onclick: () => {
-            pageIndex -= 1;
-            void load();
-          },
+      ...pagerButtons({
+        hasPrevious: pageIndex > 0,
+        hasNext: Boolean(page.continuationToken),
+        onPrevious: () => {
+          pageIndex -= 1;
+          void load();
         },
-        '← Previous',
-      ),
-      h(
-        'button',
-        {
-          type: 'button',
-          class: 'secondary',
-          id: 'next-page',
-          disabled: !page.continuationToken,
-          onclick: () => {
-            pageIndex += 1;
-            void load();
-          },
+        onNext: () => {
+          pageIndex += 1;
+          void load();
         },
-        'Next →',
-      ),
+      }),
     );
     results.dataset.ready = 'true';
   };
