@@ -2,7 +2,7 @@
  * Reads one group of settings at a time from the environment, validating each and collecting every problem, so
  * loadConfig can report them all at once. Messages name settings and never quote a secret value.
  */
-import { REPAIRABLE_RULES, RULE_IDS } from '../domain/compliance-rules';
+import { REPAIRABLE_RULES, RULE_IDS } from '../domain/rule-ids';
 import { isLegalIdentityId } from '../domain/identifiers';
 import { parseSchedule, ScheduleSyntaxError } from '../domain/ncrontab';
 import { isContainerName, isQueueName, isTableName } from '../domain/storage-names';

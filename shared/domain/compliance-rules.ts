@@ -10,24 +10,9 @@ import { evaluateCondition, parseCondition, type TwinCondition } from './iothub-
 import { sectionLastUpdated } from './twin-patch';
 import type { AuthenticationType } from './authentication-type';
 import type { JsonObject, SecurityAgentSchema } from './types';
+import { RULE_IDS, type RuleId, type Severity } from './rule-ids';
 
-export const RULE_IDS = [
-  'module-missing',
-  'identity-disabled',
-  'configuration-drift',
-  'agent-failed',
-  'baseline-not-applied',
-  'agent-stale',
-  'module-inactive',
-  'module-auth-weak',
-] as const;
-
-export type RuleId = (typeof RULE_IDS)[number];
-
-export type Severity = 'critical' | 'high' | 'medium' | 'low';
-
-/** Rules with an automatic repair; SWEEP_REPAIR_RULES may name only these. */
-export const REPAIRABLE_RULES: readonly RuleId[] = ['module-missing', 'baseline-not-applied'];
+export { RULE_IDS, REPAIRABLE_RULES, type RuleId, type Severity } from './rule-ids';
 
 /** A device as the sweep's projected `devices` query returns it. */
 export interface SweepDevice {

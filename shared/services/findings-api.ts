@@ -1,6 +1,6 @@
 /** The findings HTTP API's logic: a sweep's findings paged (JSON) or streamed (CSV) without buffering the fleet. */
 import { InvalidContinuationTokenError } from '../errors';
-import { RULE_IDS, type RuleId, type Severity } from '../domain/compliance-rules';
+import { RULE_IDS, type RuleId, type Severity } from '../domain/rule-ids';
 import { isLegalResourceId } from '../domain/identifiers';
 import type { FindingRecord, SweepStore } from '../ports/sweep-store';
 import { badRequest, notFound, type ApiResult } from './api-result';
