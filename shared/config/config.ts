@@ -1,4 +1,5 @@
 /** The validated, frozen configuration every part of TwinGuard reads (built by load-config.ts). */
+import type { LogRecordExportMode } from '../telemetry/log-record-export';
 import type { TwinCondition } from '../domain/iothub-query/twin-condition';
 import type { JsonObject, SecurityAgentSchema } from '../domain/types';
 
@@ -41,7 +42,8 @@ export interface Config {
    */
   readonly hostStorage?: { readonly connectionString: string };
   /** APPLICATIONINSIGHTS_CONNECTION_STRING: telemetry to Application Insights when set (shared/composition/telemetry.ts). */
-  readonly telemetry: { readonly applicationInsightsConnectionString?: string };
+  /** TELEMETRY_LOG_RECORDS: whether log records are exported as well as metrics (shared/telemetry/log-record-export.ts). */
+  readonly telemetry: { readonly applicationInsightsConnectionString?: string; readonly logRecords: LogRecordExportMode };
   /** Every setting with its effective value, secrets redacted: safe to log at startup. */
   describe(): Record<string, string>;
 }

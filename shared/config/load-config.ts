@@ -43,6 +43,7 @@ export function loadConfig(env: Env): Config {
   const compliance = reader.compliance(storage);
   const hostStorageConnection = read(env, 'AzureWebJobsStorage');
   const applicationInsightsConnectionString = read(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING');
+  const logRecords = reader.logRecordExport();
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
 
   // Only the settings are kept, so describe() can never reveal unrelated environment variables.
@@ -62,7 +63,9 @@ export function loadConfig(env: Env): Config {
     logLevel,
     compliance: Object.freeze({ ...compliance, repairRules: Object.freeze([...compliance.repairRules]) }),
     ...(hostStorageConnection === undefined ? {} : { hostStorage: Object.freeze({ connectionString: hostStorageConnection }) }),
-    telemetry: Object.freeze(applicationInsightsConnectionString === undefined ? {} : { applicationInsightsConnectionString }),
+    telemetry: Object.freeze(
+      applicationInsightsConnectionString === undefined ? { logRecords } : { applicationInsightsConnectionString, logRecords },
+    ),
     describe: () => describeSettings(snapshot),
   };
   return Object.freeze(config);

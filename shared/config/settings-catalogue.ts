@@ -308,6 +308,14 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
     description:
       'Application Insights connection string (the Functions convention). When set, metrics and log records also go to Application Insights through OpenTelemetry; when absent, nothing of OpenTelemetry is loaded.',
   },
+  {
+    name: 'TELEMETRY_LOG_RECORDS',
+    required: false,
+    default: 'auto',
+    secret: false,
+    description:
+      "Whether log records go to Application Insights as well as metrics: `auto` (default) exports them from the standalone host and not under the Azure Functions host, which already sends every log line to `traces` with its invocation id (exporting again would store each line twice); `on` always (structured customDimensions such as deviceId; lower the host's `Function` log category in host.json to avoid the second copy); `off` never.",
+  },
 ] satisfies SettingDefinition[]);
 
 /** Defaults by setting name. */

@@ -12,6 +12,7 @@ import { ConditionSyntaxError } from '../domain/iothub-query/condition-syntax-er
 import { parseCondition } from '../domain/iothub-query/twin-condition';
 import { redactSecrets } from '../logger';
 import type { LogLevel } from '../log-level';
+import { LOG_RECORD_EXPORT_MODES, type LogRecordExportMode } from '../telemetry/log-record-export';
 import type { ComplianceConfig, Config, EventsAccess, IotHubAccess, StorageAccess } from './config';
 import { missingParts, parseConnectionString } from './connection-string';
 import { BindingExpressionError, resolveBindingExpression } from './resolve-binding-expression';
@@ -335,6 +336,15 @@ export class SettingsReader {
       findingsTable,
       suppressionsTable,
     };
+  }
+
+  logRecordExport(): LogRecordExportMode {
+    const text = read(this.env, 'TELEMETRY_LOG_RECORDS') ?? DEFAULTS.get('TELEMETRY_LOG_RECORDS');
+    const lower = text.toLowerCase();
+    const mode = LOG_RECORD_EXPORT_MODES.find((candidate) => candidate === lower);
+    if (mode) return mode;
+    this.problems.push(`TELEMETRY_LOG_RECORDS must be ${LOG_RECORD_EXPORT_MODES.join(', ')} (got "${text}")`);
+    return 'auto';
   }
 
   logLevel(): LogLevel {

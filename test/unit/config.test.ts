@@ -95,6 +95,7 @@ describe('loadConfig: defaults', () => {
       COMPLIANCE_RUNS_TABLE: 'SweepRuns',
       COMPLIANCE_FINDINGS_TABLE: 'SweepFindings',
       COMPLIANCE_SUPPRESSIONS_TABLE: 'ComplianceSuppressions',
+      TELEMETRY_LOG_RECORDS: 'auto',
     });
   });
 
@@ -411,6 +412,7 @@ describe('loadConfig: problems', () => {
       'POSTURE_WRITE_CONCURRENCY must be a whole number from 1 to 256 (got "many")',
     ],
     ['log level', { LOG_LEVEL: 'trace' }, 'LOG_LEVEL must be error, warn, info or debug (got "trace")'],
+    ['log record export', { TELEMETRY_LOG_RECORDS: 'sometimes' }, 'TELEMETRY_LOG_RECORDS must be auto, on, off (got "sometimes")'],
   ])('%s', (_label, overrides, problem) => {
     expect(problemsOf({ ...MINIMAL, ...overrides })).toEqual([problem]);
   });
