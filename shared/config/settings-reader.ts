@@ -339,7 +339,7 @@ export class SettingsReader {
   }
 
   logRecordExport(): LogRecordExportMode {
-    const text = read(this.env, 'TELEMETRY_LOG_RECORDS') ?? DEFAULTS.get('TELEMETRY_LOG_RECORDS');
+    const text = read(this.env, 'TELEMETRY_LOG_RECORDS') ?? DEFAULTS.get('TELEMETRY_LOG_RECORDS') ?? 'auto';
     const lower = text.toLowerCase();
     const mode = LOG_RECORD_EXPORT_MODES.find((candidate) => candidate === lower);
     if (mode) return mode;
