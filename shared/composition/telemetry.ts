@@ -9,6 +9,7 @@ import { workerLogger } from '../worker-logger';
 import { errorMessage } from '../errors';
 import { addTelemetrySink, flushTelemetry, setLogRecordExport } from '../telemetry/telemetry-hub';
 import { logLinesShippedByHost, shouldExportLogRecords } from '../telemetry/log-record-export';
+import { setInvocationTraceBinder } from '../telemetry/invocation-trace';
 
 let started: Promise<(() => Promise<void>) | undefined> | undefined;
 
@@ -21,8 +22,10 @@ export function startConfiguredTelemetry(config: Config): Promise<void> {
     .then(async (adapter) => {
       const running = await adapter.startAzureMonitorTelemetry({ connectionString });
       const remove = addTelemetrySink(running.telemetry);
+      setInvocationTraceBinder(running.bindTraceContext);
       return async () => {
         remove();
+        setInvocationTraceBinder(undefined);
         await running.shutdown();
       };
     })

@@ -10,6 +10,7 @@ import {
   type TimerFunctionOptions,
 } from '@azure/functions';
 import { closeServices } from '../container';
+import { bindInvocationTrace } from '../telemetry/invocation-trace';
 
 export type FunctionRegistration =
   | { kind: 'eventHub'; name: string; options: EventHubFunctionOptions & { dataType?: 'string' | 'binary' } }
@@ -49,6 +50,10 @@ export function registerFunctions(registrations: readonly FunctionRegistration[]
   if (!terminateHookRegistered) {
     terminateHookRegistered = true;
     app.hook.appTerminate(() => closeServices());
+    // Each invocation runs inside the host's trace once telemetry is on (a no-op before and without it).
+    app.hook.preInvocation((hook) => {
+      hook.functionHandler = bindInvocationTrace(hook.functionHandler, hook.invocationContext.traceContext);
+    });
   }
   for (const registration of registrations) {
     switch (registration.kind) {
