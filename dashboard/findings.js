@@ -1,17 +1,8 @@
 // Findings of the last completed sweep, filtered and paged over the API's continuation tokens (one page in memory).
 import { api, downloadCsv } from './api.js';
 import { badge, deviceLink, h, pagerButtons, replaceChildren, table } from './dom.js';
+import { RULE_IDS } from './rule-ids.js';
 
-const RULES = [
-  'module-missing',
-  'identity-disabled',
-  'configuration-drift',
-  'agent-failed',
-  'baseline-not-applied',
-  'agent-stale',
-  'module-inactive',
-  'module-auth-weak',
-];
 const PAGE_SIZE = 25;
 
 function select(name, label, options, value) {
@@ -121,7 +112,7 @@ export async function renderFindings(view, initial = new URLSearchParams()) {
         void load();
       },
     },
-    select('rule', 'Rule ', RULES, filters.rule),
+    select('rule', 'Rule ', RULE_IDS, filters.rule),
     select('status', 'Status ', ['violation', 'suppressed'], filters.status),
     select('severity', 'Severity ', ['critical', 'high', 'medium', 'low'], filters.severity),
     h('label', { for: 'filter-device' }, 'Device id starts with ', deviceInput),

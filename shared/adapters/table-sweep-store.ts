@@ -494,6 +494,7 @@ export class TableSweepStore implements SweepStore {
         ? { shard: 0, tableToken: undefined }
         : decodeFindingsToken(query.continuationToken, query.shards);
     const rows: FindingRecord[] = [];
+    let roundTrips = 0;
     for (; shard < query.shards; shard++, tableToken = undefined) {
       let filter = odata`PartitionKey eq ${findingsPartition(query.sweepId, shard)}`;
       if (query.ruleId) filter += odata` and RuleId eq ${query.ruleId}`;
@@ -502,27 +503,45 @@ export class TableSweepStore implements SweepStore {
       // Device ids are ASCII (identifiers.ts), so every id with the prefix sorts below prefix + DEL.
       if (query.deviceIdPrefix)
         filter += odata` and DeviceId ge ${query.deviceIdPrefix} and DeviceId lt ${`${query.deviceIdPrefix}\u007f`}`;
-      const clientTableToken = tableToken;
-      const page = await this.retry('listFindings', async () => {
-        const pages = this.findings
-          .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
-          .byPage({ maxPageSize: query.limit - rows.length, continuationToken: clientTableToken });
-        const first = await pages.next();
-        return first.done ? undefined : first.value;
-      }).catch((error: unknown) => {
-        // A well-formed table token the service still refuses (its NextPartitionKey/NextRowKey are opaque to us): the
-        // caller's input, not a fault of ours.
-        if (clientTableToken !== undefined && classifyServiceError(error).kind === 'badRequest') throw new InvalidContinuationTokenError();
-        throw error;
-      });
-      for (const entity of page ?? []) rows.push(findingFrom(entity));
-      if (page?.continuationToken) return { rows, continuationToken: encodeFindingsToken(shard, page.continuationToken) };
-      if (rows.length >= query.limit)
-        return shard + 1 < query.shards ? { rows, continuationToken: encodeFindingsToken(shard + 1) } : { rows };
+      // A filtered scan answers pages of up to 1,000 *scanned* entities, often with few or no matches and a
+      // continuation: keep reading (bounded, so one request stays cheap) rather than hand out a thin or empty page.
+      do {
+        const page = await this.findingsPage(filter, query.limit - rows.length, tableToken, roundTrips === 0 && tableToken !== undefined);
+        roundTrips++;
+        for (const entity of page ?? []) rows.push(findingFrom(entity));
+        tableToken = page?.continuationToken;
+        if (rows.length >= query.limit || roundTrips >= MAX_FINDINGS_ROUND_TRIPS) {
+          if (tableToken !== undefined) return { rows, continuationToken: encodeFindingsToken(shard, tableToken) };
+          return shard + 1 < query.shards ? { rows, continuationToken: encodeFindingsToken(shard + 1) } : { rows };
+        }
+      } while (tableToken !== undefined);
     }
     return { rows };
   }
+
+  private async findingsPage(
+    filter: string,
+    maxPageSize: number,
+    tableToken: string | undefined,
+    tokenFromClient: boolean,
+  ): Promise<(Record<string, unknown>[] & { continuationToken?: string }) | undefined> {
+    return this.retry('listFindings', async () => {
+      const pages = this.findings
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+        .byPage({ maxPageSize, continuationToken: tableToken });
+      const first = await pages.next();
+      return first.done ? undefined : first.value;
+    }).catch((error: unknown) => {
+      // A well-formed table token the service still refuses (its NextPartitionKey/NextRowKey are opaque to us): the
+      // caller's input, not a fault of ours.
+      if (tokenFromClient && classifyServiceError(error).kind === 'badRequest') throw new InvalidContinuationTokenError();
+      throw error;
+    });
+  }
 }
+
+/** Table round trips one findings request may spend filling its page (each scans up to 1,000 entities). */
+const MAX_FINDINGS_ROUND_TRIPS = 8;
 
 /**
  * The findings paging token: base64 JSON `{ s: <shard>, t?: <the Table service's token within that shard> }`.
