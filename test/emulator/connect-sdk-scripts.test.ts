@@ -1,0 +1,66 @@
+/**
+ * Unchanged SDK scripts (test/fixtures/connect/*.js, connection strings with `{hub}.azure-devices.net` and the portal's
+ * `….servicebus.windows.net` endpoint) reach the emulator through the preload: azure-iothub Registry and JobClient
+ * over HTTPS, azure-iot-device over MQTT with TLS, @azure/event-hubs over AMQP with TLS. Each runs in its own Node
+ * process, as `node -r dist/emulator/connect.js script.js` (or NODE_OPTIONS), against an emulator started with `tls`.
+ */
+import { IotHubEmulator } from '../../emulator/index';
+import { runPreloaded } from '../fixtures/connect/run-preloaded';
+
+let hub: IotHubEmulator;
+let env: Record<string, string | undefined>;
+
+beforeAll(async () => {
+  hub = await IotHubEmulator.start({ tls: true });
+  env = {
+    IOTHUB_EMULATOR_CONNECT: hub.connectSetting,
+    IOTHUB_CONNECTION_STRING: hub.serviceConnectionString,
+    EVENTHUB_CONNECTION_STRING: hub.portalEventHubConnectionString,
+  };
+});
+
+afterAll(async () => {
+  await hub.stop();
+});
+
+test('the emulator names its TLS endpoints as the cloud does', () => {
+  expect(hub.serviceConnectionString).toMatch(
+    /^HostName=twinguard-emulator\.azure-devices\.net;SharedAccessKeyName=iothubowner;SharedAccessKey=/,
+  );
+  expect(hub.portalEventHubConnectionString).toMatch(
+    /^Endpoint=sb:\/\/iothub-ns-[a-z0-9-]+\.servicebus\.windows\.net\/;SharedAccessKeyName=iothubowner;SharedAccessKey=[^;]+;EntityPath=iothub-ehub-/,
+  );
+  expect(hub.portalEventHubConnectionString).not.toContain('UseDevelopmentEmulator');
+});
+
+test('a Registry and JobClient script creates, reads and schedules over HTTPS 443', async () => {
+  const run = await runPreloaded('registry-create-get.js', ['script-d1'], env);
+  expect(run).toMatchObject({ exitCode: 0, result: { deviceId: 'script-d1', status: 'enabled', hasKey: true, jobId: 'tag-script-d1' } });
+  expect(hub.registry.getDevice('script-d1').deviceId).toBe('script-d1');
+  expect(run.stderr).toBe('');
+});
+
+test('the same script runs with the preload given in NODE_OPTIONS', async () => {
+  const run = await runPreloaded('registry-create-get.js', ['script-d2'], env, 'NODE_OPTIONS');
+  expect(run).toMatchObject({ exitCode: 0, result: { deviceId: 'script-d2' } });
+});
+
+test('a device script reports over MQTT 8883 and a reader script sees the notification over AMQP 5671', async () => {
+  hub.registry.createDevice({ deviceId: 'script-d3' });
+  const device = await runPreloaded('device-report.js', ['Mqtt', '{"firmware":"2.1.0"}'], {
+    ...env,
+    DEVICE_CONNECTION_STRING: hub.deviceConnectionString('script-d3'),
+  });
+  expect(device).toMatchObject({ exitCode: 0, result: { reported: { firmware: '2.1.0' }, desiredVersion: 1 } });
+  expect(hub.registry.getTwin('script-d3').properties.reported).toMatchObject({ firmware: '2.1.0' });
+
+  const reader = await runPreloaded('read-twin-change.js', ['script-d3'], env);
+  expect(reader).toMatchObject({
+    exitCode: 0,
+    result: {
+      source: 'twinChangeEvents',
+      hubName: 'twinguard-emulator',
+      body: { properties: { reported: { firmware: '2.1.0', $version: 2 } } },
+    },
+  });
+});
