@@ -63,7 +63,7 @@ export async function generateEmulatorCertificate(names: readonly string[]): Pro
         reject(
           new Error(
             missing
-              ? 'the emulator TLS listeners need the openssl command to make their certificate, and it is not on PATH (install openssl, or start without TLS)'
+              ? 'the emulator TLS listeners need the openssl command to make their certificate, and it is not on PATH (install openssl, or start the emulator without TLS: --tls off)'
               : `openssl could not make the emulator certificate: ${stderr.trim() || error.message}`,
           ),
         );
