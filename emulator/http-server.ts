@@ -7,6 +7,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FaultInjector } from './faults';
 import { authorizeServiceRequest } from './http/authorize-service-request';
 import { hubErrorBody } from './http/hub-error-body';
@@ -50,6 +51,8 @@ export interface RegistryHttpServerOptions {
   routes?: readonly RouteResolver[];
   /** Also serve the same routes over HTTPS with this certificate (what unchanged azure-iothub scripts need, see emulator/connect.ts). */
   tls?: { key: string | Buffer; cert: string | Buffer; port?: number };
+  /** WebSocket upgrade requests on either listener (MQTT over WebSocket, emulator/tls/mqtt-websocket-upgrade.ts); default: refused. */
+  upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -93,6 +96,8 @@ export class RegistryHttpServer {
       this.httpsServer = createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => this.onRequest(req, res));
       this.httpsServer.keepAliveTimeout = 5_000;
     }
+    const upgrade = options.upgrade;
+    if (upgrade) for (const server of [this.server, this.httpsServer]) server?.on('upgrade', upgrade);
   }
 
   /** The interface both listeners are bound to. */

@@ -19,6 +19,7 @@ import { HubRegistry } from './registry/hub-registry';
 import type { ScheduledJobRunner, ScheduledJobRunnerOptions } from './scheduled-jobs/scheduled-job-runner';
 import { seedRegistry, type SeedOptions, type SeedSummary } from './seed';
 import { generateEmulatorCertificate, type EmulatorCertificate } from './tls/emulator-certificate';
+import { mqttWebSocketUpgrade } from './tls/mqtt-websocket-upgrade';
 import { NotEmulatedAmqpListener } from './tls/not-emulated-amqp-listener';
 
 export { HubRegistry } from './registry/hub-registry';
@@ -232,6 +233,7 @@ export class IotHubEmulator {
       },
       routes: [methodRoutes(mqtt)],
       tls: certificate,
+      upgrade: mqttWebSocketUpgrade((stream) => mqtt.handleConnection(stream)),
     });
     const detach = registry.onChange((change) => events.publishChange(change));
     const agents = new SecurityAgentSimulator(registry, options.agent);

@@ -64,9 +64,11 @@ export function decideTlsConnection(setting: ConnectSetting, connection: Outgoin
     ...(notice === undefined ? {} : { notice }),
   });
   if (host === setting.iotHubHostName) {
+    // MQTT over WebSocket is served on the registry's HTTPS listener (emulator/tls/mqtt-websocket-upgrade.ts).
+    if (webSocketProtocol !== undefined && port === HTTPS_PORT && /^mqtt$/i.test(webSocketProtocol.trim())) return to(setting.httpsPort);
     if (webSocketProtocol !== undefined)
       return refuse(
-        `${webSocketKind(webSocketProtocol)} to ${host}:${port} is not emulated; use MQTT over TLS (azure-iot-device-mqtt Mqtt, port 8883)`,
+        `${webSocketKind(webSocketProtocol)} to ${host}:${port} is not emulated; use MQTT (azure-iot-device-mqtt Mqtt on 8883, or MqttWs on 443)`,
       );
     if (port === HTTPS_PORT) return to(setting.httpsPort);
     if (port === MQTTS_PORT) return to(setting.mqttsPort);

@@ -112,9 +112,18 @@ describe('where a TLS connection goes', () => {
     );
   });
 
+  test('MQTT over WebSocket (MqttWs) goes to the HTTPS listener, which upgrades it', () => {
+    expect(decideTlsConnection(setting, { host: HUB, port: 443, webSocketProtocol: 'mqtt' })).toEqual({ ...route(41001), servername: HUB });
+  });
+
   test.each([
-    [HUB, 443, 'mqtt', /MQTT over WebSocket \(azure-iot-device-mqtt MqttWs\) to contoso-hub\.azure-devices\.net:443 is not emulated/],
-    [HUB, 443, 'AMQPWSB10', /AMQP over WebSocket .* is not emulated/],
+    [
+      HUB,
+      443,
+      'AMQPWSB10',
+      /AMQP over WebSocket .* to contoso-hub\.azure-devices\.net:443 is not emulated; use MQTT \(azure-iot-device-mqtt Mqtt on 8883, or MqttWs on 443\)/,
+    ],
+    [HUB, 8883, 'mqtt', /MQTT over WebSocket \(azure-iot-device-mqtt MqttWs\) to contoso-hub\.azure-devices\.net:8883 is not emulated/],
     [EVENTS, 443, 'AMQPWSB10', /AMQP over WebSocket .*servicebus\.windows\.net:443 is not emulated; use AMQP over TLS/],
   ])('a WebSocket to %s:%d (%s) is refused', (host, port, webSocketProtocol, message) => {
     const decision = decideTlsConnection(setting, { host, port, webSocketProtocol });

@@ -1,9 +1,10 @@
 /**
  * Unchanged SDK scripts (test/fixtures/connect/*.js, connection strings with `{hub}.azure-devices.net` and the portal's
  * `….servicebus.windows.net` endpoint) reach the emulator through the preload: azure-iothub Registry and JobClient
- * over HTTPS, azure-iot-device over MQTT with TLS, @azure/event-hubs over AMQP with TLS. Each runs in its own Node
+ * over HTTPS, azure-iot-device over MQTT with TLS and over WebSocket (`MqttWs`), @azure/event-hubs over AMQP with TLS. Each runs in its own Node
  * process, as `node -r dist/emulator/connect.js script.js` (or NODE_OPTIONS), against an emulator started with `tls`.
  */
+import WebSocket from 'ws';
 import { IotHubEmulator } from '../../emulator/index';
 import { runPreloaded } from '../fixtures/connect/run-preloaded';
 
@@ -63,4 +64,35 @@ test('a device script reports over MQTT 8883 and a reader script sees the notifi
       body: { properties: { reported: { firmware: '2.1.0', $version: 2 } } },
     },
   });
+});
+
+test('a device script with MqttWs reports over MQTT over WebSocket on 443', async () => {
+  hub.registry.createDevice({ deviceId: 'script-ws1' });
+  const device = await runPreloaded('device-report.js', ['MqttWs', '{"transport":"websocket"}'], {
+    ...env,
+    DEVICE_CONNECTION_STRING: hub.deviceConnectionString('script-ws1'),
+  });
+  expect(device).toMatchObject({ exitCode: 0, result: { reported: { transport: 'websocket' } } });
+  expect(hub.registry.getTwin('script-ws1').properties.reported).toMatchObject({ transport: 'websocket' });
+  expect(hub.registry.getDevice('script-ws1').connectionState).toBe('Disconnected');
+});
+
+test('the HTTPS listener refuses other WebSocket upgrades with a 501 naming what it serves', async () => {
+  const port = /Https=(\d+)/.exec(hub.connectSetting ?? '')?.[1];
+  const socket = new WebSocket(`wss://127.0.0.1:${port}/$servicebus/websocket`, ['AMQPWSB10'], {
+    ca: hub.tlsCertificate,
+    servername: hub.hostName,
+  });
+  const refusal = await new Promise<string>((resolve) => {
+    socket.on('unexpected-response', (_request, response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+      response.on('end', () => resolve(`${response.statusCode} ${body}`));
+    });
+    socket.on('open', () => resolve('opened'));
+    socket.on('error', (error) => resolve(`error ${error.message}`));
+  });
+  expect(refusal).toBe(
+    '501 WebSocket /$servicebus/websocket (AMQPWSB10) is not supported by the IoT Hub emulator; it serves MQTT over WebSocket on /$iothub/websocket only',
+  );
 });
