@@ -76,6 +76,16 @@ test("an Event Hubs consumer of another namespace fails at once naming the emula
   expect(run.elapsedMs).toBeLessThan(AT_ONCE_MS);
 });
 
+test('plain TCP to the hub host (no TLS) fails at once: IoT Hub speaks TLS only', async () => {
+  const run = await runPreloaded('plain-tcp.js', [hub.hostName, '1883'], env);
+  expect(run.result).toEqual({
+    name: 'NotEmulatedError',
+    error:
+      'IoT Hub emulator: plain TCP to twinguard-emulator.azure-devices.net:1883 is not emulated (IoT Hub serves TLS only: HTTPS 443, MQTT 8883, AMQP 5671).',
+  });
+  expect(run.elapsedMs).toBeLessThan(AT_ONCE_MS);
+});
+
 test('without IOTHUB_EMULATOR_CONNECT the preload stops the script and says where the value comes from', async () => {
   const run = await runPreloaded('registry-create-get.js', ['ff-d3'], { ...env, IOTHUB_EMULATOR_CONNECT: undefined });
   expect(run.exitCode).toBe(2);
