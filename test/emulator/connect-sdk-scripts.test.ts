@@ -4,8 +4,11 @@
  * over HTTPS, azure-iot-device over MQTT with TLS and over WebSocket (`MqttWs`), @azure/event-hubs over AMQP with TLS. Each runs in its own Node
  * process, as `node -r dist/emulator/connect.js script.js` (or NODE_OPTIONS), against an emulator started with `tls`.
  */
+import { Client } from 'azure-iot-device';
 import WebSocket from 'ws';
 import { IotHubEmulator } from '../../emulator/index';
+import { localMqttTransport } from '../../emulator/mqtt/local-device-transport';
+import { eventually } from '../../testing/eventually';
 import { runPreloaded } from '../fixtures/connect/run-preloaded';
 
 let hub: IotHubEmulator;
@@ -94,4 +97,20 @@ test('the HTTPS listener refuses other WebSocket upgrades with a 501 naming what
   expect(refusal).toBe(
     '501 WebSocket /$servicebus/websocket (AMQPWSB10) is not supported by the IoT Hub emulator; it serves MQTT over WebSocket on /$iothub/websocket only',
   );
+});
+
+test('a service script invokes a direct method over HTTPS on a device connected to the emulator', async () => {
+  hub.registry.createDevice({ deviceId: 'script-m1' });
+  const device = Client.fromConnectionString(hub.deviceConnectionString('script-m1'), localMqttTransport(hub.mqttPort));
+  try {
+    await device.open();
+    device.onDeviceMethod('reboot', (request, response) => {
+      response.send(200, { rebooting: true, asked: request.payload as unknown }, () => undefined);
+    });
+    await eventually(() => hub.mqtt.isSubscribed('script-m1', undefined, 'methods'), 5000, 'methods subscription');
+    const run = await runPreloaded('invoke-method.js', ['script-m1', 'reboot'], env);
+    expect(run).toMatchObject({ exitCode: 0, result: { status: 200, payload: { rebooting: true, asked: { delay: 1 } } } });
+  } finally {
+    await device.close();
+  }
 });
