@@ -34,6 +34,8 @@ export function mqttWebSocketUpgrade(serve: (stream: Duplex) => void): UpgradeHa
     handleProtocols: (protocols) => (protocols.has(MQTT_SUBPROTOCOL) ? MQTT_SUBPROTOCOL : false),
   });
   return (request, socket, head) => {
+    // Node's HTTP server drops its own error listener from an upgraded socket; a client reset must not crash the emulator.
+    socket.on('error', () => socket.destroy());
     const path = (request.url ?? '').split('?')[0];
     const protocols = String(request.headers['sec-websocket-protocol'] ?? '');
     if (path !== MQTT_WEBSOCKET_PATH || !/(^|,)\s*mqtt\s*(,|$)/i.test(protocols)) {
