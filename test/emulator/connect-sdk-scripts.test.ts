@@ -69,6 +69,19 @@ test('a device script reports over MQTT 8883 and a reader script sees the notifi
   });
 });
 
+test('a module script (ModuleClient, as the security agent connects) reports its module twin over MQTT 8883', async () => {
+  hub.registry.createDevice({ deviceId: 'script-a1' });
+  hub.registry.createModule({ deviceId: 'script-a1', moduleId: 'DefenderIotMicroAgent' });
+  const agent = await runPreloaded('device-report.js', ['Mqtt', '{"latest_state":"Succeeded"}'], {
+    ...env,
+    DEVICE_CONNECTION_STRING: hub.deviceConnectionString('script-a1', 'DefenderIotMicroAgent'),
+  });
+  expect(agent).toMatchObject({ exitCode: 0, result: { reported: { latest_state: 'Succeeded' } } });
+  expect(hub.registry.getTwin('script-a1', 'DefenderIotMicroAgent')).toMatchObject({
+    properties: { reported: { latest_state: 'Succeeded' } },
+  });
+});
+
 test('a device script with MqttWs reports over MQTT over WebSocket on 443', async () => {
   hub.registry.createDevice({ deviceId: 'script-ws1' });
   const device = await runPreloaded('device-report.js', ['MqttWs', '{"transport":"websocket"}'], {
