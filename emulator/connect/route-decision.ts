@@ -88,7 +88,10 @@ export function decideTlsConnection(setting: ConnectSetting, connection: Outgoin
   return foreignAzureHost(setting, host) ?? PASS;
 }
 
-/** A plain TCP connection: Azure IoT hosts only speak TLS, so one to them is refused; the rest pass. */
+/**
+ * A plain TCP connection: Azure IoT hosts only speak TLS ("IoT Hub doesn't support nonsecure connections over TCP port
+ * 1883", https://learn.microsoft.com/azure/iot-hub/iot-hub-mqtt-support), so one to them is refused; the rest pass.
+ */
 export function decidePlainConnection(setting: ConnectSetting, connection: OutgoingConnection): RouteDecision {
   const host = normalized(connection.host);
   if (host === setting.iotHubHostName || host === setting.eventHubHostName)

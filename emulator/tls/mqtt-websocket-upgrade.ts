@@ -1,8 +1,8 @@
 /**
  * MQTT over WebSocket, as azure-iot-device-mqtt's `MqttWs` speaks it: `wss://{HostName}:443/$iothub/websocket`
  * (dist/mqtt_ws.js, SRS_NODE_DEVICE_MQTT_16_017) with the WebSocket subprotocol `mqtt` (MQTT.js lib/connect/ws.js),
- * the binary frames carrying the same MQTT byte stream as port 8883 (https://learn.microsoft.com/azure/iot-hub/
- * iot-hub-mqtt-support, "Using the MQTT protocol directly … over WebSockets on port 443"). The registry's HTTPS listener
+ * the binary frames carrying the same MQTT byte stream as port 8883 ("MQTT v3.1.1 over WebSocket on TCP port 443",
+ * https://learn.microsoft.com/azure/iot-hub/iot-hub-mqtt-support). The registry's HTTPS listener
  * hands every upgrade request here; the stream goes to the MQTT endpoint's ordinary sessions, so everything the
  * device side does over TLS it does over WebSocket too. Built on `ws`, the WebSocket library MQTT.js itself uses.
  */
