@@ -5,7 +5,9 @@
  * (`{"Message":"ErrorCode:<Code>;<text>","ExceptionMessage":…}`) so the SDK maps them exactly as it maps the real hub's.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FaultInjector } from './faults';
 import { authorizeServiceRequest } from './http/authorize-service-request';
 import { hubErrorBody } from './http/hub-error-body';
@@ -47,6 +49,10 @@ export interface RegistryHttpServerOptions {
   scheduledJobs?: ScheduledJobRunnerOptions;
   /** More route families (e.g. direct methods, served by the device side), tried after the built-in ones. */
   routes?: readonly RouteResolver[];
+  /** Also serve the same routes over HTTPS with this certificate (what unchanged azure-iothub scripts need, see emulator/connect.ts). */
+  tls?: { key: string | Buffer; cert: string | Buffer; port?: number };
+  /** WebSocket upgrade requests on either listener (MQTT over WebSocket, emulator/tls/mqtt-websocket-upgrade.ts); default: refused. */
+  upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -61,6 +67,8 @@ export class RegistryHttpServer {
   private readonly queries: QueryRoutes;
   private readonly resolvers: readonly RouteResolver[];
   private boundPort = 0;
+  private readonly httpsServer: Server | undefined;
+  private boundTlsPort = 0;
   /** Bulk import jobs (emulator/jobs.ts). */
   readonly jobs: ImportJobRunner;
   /** Bulk export jobs (emulator/export-jobs.ts). */
@@ -84,6 +92,22 @@ export class RegistryHttpServer {
     ];
     this.server = createServer((req, res) => this.onRequest(req, res));
     this.server.keepAliveTimeout = 5_000;
+    if (options.tls) {
+      this.httpsServer = createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => this.onRequest(req, res));
+      this.httpsServer.keepAliveTimeout = 5_000;
+    }
+    const upgrade = options.upgrade;
+    if (upgrade) for (const server of [this.server, this.httpsServer]) server?.on('upgrade', upgrade);
+  }
+
+  /** The interface both listeners are bound to. */
+  get listenAddress(): string {
+    return this.options.host ?? '127.0.0.1';
+  }
+
+  /** The HTTPS port (after start; 0 without the `tls` option). */
+  get tlsPort(): number {
+    return this.boundTlsPort;
   }
 
   /** The bound port (after start). */
@@ -97,14 +121,19 @@ export class RegistryHttpServer {
   }
 
   async start(): Promise<void> {
+    this.boundPort = await this.listen(this.server, this.options.port ?? 0);
+    if (this.httpsServer) this.boundTlsPort = await this.listen(this.httpsServer, this.options.tls?.port ?? 0);
+  }
+
+  private async listen(server: Server, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
-        this.server.off('error', reject);
+      server.once('error', reject);
+      server.listen(port, this.options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
         resolve();
       });
     });
-    this.boundPort = (this.server.address() as AddressInfo).port;
+    return (server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {
@@ -112,10 +141,10 @@ export class RegistryHttpServer {
     this.pendingTimers.clear();
     this.queries.stop();
     await Promise.all([this.jobs.idle(), this.exportJobs.idle(), this.scheduledJobs.stop()]);
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    const listening = [this.server, this.httpsServer].filter((server): server is Server => server?.listening === true);
+    const closed = listening.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const server of listening) server.closeAllConnections();
+    await Promise.all(closed);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

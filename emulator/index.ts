@@ -4,6 +4,9 @@
  * See emulator/README.md for what it does and does not emulate.
  */
 import { randomBytes } from 'node:crypto';
+import { formatConnectSetting } from './connect/connect-setting';
+import { eventHubNamespaceHostFor } from './connect/event-hub-namespace';
+import { hubAmqpNotEmulatedDescription } from './connect/hub-amqp-not-emulated';
 import { DeviceSide, SecurityAgentSimulator, type AgentMode } from './device-side';
 import { EventHubEndpoint } from './eventhub/endpoint';
 import { FaultInjector, type ThrottleConfig } from './faults';
@@ -15,6 +18,9 @@ import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
 import type { ScheduledJobRunner, ScheduledJobRunnerOptions } from './scheduled-jobs/scheduled-job-runner';
 import { seedRegistry, type SeedOptions, type SeedSummary } from './seed';
+import { generateEmulatorCertificate, type EmulatorCertificate } from './tls/emulator-certificate';
+import { mqttWebSocketUpgrade } from './tls/mqtt-websocket-upgrade';
+import { NotEmulatedAmqpListener } from './tls/not-emulated-amqp-listener';
 
 export { HubRegistry } from './registry/hub-registry';
 export { HubError } from './registry/hub-error';
@@ -55,6 +61,12 @@ export interface EmulatorOptions {
   mqttPort?: number;
   /** Also serve MQTT over TLS with this certificate (see emulator/mqtt/mqtt-endpoint.ts). */
   mqttTls?: { key: string | Buffer; cert: string | Buffer; port?: number };
+  /**
+   * Also serve the registry over HTTPS, MQTT over TLS and the Event Hub-compatible endpoint over AMQP with TLS, with a
+   * certificate made at start for the hub's host names (needs the openssl command): what unchanged SDK scripts need
+   * through emulator/connect.ts ({@link IotHubEmulator.connectSetting}). `mqttTls`, when given, keeps its own certificate.
+   */
+  tls?: boolean;
 }
 
 /** A running emulated hub. Create with {@link IotHubEmulator.start}; always {@link IotHubEmulator.stop}. */
@@ -79,6 +91,8 @@ export class IotHubEmulator {
     seeded: SeedSummary,
     /** The device endpoint: MQTT clients (azure-iot-device), direct methods, cloud-to-device messages. */
     readonly mqtt: MqttEndpoint,
+    /** The `tls` option: the listeners' certificate, and the AMQP listener that refuses the hub host's AMQP clients. */
+    private readonly tls?: { certificate: EmulatorCertificate; hubAmqp: NotEmulatedAmqpListener },
   ) {
     this.hostName = `${hubName}.azure-devices.net`;
     const owner = policies.find((p) => p.keyName === 'iothubowner') as SharedAccessPolicy;
@@ -99,6 +113,41 @@ export class IotHubEmulator {
 
   get eventHubConnectionString(): string {
     return this.events.connectionString();
+  }
+
+  /** Host of the Event Hub-compatible endpoint as the portal names it (`iothub-ns-….servicebus.windows.net`). */
+  get eventHubHostName(): string {
+    return eventHubNamespaceHostFor(this.eventHubName);
+  }
+
+  /** The built-in endpoint's connection string as the portal shows it (AMQP over TLS; reached through emulator/connect.ts). */
+  get portalEventHubConnectionString(): string {
+    return this.events.portalConnectionString(this.eventHubHostName);
+  }
+
+  /** PEM certificate of the TLS listeners (the CA a client trusts); undefined without the `tls` option. */
+  get tlsCertificate(): string | undefined {
+    return this.tls?.certificate.cert;
+  }
+
+  /**
+   * Value of IOTHUB_EMULATOR_CONNECT, which configures the preload emulator/connect.ts (`node -r
+   * dist/emulator/connect.js script.js`); undefined without the `tls` option.
+   */
+  get connectSetting(): string | undefined {
+    if (this.tls === undefined) return undefined;
+    const host = this.http.listenAddress;
+    return formatConnectSetting({
+      iotHubHostName: this.hostName,
+      eventHubHostName: this.eventHubHostName,
+      // A wildcard listener is reached on loopback.
+      address: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host,
+      httpsPort: this.http.tlsPort,
+      mqttsPort: this.mqtt.tlsPort,
+      amqpsPort: this.events.tlsPort,
+      hubAmqpsPort: this.tls.hubAmqp.port,
+      ca: this.tls.certificate.cert,
+    });
   }
 
   /** Plain MQTT port of the device endpoint. */
@@ -142,6 +191,10 @@ export class IotHubEmulator {
     const faults = new FaultInjector();
     if (options.throttle) faults.configureThrottling(options.throttle);
     const owner = policies.find((p) => p.keyName === 'iothubowner') as SharedAccessPolicy;
+    const hostName = `${hubName}.azure-devices.net`;
+    const certificate = options.tls
+      ? await generateEmulatorCertificate([hostName, eventHubNamespaceHostFor(eventHubNameFor(hubName)), 'localhost', '127.0.0.1'])
+      : undefined;
     const events = new EventHubEndpoint({
       hubName,
       eventHubName: eventHubNameFor(hubName),
@@ -153,6 +206,7 @@ export class IotHubEmulator {
       host: options.host,
       port: options.amqpPort ?? 0,
       acceptProducedEvents: options.acceptProducedEvents,
+      tls: certificate,
     });
     const mqtt = new MqttEndpoint({
       registry,
@@ -161,7 +215,7 @@ export class IotHubEmulator {
       policies,
       host: options.host,
       port: options.mqttPort ?? 0,
-      tls: options.mqttTls,
+      tls: options.mqttTls ?? certificate,
     });
     const http = new RegistryHttpServer({
       registry,
@@ -178,11 +232,17 @@ export class IotHubEmulator {
         ...options.scheduledJobs,
       },
       routes: [methodRoutes(mqtt)],
+      tls: certificate,
+      upgrade: mqttWebSocketUpgrade((stream) => mqtt.handleConnection(stream)),
     });
     const detach = registry.onChange((change) => events.publishChange(change));
     const agents = new SecurityAgentSimulator(registry, options.agent);
+    const tls = certificate && {
+      certificate,
+      hubAmqp: new NotEmulatedAmqpListener({ ...certificate, host: options.host, description: hubAmqpNotEmulatedDescription(hostName) }),
+    };
     try {
-      await Promise.all([http.start(), events.start(), mqtt.start()]);
+      await Promise.all([http.start(), events.start(), mqtt.start(), tls?.hubAmqp.start()]);
       const seeded = options.seed ? await seedRegistry(registry, options.seed) : { devices: 0, modules: 0, edge: 0, disabled: 0 };
       return new IotHubEmulator(
         hubName,
@@ -197,11 +257,12 @@ export class IotHubEmulator {
         detach,
         seeded,
         mqtt,
+        tls,
       );
     } catch (error) {
       agents.stop();
       detach();
-      await Promise.allSettled([mqtt.stop(), http.stop(), events.stop()]);
+      await Promise.allSettled([mqtt.stop(), http.stop(), events.stop(), tls?.hubAmqp.stop()]);
       throw error;
     }
   }
@@ -226,7 +287,7 @@ export class IotHubEmulator {
     // Devices first: their disconnects still reach the registry and the built-in endpoint.
     await this.mqtt.stop();
     this.detach();
-    await Promise.all([this.http.stop(), this.events.stop()]);
+    await Promise.all([this.http.stop(), this.events.stop(), this.tls?.hubAmqp.stop()]);
   }
 }
 
