@@ -11,8 +11,8 @@
  * - API: BENCH_DASHBOARD_REQUESTS (default 30) sequential requests each of GET /api/overview?trend=30 (what the
  *   Overview page asks), the Findings page's first page (limit=25), the first page filtered by a rule with findings
  *   (agent-failed) and by one without (module-auth-weak: the store walks every shard partition), and the second
- *   page; median and p95. Also the first Table query of a findings page sent straight to Azurite, to tell the
- *   stand-in's cost from the host's;
+ *   page; median and p95. Also the Table queries behind page 1 and behind the rule without findings, sent straight
+ *   to Azurite, to tell the stand-in's cost from the host's (see storageProbes);
  * - Chromium (when /usr/bin/chromium exists, else a printed note): navigation start to the Overview figures
  *   (`[data-figure="known"]`) and to the first findings rows (`tr.finding`) in the DOM, the key already in
  *   sessionStorage, a fresh context (nothing cached) per load (testing/dashboard-browser.ts); median of 5. Target
@@ -21,6 +21,7 @@
  * Run: `npm run build && node dist/bench/dashboard-load.bench.js` (or `npm run bench -- dashboard-load`).
  */
 import { randomBytes } from 'node:crypto';
+import { odata } from '@azure/data-tables';
 import type { Browser } from 'playwright-core';
 import { createTableClient } from '../shared/adapters/table-clients';
 import { findingsPartition } from '../shared/adapters/table-sweep-store';
@@ -32,6 +33,7 @@ import { buildDashboardFleet, seedDashboardStorage, type SeededSweeps } from '..
 import type { ExternalService } from '../testing/external-service';
 import { startHttpApiHost } from '../testing/http-api-host-process';
 import { startFleetHub } from '../testing/sweep-fleet';
+import type { SweepRun } from '../shared/ports/sweep-store';
 import { type BenchResult, runIfMain } from './bench-result';
 
 const DEVICES = Number(process.env['BENCH_DASHBOARD_DEVICES'] ?? 100_000);
@@ -43,7 +45,7 @@ const TARGET_MS = 1000;
 /** Never dialled: the host here serves HTTP only, but the configuration requires the built-in endpoint's setting. */
 const UNUSED_EVENTS_CONNECTION = 'Endpoint=sb://127.0.0.1/;SharedAccessKeyName=unused;SharedAccessKey=dW51c2Vk;EntityPath=unused';
 
-const AZURITE_ALONE = "Azurite alone, one findings partition's first 25 rows";
+const AZURITE_ALONE = 'Azurite alone';
 
 interface Stack {
   devices: number;
@@ -54,8 +56,8 @@ interface Stack {
   firstAnswerMs: number;
   /** The API paths measured, by name (page 2 only when page 1 has a continuation). */
   routes: Array<{ name: string; path: string }>;
-  /** The first Table query of a findings page, straight to Azurite (see probeStorage). */
-  probeStorage(): Promise<number>;
+  /** Table queries of findings pages, straight to Azurite (see storageProbes). */
+  probes: Record<string, () => Promise<void>>;
   samples: Record<string, number[]>;
   stop(): Promise<void>;
 }
@@ -78,18 +80,34 @@ async function timedGet(url: string, key: string): Promise<{ ms: number; body: R
 }
 
 /**
- * Times the Table query a findings page starts with, without the host. Azurite answers every query but a point read
- * by testing each entity of the table against the filter (LokiTableMetadataStore.queryTableEntities in
- * node_modules/azurite: `collection.chain().where(filter)`), so its cost follows the table's size, where Azure's
- * follows the partition's (a PartitionKey-equality query is a partition range scan).
+ * The Table queries behind two findings pages, sent straight to Azurite (no host), to tell the stand-in's cost from
+ * the host's: page 1 (one partition's first 25 rows) and a rule without findings (the store's walk over every shard
+ * partition, one query after another). Azurite answers every query but a point read by testing each entity of the
+ * table against the filter (LokiTableMetadataStore.queryTableEntities in node_modules/azurite:
+ * `collection.chain().where(filter)`), so its cost follows the table's size; Azure serves a PartitionKey-equality
+ * query as a partition scan (https://learn.microsoft.com/azure/storage/tables/table-storage-design-for-query).
  */
-function storageProbe(connectionString: string, table: string, sweepId: string): () => Promise<number> {
+function storageProbes(connectionString: string, table: string, run: SweepRun): Record<string, () => Promise<void>> {
   const client = createTableClient({ connectionString }, table);
-  const filter = `PartitionKey eq '${findingsPartition(sweepId, 0)}'`;
-  return async () => {
-    const started = performance.now();
-    await client.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: PAGE_ROWS }).next();
-    return performance.now() - started;
+  const firstRows = async (filter: string): Promise<void> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await client.listEntities({ queryOptions: { filter } }).byPage({ maxPageSize: PAGE_ROWS }).next();
+        return;
+      } catch (error) {
+        // Rounds at 100,000 devices outlast Azurite's keep-alive (5 s), so an idle socket may be closed as the next
+        // query goes out; this bare client has no retry (in production the stores' retry owns that).
+        if ((error as { code?: string }).code !== 'ECONNRESET' || attempt === 3) throw error;
+      }
+    }
+  };
+  const shards = run.plan?.shards ?? 0;
+  return {
+    [`${AZURITE_ALONE}: page 1 (one partition)`]: () => firstRows(odata`PartitionKey eq ${findingsPartition(run.sweepId, 0)}`),
+    [`${AZURITE_ALONE}: rule without findings (every shard)`]: async () => {
+      for (let shard = 0; shard < shards; shard++)
+        await firstRows(odata`PartitionKey eq ${findingsPartition(run.sweepId, shard)} and RuleId eq 'module-auth-weak'`);
+    },
   };
 }
 
@@ -106,6 +124,7 @@ async function startStack(devices: number): Promise<Stack> {
     const fleetStarted = performance.now();
     buildDashboardFleet(hub, devices);
     const fleetSeconds = (performance.now() - fleetStarted) / 1000;
+    progress(`${label(devices)}: fleet built in ${fleetSeconds.toFixed(1)} s; sweeping into Azurite`);
     const key = randomBytes(18).toString('base64url');
     const env: Record<string, string> = {
       IOTHUB_CONNECTION_STRING: hub.serviceConnectionString,
@@ -117,6 +136,7 @@ async function startStack(devices: number): Promise<Stack> {
     const config = loadConfig(env);
     const graph = await buildServiceGraph(config);
     const seeded = await seedDashboardStorage(hub, graph, devices).finally(() => graph.close());
+    progress(`${label(devices)}: sweeps took ${seeded.sweepSeconds.map((x) => x.toFixed(1)).join(', ')} s; starting the API host`);
     const host = await startHttpApiHost(env);
     started.push(host);
 
@@ -148,7 +168,7 @@ async function startStack(devices: number): Promise<Stack> {
       seeded,
       firstAnswerMs: first.ms,
       routes,
-      probeStorage: storageProbe(azurite.connectionString, config.compliance.findingsTable, seeded.runs.at(-1)!.sweepId),
+      probes: storageProbes(azurite.connectionString, config.compliance.findingsTable, seeded.runs.at(-1)!),
       samples: {},
       stop: stopAll,
     };
@@ -158,30 +178,46 @@ async function startStack(devices: number): Promise<Stack> {
   }
 }
 
+function progress(line: string): void {
+  console.error(`dashboard-load: ${line}`);
+}
+
 function record(stack: Stack, name: string, ms: number): void {
   (stack.samples[name] ??= []).push(ms);
 }
 
 async function measureApiRound(stack: Stack): Promise<void> {
   for (const route of stack.routes) record(stack, route.name, (await timedGet(`${stack.api}/api/${route.path}`, stack.key)).ms);
-  record(stack, AZURITE_ALONE, await stack.probeStorage());
+  for (const [name, probe] of Object.entries(stack.probes)) {
+    const started = performance.now();
+    await probe();
+    record(stack, name, performance.now() - started);
+  }
 }
 
 async function measureBrowserRound(browser: Browser, stack: Stack): Promise<void> {
-  const overview = await loadPage(
-    browser,
-    `${stack.api}/api/dashboard/#/overview`,
-    stack.key,
-    '[data-figure="known"]',
-    '[data-figure="known"] .figure-value',
-  );
+  const overview = await loadPage(browser, `${stack.api}/api/dashboard/#/overview`, {
+    key: stack.key,
+    selector: '[data-figure="known"]',
+    readText: '[data-figure="known"] .figure-value',
+    dataPath: '/api/overview',
+  });
   if (overview.text !== String(stack.devices))
     throw new Error(`the Overview shows ${overview.text} devices known, the API ${stack.devices}`);
   record(stack, 'Chromium to Overview figures', overview.ms);
-  const findings = await loadPage(browser, `${stack.api}/api/dashboard/#/findings`, stack.key, 'tr.finding', 'tr.finding td');
+  record(stack, 'Chromium Overview: its API call sent at', overview.dataCall.startMs);
+  record(stack, 'Chromium Overview: its API call took', overview.dataCall.durationMs);
+  const findings = await loadPage(browser, `${stack.api}/api/dashboard/#/findings`, {
+    key: stack.key,
+    selector: 'tr.finding',
+    readText: 'tr.finding td',
+    dataPath: '/api/compliance/findings',
+  });
   const expected = Math.min(PAGE_ROWS, stack.seeded.lastSweepFindings);
   if (findings.count !== expected) throw new Error(`the Findings page shows ${findings.count} rows, the API ${expected}`);
   record(stack, 'Chromium to findings rows', findings.ms);
+  record(stack, 'Chromium Findings: its API call sent at', findings.dataCall.startMs);
+  record(stack, 'Chromium Findings: its API call took', findings.dataCall.durationMs);
 }
 
 function label(devices: number): string {
@@ -200,17 +236,19 @@ function stackResults(stack: Stack, isDemo: boolean): BenchResult[] {
       unit: '%',
     })),
     { name: `${at}: findings of the last sweep`, value: seeded.lastSweepFindings, unit: 'rows' },
+    { name: `${at}: shards of the last sweep (findings partitions)`, value: seeded.runs.at(-1)?.plan?.shards ?? 0, unit: 'shards' },
     { name: `${at}: finding rows in the table (all sweeps)`, value: seeded.totalFindings, unit: 'rows' },
     { name: `${at}: first API answer after host start`, value: round(stack.firstAnswerMs), unit: 'ms' },
   ];
   for (const [name, samples] of Object.entries(stack.samples)) {
     const value = round(median(samples));
     if (name.startsWith('Chromium')) {
+      const isLoad = name.startsWith('Chromium to');
       results.push({
         name: `${at}: ${name}, median of ${samples.length}`,
         value,
         unit: 'ms',
-        ...(isDemo ? { target: `< ${TARGET_MS} ms`, pass: value < TARGET_MS } : {}),
+        ...(isDemo && isLoad ? { target: `< ${TARGET_MS} ms`, pass: value < TARGET_MS } : {}),
       });
       continue;
     }
@@ -239,8 +277,10 @@ export async function run(): Promise<BenchResult[]> {
   try {
     stacks.push(await startStack(DEMO_DEVICES));
     if (DEVICES !== DEMO_DEVICES) stacks.push(await startStack(DEVICES));
+    progress(`measuring the API (${API_REQUESTS} rounds)`);
     for (let i = 0; i < API_REQUESTS; i++) for (const stack of stacks) await measureApiRound(stack);
     if (chromiumAvailable()) {
+      progress(`measuring in Chromium (${BROWSER_LOADS} rounds)`);
       browser = await launchChromium();
       for (let i = 0; i < BROWSER_LOADS; i++) for (const stack of stacks) await measureBrowserRound(browser, stack);
     } else console.log(`dashboard-load: ${CHROMIUM} is missing (apt-get install chromium); browser figures skipped`);

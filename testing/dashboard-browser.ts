@@ -51,6 +51,8 @@ function initScript(key: string, selector: string): string {
 export interface PageLoad {
   /** Navigation start to the element's appearance, ms. */
   ms: number;
+  /** When the page sent its data call (navigation start to request start) and how long the answer took, ms (Resource Timing). */
+  dataCall: { startMs: number; durationMs: number };
   /** textContent of `readText` once the element appeared (to check the page shows the API's figures). */
   text: string | null;
   /** How many elements match the awaited selector. */
@@ -61,7 +63,12 @@ export interface PageLoad {
  * Opens `url` in a new context with the key in sessionStorage and waits for `selector`. Console errors or page
  * errors fail the load: a measurement of an error page is no measurement.
  */
-export async function loadPage(browser: Browser, url: string, key: string, selector: string, readText: string): Promise<PageLoad> {
+export async function loadPage(
+  browser: Browser,
+  url: string,
+  options: { key: string; selector: string; readText: string; dataPath: string },
+): Promise<PageLoad> {
+  const { key, selector, readText, dataPath } = options;
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   try {
     await context.addInitScript({ content: initScript(key, selector) });
@@ -76,7 +83,14 @@ export async function loadPage(browser: Browser, url: string, key: string, selec
     const ms = await page.evaluate<number | undefined>('window.__renderedAt');
     if (typeof ms !== 'number') throw new Error(`no render time stamped for ${selector} at ${url}`);
     if (errors.length > 0) throw new Error(`the page logged errors: ${errors.join('; ')}`);
-    return { ms, text: await page.textContent(readText), count: await page.locator(selector).count() };
+    const dataCall = await page.evaluate<{ startMs: number; durationMs: number } | undefined>(
+      `(() => {
+        const entry = performance.getEntriesByType('resource').find((e) => new URL(e.name).pathname === ${JSON.stringify(dataPath)});
+        return entry && { startMs: entry.startTime, durationMs: entry.responseEnd - entry.startTime };
+      })()`,
+    );
+    if (!dataCall) throw new Error(`the page at ${url} made no call to ${dataPath}`);
+    return { ms, dataCall, text: await page.textContent(readText), count: await page.locator(selector).count() };
   } finally {
     await context.close();
   }

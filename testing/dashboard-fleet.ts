@@ -42,10 +42,22 @@ function deviceId(i: number): string {
   return i % 997 === 13 ? `o'brien(${i})#2` : `${SITES[i % SITES.length]}-${String(i).padStart(7, '0')}`;
 }
 
+/**
+ * Where device `i` falls in MIX (0–99): a 32-bit integer hash (murmur3's finaliser) of `i`, so a state is spread
+ * over the whole id range and shares nothing with the site (`i % 4`): with `i % 100` every agent-failed device would
+ * sit in one site, hence in a few shards' id ranges, and a rule filter would walk empty shards first.
+ */
+function slotOf(i: number): number {
+  let h = i;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return ((h ^ (h >>> 16)) >>> 0) % 100;
+}
+
 /** Adds `devices` devices to the hub's registry (state operations, no notifications). */
 export function buildDashboardFleet(hub: FleetHub, devices: number): void {
   for (let i = 0; i < devices; i++) {
-    const slot = i % 100;
+    const slot = slotOf(i);
     const kind = MIX.find((entry) => slot >= entry.from && slot < entry.to);
     addDevice(hub, deviceId(i), kind?.state ?? 'healthy', { tags: { site: SITES[i % SITES.length] }, ...kind?.options });
   }
@@ -54,7 +66,7 @@ export function buildDashboardFleet(hub: FleetHub, devices: number): void {
 /** Agents fix part of the fleet between sweeps: some drift (round 1), some rejected configurations (round 2). */
 function repairSome(hub: FleetHub, devices: number, round: number): void {
   for (let i = 0; i < devices; i++) {
-    const slot = i % 100;
+    const slot = slotOf(i);
     if (round === 1 && slot >= 80 && slot < 83)
       hub.registry.updateReported(deviceId(i), MODULE, { Process_MessageFrequency: 'Medium' }, { notify: false });
     if (round === 2 && slot >= 85 && slot < 87)
