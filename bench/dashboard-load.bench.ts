@@ -18,6 +18,10 @@
  *   sessionStorage, a fresh context (nothing cached) per load (testing/dashboard-browser.ts); median of 5. Target
  *   from the issue: under 1 s on the demo. The figures on screen are checked against the API's.
  * The API's first answer after the host starts (the service graph being built) is a warm-up, reported on its own.
+ * Measured 2026-12-03 on 2 shared cores (load average ≈ 12), demo / 100,000 devices: Chromium Overview 729 / 772 ms,
+ * Findings 526 / 741 ms, both pages sending their data call ≈ 400–500 ms after navigation (the shell and its
+ * modules); API medians: overview 33 / 21 ms, findings page 1 27 / 80 ms (Azurite alone 7 / 57 ms), page 1 of a rule
+ * without findings 19 / 810 ms (Azurite alone, the 16 partition queries: 778 ms). About 4.5 minutes in all.
  * Run: `npm run build && node dist/bench/dashboard-load.bench.js` (or `npm run bench -- dashboard-load`).
  */
 import { randomBytes } from 'node:crypto';
@@ -272,6 +276,7 @@ function ratios(large: Stack, demo: Stack): BenchResult[] {
 
 export async function run(): Promise<BenchResult[]> {
   if (!Number.isInteger(DEVICES) || DEVICES < 1) throw new Error('BENCH_DASHBOARD_DEVICES must be a positive whole number');
+  if (!Number.isInteger(API_REQUESTS) || API_REQUESTS < 1) throw new Error('BENCH_DASHBOARD_REQUESTS must be a positive whole number');
   const stacks: Stack[] = [];
   let browser: Browser | undefined;
   try {
