@@ -10,6 +10,9 @@ import { FaultInjector, type ThrottleConfig } from './faults';
 import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
 import { methodRoutes } from './http/method-routes';
+import { configurationRoutes } from './http/configuration-routes';
+import { ConfigurationEngine, type ConfigurationEngineOptions } from './configurations/configuration-engine';
+import { ConfigurationStore } from './configurations/configuration-store';
 import { MqttEndpoint } from './mqtt/mqtt-endpoint';
 import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
@@ -55,6 +58,8 @@ export interface EmulatorOptions {
   mqttPort?: number;
   /** Also serve MQTT over TLS with this certificate (see emulator/mqtt/mqtt-endpoint.ts). */
   mqttTls?: { key: string | Buffer; cert: string | Buffer; port?: number };
+  /** Automatic configurations (ADM): the re-evaluation period (default 5 s; IoT Hub: 5 minutes). */
+  configurations?: ConfigurationEngineOptions;
 }
 
 /** A running emulated hub. Create with {@link IotHubEmulator.start}; always {@link IotHubEmulator.stop}. */
@@ -79,6 +84,8 @@ export class IotHubEmulator {
     seeded: SeedSummary,
     /** The device endpoint: MQTT clients (azure-iot-device), direct methods, cloud-to-device messages. */
     readonly mqtt: MqttEndpoint,
+    /** Automatic configurations (`/configurations`): `evaluate()` runs a re-evaluation pass now. */
+    readonly configurations: ConfigurationEngine,
   ) {
     this.hostName = `${hubName}.azure-devices.net`;
     const owner = policies.find((p) => p.keyName === 'iothubowner') as SharedAccessPolicy;
@@ -129,8 +136,10 @@ export class IotHubEmulator {
     let hubName = options.hubName ?? 'twinguard-emulator';
     const registry = new HubRegistry();
     let policies = defaultPolicies();
+    const configurations = new ConfigurationEngine(registry, new ConfigurationStore(), options.configurations);
     if (options.dataFile) {
       const header = await loadState(options.dataFile, registry);
+      if (header?.configurations) configurations.store.restore(header.configurations);
       if (header) {
         hubName = header.hubName;
         policies = policies.map((policy) => {
@@ -177,13 +186,14 @@ export class IotHubEmulator {
           mqtt.invokeMethod(deviceId, moduleId, { ...request, connectTimeoutInSeconds: 0 }, new AbortController().signal),
         ...options.scheduledJobs,
       },
-      routes: [methodRoutes(mqtt)],
+      routes: [methodRoutes(mqtt), configurationRoutes(registry, configurations)],
     });
     const detach = registry.onChange((change) => events.publishChange(change));
     const agents = new SecurityAgentSimulator(registry, options.agent);
     try {
       await Promise.all([http.start(), events.start(), mqtt.start()]);
       const seeded = options.seed ? await seedRegistry(registry, options.seed) : { devices: 0, modules: 0, edge: 0, disabled: 0 };
+      configurations.start();
       return new IotHubEmulator(
         hubName,
         policies,
@@ -197,8 +207,10 @@ export class IotHubEmulator {
         detach,
         seeded,
         mqtt,
+        configurations,
       );
     } catch (error) {
+      configurations.stop();
       agents.stop();
       detach();
       await Promise.allSettled([mqtt.stop(), http.stop(), events.stop()]);
@@ -215,6 +227,7 @@ export class IotHubEmulator {
       {
         hubName: this.hubName,
         policies: this.policies.map(({ keyName, primaryKey, secondaryKey }) => ({ keyName, primaryKey, secondaryKey })),
+        configurations: this.configurations.store.snapshot(),
       },
       this.registry,
     );
@@ -223,6 +236,7 @@ export class IotHubEmulator {
   /** Stops both endpoints and the agent simulator; closes every socket and timer. */
   async stop(): Promise<void> {
     this.agents.stop();
+    this.configurations.stop();
     // Devices first: their disconnects still reach the registry and the built-in endpoint.
     await this.mqtt.stop();
     this.detach();
