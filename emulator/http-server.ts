@@ -10,6 +10,9 @@ import type { FaultInjector } from './faults';
 import { authorizeServiceRequest } from './http/authorize-service-request';
 import { hubErrorBody } from './http/hub-error-body';
 import { bulkRegistryRoutes } from './http/bulk-registry-routes';
+import { configurationRoutes } from './http/configuration-routes';
+import { ConfigurationEngine } from './configurations/configuration-engine';
+import { ConfigurationStore } from './configurations/configuration-store';
 import { findImportExportJob, jobRoutes } from './http/job-routes';
 import { notEmulatedError } from './http/not-emulated';
 import { scheduledJobRoutes } from './http/scheduled-job-routes';
@@ -45,6 +48,8 @@ export interface RegistryHttpServerOptions {
   queryReadAhead?: boolean;
   /** Scheduled jobs (`/jobs/v2`): tier limits and the direct-method invoker. */
   scheduledJobs?: ScheduledJobRunnerOptions;
+  /** Automatic configurations (`/configurations`); default: an empty store re-evaluated every 5 s while serving. */
+  configurations?: ConfigurationEngine;
   /** More route families (e.g. direct methods, served by the device side), tried after the built-in ones. */
   routes?: readonly RouteResolver[];
 }
@@ -67,11 +72,14 @@ export class RegistryHttpServer {
   readonly exportJobs: ExportJobRunner;
   /** Scheduled twin/method jobs (emulator/scheduled-jobs/). */
   readonly scheduledJobs: ScheduledJobRunner;
+  /** Automatic configurations (emulator/configurations/), evaluated while the server runs. */
+  readonly configurations: ConfigurationEngine;
 
   constructor(private readonly options: RegistryHttpServerOptions) {
     this.jobs = new ImportJobRunner(options.registry);
     this.exportJobs = new ExportJobRunner(options.registry, () => this.jobs.hasActiveJob);
     this.scheduledJobs = new ScheduledJobRunner(options.registry, options.scheduledJobs);
+    this.configurations = options.configurations ?? new ConfigurationEngine(options.registry, new ConfigurationStore());
     this.queries = new QueryRoutes(options.registry, options.queryReadAhead !== false);
     this.resolvers = [
       this.queries.resolve,
@@ -80,6 +88,7 @@ export class RegistryHttpServer {
       bulkRegistryRoutes(options.registry),
       jobRoutes(this.jobs, this.exportJobs),
       scheduledJobRoutes(this.scheduledJobs, (id) => findImportExportJob(this.jobs, this.exportJobs, id)),
+      configurationRoutes(options.registry, this.configurations),
       ...(options.routes ?? []),
     ];
     this.server = createServer((req, res) => this.onRequest(req, res));
@@ -105,11 +114,13 @@ export class RegistryHttpServer {
       });
     });
     this.boundPort = (this.server.address() as AddressInfo).port;
+    this.configurations.start();
   }
 
   async stop(): Promise<void> {
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
+    this.configurations.stop();
     this.queries.stop();
     await Promise.all([this.jobs.idle(), this.exportJobs.idle(), this.scheduledJobs.stop()]);
     if (!this.server.listening) return;

@@ -10,7 +10,6 @@ import { FaultInjector, type ThrottleConfig } from './faults';
 import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
 import { methodRoutes } from './http/method-routes';
-import { configurationRoutes } from './http/configuration-routes';
 import { ConfigurationEngine, type ConfigurationEngineOptions } from './configurations/configuration-engine';
 import { ConfigurationStore } from './configurations/configuration-store';
 import { MqttEndpoint } from './mqtt/mqtt-endpoint';
@@ -186,14 +185,14 @@ export class IotHubEmulator {
           mqtt.invokeMethod(deviceId, moduleId, { ...request, connectTimeoutInSeconds: 0 }, new AbortController().signal),
         ...options.scheduledJobs,
       },
-      routes: [methodRoutes(mqtt), configurationRoutes(registry, configurations)],
+      configurations,
+      routes: [methodRoutes(mqtt)],
     });
     const detach = registry.onChange((change) => events.publishChange(change));
     const agents = new SecurityAgentSimulator(registry, options.agent);
     try {
       await Promise.all([http.start(), events.start(), mqtt.start()]);
       const seeded = options.seed ? await seedRegistry(registry, options.seed) : { devices: 0, modules: 0, edge: 0, disabled: 0 };
-      configurations.start();
       return new IotHubEmulator(
         hubName,
         policies,
@@ -210,7 +209,6 @@ export class IotHubEmulator {
         configurations,
       );
     } catch (error) {
-      configurations.stop();
       agents.stop();
       detach();
       await Promise.allSettled([mqtt.stop(), http.stop(), events.stop()]);
@@ -236,7 +234,6 @@ export class IotHubEmulator {
   /** Stops both endpoints and the agent simulator; closes every socket and timer. */
   async stop(): Promise<void> {
     this.agents.stop();
-    this.configurations.stop();
     // Devices first: their disconnects still reach the registry and the built-in endpoint.
     await this.mqtt.stop();
     this.detach();
