@@ -88,6 +88,8 @@ export class ConfigurationEngine {
   private readonly intervalMs: number;
   /** Passes completed; tests wait on it instead of sleeping. */
   evaluations = 0;
+  /** Whether a twin may still carry a `configurations` status (true until a pass proves otherwise, e.g. after a restore). */
+  private statusesLeft = true;
 
   constructor(
     private readonly registry: HubRegistry,
@@ -111,6 +113,12 @@ export class ConfigurationEngine {
   /** One full pass over every twin: apply winners, remove what stopped applying, refresh the metrics. */
   evaluate(): void {
     const records = this.store.list();
+    // With no configuration and no status left on any twin there is nothing to do: skip the walk over every twin.
+    if (records.length === 0 && !this.statusesLeft) {
+      this.evaluations++;
+      return;
+    }
+    this.statusesLeft = false;
     const byId = new Map(records.map((record) => [record.id, record]));
     const { ranked } = rankConfigurations(records.map(automaticConfigurationOf));
     const targeted = new Map<string, number>();
@@ -162,6 +170,7 @@ export class ConfigurationEngine {
       // Still applied while it targets; an applied configuration that no longer targets was just taken out above.
       if (!(appliedId in statuses)) statuses[appliedId] = { status: 'Applied' };
     }
+    if (Object.keys(statuses).length > 0) this.statusesLeft = true;
     if (!sameStatuses(twin['configurations'], statuses)) this.registry.setConfigurationStatus(deviceId, moduleId, statuses);
   }
 

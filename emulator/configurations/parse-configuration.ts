@@ -1,7 +1,8 @@
 /**
- * Validation of a configuration PUT body with the hub's rules: id (1–128 lowercase letters, digits and
- * `- + % _ * ! '`, "az iot hub configuration create --config-id", learn.microsoft.com/azure/iot-hub/
- * iot-hub-automatic-device-management-cli), labels (keys and values up to 128 ASCII characters, `$` reserved,
+ * Validation of a configuration PUT body with the hub's rules: id (1–128 lowercase letters, digits and the union of
+ * the special characters the docs list, `- + % _ * ! '` for configurations, "az iot hub configuration create
+ * --config-id", learn.microsoft.com/azure/iot-hub/iot-hub-automatic-device-management-cli, and `# ? ( ) , = @ ;` for
+ * Edge deployments, learn.microsoft.com/azure/iot-edge/how-to-deploy-at-scale), labels (keys and values up to 128 ASCII characters, `$` reserved,
  * azure-iothub dist/configuration.d.ts), exactly one of `deviceContent` / `moduleContent` / `modulesContent` with
  * paths under `properties.desired` (Edge: one entry per module), a target condition the query language runs (module
  * configurations `FROM devices.modules WHERE …`), a non-negative integer priority, at most five custom metric queries
@@ -16,7 +17,7 @@ import { HubError } from '../registry/hub-error';
 import type { ConfigurationKind, ConfigurationRecord } from './configuration-record';
 
 export const MAX_CUSTOM_METRICS = 5;
-const ID_PATTERN = /^[a-z0-9\-+%_*!']{1,128}$/;
+const ID_PATTERN = /^[a-z0-9\-+%_*!'#?(),=@;]{1,128}$/;
 const LABEL_PATTERN = /^[A-Za-z0-9\-:.+%_#*?!(),=@;']{1,128}$/;
 
 /** The caller-settable fields of a configuration. */
@@ -31,7 +32,9 @@ function invalid(message: string): HubError {
 
 export function assertConfigurationId(id: unknown): asserts id is string {
   if (typeof id !== 'string' || !ID_PATTERN.test(id))
-    throw invalid(`configuration id is invalid: it must be 1-128 lowercase letters, digits or - + % _ * ! '`);
+    throw invalid(
+      `configuration id is invalid: it must be 1-128 lowercase letters, digits or - + % _ * ! ' # ? ( ) , = @ and the semicolon`,
+    );
 }
 
 /** @throws HubError 400 ArgumentInvalid naming the first problem. */

@@ -156,6 +156,28 @@ describe('CRUD', () => {
     expect((await get('mutable')).content).toEqual(created.content);
   });
 
+  it.each(['module', 'device'])(
+    'round-trips a %s configuration as the SDK e2e suite uses it (empty target, force update)',
+    async (entity) => {
+      const config = {
+        id: `node_e2e_${entity}_4f9c0b6e-2d1a-4c53-9d0e-7b2f1a3c5e8d`,
+        content: { [`${entity}Content`]: { 'properties.desired': { prop1: 'foo' } } },
+        targetCondition: '',
+        priority: 20,
+      };
+      await sdk.addConfiguration(config as never);
+      const found = await get(config.id);
+      expect(found.content).toEqual(config.content);
+      expect(found.systemMetrics.results).toEqual({ targetedCount: 0, appliedCount: 0 });
+      await sdk.updateConfiguration({ ...found, priority: 99 });
+      expect((await get(config.id)).priority).toBe(99);
+      await sdk.updateConfiguration({ ...config, priority: 98 } as never, true);
+      expect((await get(config.id)).priority).toBe(98);
+      await sdk.removeConfiguration(config.id);
+      expect((await caught(() => sdk.getConfiguration(config.id))).message).toBe('Not found');
+    },
+  );
+
   it('allows 100 configurations per hub and refuses the 101st', async () => {
     for (let index = 0; index < 100; index++) await add(deviceConfiguration(`c-${index}`, 0, '', { a: index }));
     const error = await caught(() => add(deviceConfiguration('c-100', 0, '', { a: 1 })));
