@@ -9,10 +9,12 @@
  * applied ("Modify a configuration" on the same page); a deleted configuration's settings stay until another
  * configuration applies ("Delete a configuration": "any device twins take on their next highest priority
  * configuration"). Each targeted twin carries `configurations.{id}.status` `Targeted` / `Applied`, which the
- * `appliedCount` system metric query reads. Metrics (system and custom) are recomputed on every evaluation.
+ * `appliedCount` system metric query reads. Edge deployments (`modulesContent`) target IoT Edge device twins and
+ * apply as applyConfigurationContentOnDevice does (apply-configuration-content.ts), the winner alone (layered
+ * deployments are not told apart). Metrics (system and custom) are recomputed on every evaluation.
  */
 import { removalPatchOf } from '../../shared/domain/configurations/configuration-content';
-import { targetsTwin } from '../../shared/domain/configurations/configuration-target';
+import { parseConfigurationTarget, targetsTwin, type ConfigurationTarget } from '../../shared/domain/configurations/configuration-target';
 import {
   rankConfigurations,
   type AutomaticConfiguration,
@@ -21,6 +23,7 @@ import {
 import { isJsonObject } from '../../shared/domain/twin-patch';
 import type { JsonObject } from '../../shared/domain/types';
 import { HubError } from '../registry/hub-error';
+import { applyConfigurationContent } from './apply-configuration-content';
 import type { HubRegistry } from '../registry/hub-registry';
 import type { ConfigurationRecord } from './configuration-record';
 import type { ConfigurationStore } from './configuration-store';
@@ -70,13 +73,47 @@ function replacing(current: JsonObject, next: JsonObject): JsonObject {
   return out;
 }
 
-function appliedIdOf(twin: Record<string, unknown>): string | undefined {
+function appliedIdsOf(twin: Record<string, unknown>): string[] {
   const statuses = twin['configurations'];
-  if (!isJsonObject(statuses)) return undefined;
-  return Object.keys(statuses).find((id) => {
+  if (!isJsonObject(statuses)) return [];
+  return Object.keys(statuses).filter((id) => {
     const entry = statuses[id];
     return isJsonObject(entry) && entry['status'] === 'Applied';
   });
+}
+
+function isEdgeTwin(twin: Record<string, unknown>): boolean {
+  const capabilities = twin['capabilities'];
+  return isJsonObject(capabilities) && capabilities['iotEdge'] === true;
+}
+
+interface RankedDeployment {
+  record: ConfigurationRecord;
+  target: ConfigurationTarget;
+}
+
+/** Edge deployments (`modulesContent`) in the order they win: priority, then the most recent creation. */
+function rankDeployments(records: readonly ConfigurationRecord[]): RankedDeployment[] {
+  const deployments: RankedDeployment[] = [];
+  for (const record of records) {
+    if (record.kind !== 'edge') continue;
+    try {
+      deployments.push({ record, target: parseConfigurationTarget(record.targetCondition) });
+    } catch {
+      // Validated on PUT; a condition the language stopped accepting targets nothing.
+    }
+  }
+  return deployments.sort(
+    (a, b) => b.record.priority - a.record.priority || Date.parse(b.record.createdTimeUtc) - Date.parse(a.record.createdTimeUtc),
+  );
+}
+
+interface Pass {
+  ranked: RankedConfiguration[];
+  deployments: RankedDeployment[];
+  byId: ReadonlyMap<string, ConfigurationRecord>;
+  targeted: Map<string, number>;
+  applied: Map<string, number>;
 }
 
 function sameStatuses(current: unknown, next: JsonObject): boolean {
@@ -120,58 +157,89 @@ export class ConfigurationEngine {
     }
     this.statusesLeft = false;
     const byId = new Map(records.map((record) => [record.id, record]));
-    const { ranked } = rankConfigurations(records.map(automaticConfigurationOf));
-    const targeted = new Map<string, number>();
-    const applied = new Map<string, number>();
+    const pass: Pass = {
+      ranked: rankConfigurations(records.map(automaticConfigurationOf)).ranked,
+      deployments: rankDeployments(records),
+      byId,
+      targeted: new Map(),
+      applied: new Map(),
+    };
     for (const collection of ['devices', 'devices.modules'] as const) {
       for (const slot of this.registry.slots(collection)) {
-        if (slot.deleted) continue;
-        this.evaluateTwin(slot.twin, ranked, byId, targeted, applied);
+        if (!slot.deleted) this.evaluateTwin(slot.twin, pass);
       }
     }
     for (const record of records) {
-      record.targetedCount = targeted.get(record.id) ?? 0;
-      record.appliedCount = applied.get(record.id) ?? 0;
+      record.targetedCount = pass.targeted.get(record.id) ?? 0;
+      record.appliedCount = pass.applied.get(record.id) ?? 0;
       record.metricResults = Object.fromEntries(Object.entries(record.metricQueries).map(([name, query]) => [name, this.countRows(query)]));
     }
     this.evaluations++;
   }
 
-  private evaluateTwin(
-    twin: Record<string, unknown>,
-    ranked: readonly RankedConfiguration[],
-    byId: ReadonlyMap<string, ConfigurationRecord>,
-    targeted: Map<string, number>,
-    applied: Map<string, number>,
-  ): void {
+  private evaluateTwin(twin: Record<string, unknown>, pass: Pass): void {
     const deviceId = twin['deviceId'] as string;
     const moduleId = typeof twin['moduleId'] === 'string' ? twin['moduleId'] : undefined;
     const kind = moduleId === undefined ? 'device' : 'module';
-    const targeting = ranked.filter((candidate) => candidate.kind === kind && targetsTwin(candidate.target, twin));
-    const winner = targeting[0];
-    const previousId = appliedIdOf(twin);
-    let appliedId = previousId !== undefined && byId.has(previousId) ? previousId : undefined;
-    if (winner && winner.configuration.id !== previousId) {
-      const previous = previousId === undefined ? undefined : byId.get(previousId);
-      appliedId = this.write(deviceId, moduleId, previous, winner.desired) ? winner.configuration.id : appliedId;
-    } else if (!winner && previousId !== undefined) {
-      const previous = byId.get(previousId);
-      if (previous) this.write(deviceId, moduleId, previous, {});
-      appliedId = undefined;
-    }
     const statuses: JsonObject = {};
-    for (const candidate of targeting) {
-      const id = candidate.configuration.id;
-      targeted.set(id, (targeted.get(id) ?? 0) + 1);
-      statuses[id] = { status: id === appliedId ? 'Applied' : 'Targeted' };
-    }
-    if (appliedId !== undefined) {
-      applied.set(appliedId, (applied.get(appliedId) ?? 0) + 1);
-      // Still applied while it targets; an applied configuration that no longer targets was just taken out above.
-      if (!(appliedId in statuses)) statuses[appliedId] = { status: 'Applied' };
+    const previous = appliedIdsOf(twin);
+    const track = (
+      kinds: ReadonlySet<string>,
+      targeting: readonly string[],
+      apply: (winnerId: string, previousId?: string) => boolean,
+      remove: boolean,
+    ) => {
+      const previousId = previous.find((id) => kinds.has(pass.byId.get(id)?.kind ?? ''));
+      const winnerId = targeting[0];
+      let appliedId = previousId;
+      if (winnerId !== undefined && winnerId !== previousId) {
+        if (apply(winnerId, previousId)) appliedId = winnerId;
+      } else if (winnerId === undefined && previousId !== undefined) {
+        if (remove) apply('', previousId);
+        appliedId = undefined;
+      }
+      for (const id of targeting) {
+        pass.targeted.set(id, (pass.targeted.get(id) ?? 0) + 1);
+        statuses[id] = { status: id === appliedId ? 'Applied' : 'Targeted' };
+      }
+      if (appliedId !== undefined) {
+        pass.applied.set(appliedId, (pass.applied.get(appliedId) ?? 0) + 1);
+        statuses[appliedId] = { status: 'Applied' };
+      }
+    };
+    const targeting = pass.ranked
+      .filter((candidate) => candidate.kind === kind && targetsTwin(candidate.target, twin))
+      .map((candidate) => candidate.configuration.id);
+    const desiredOf = (id: string) => pass.ranked.find((candidate) => candidate.configuration.id === id)?.desired ?? {};
+    track(
+      new Set([kind]),
+      targeting,
+      (winnerId, previousId) =>
+        this.write(deviceId, moduleId, previousId === undefined ? undefined : pass.byId.get(previousId), desiredOf(winnerId)),
+      true,
+    );
+    if (kind === 'device' && isEdgeTwin(twin)) {
+      // Edge deployments: a device that stops matching keeps its modules as they are ("Modify a deployment",
+      // learn.microsoft.com/azure/iot-edge/module-deployment-monitoring), so nothing is removed.
+      const deployments = pass.deployments
+        .filter((deployment) => targetsTwin(deployment.target, twin))
+        .map((deployment) => deployment.record.id);
+      track(new Set(['edge']), deployments, (winnerId) => this.deploy(deviceId, pass.byId.get(winnerId)), false);
     }
     if (Object.keys(statuses).length > 0) this.statusesLeft = true;
     if (!sameStatuses(twin['configurations'], statuses)) this.registry.setConfigurationStatus(deviceId, moduleId, statuses);
+  }
+
+  /** Applies an Edge deployment's modulesContent to the device's module twins. False when the hub refused. */
+  private deploy(deviceId: string, record: ConfigurationRecord | undefined): boolean {
+    if (!record?.content.modulesContent) return false;
+    try {
+      applyConfigurationContent(this.registry, deviceId, { modulesContent: record.content.modulesContent });
+      return true;
+    } catch (error) {
+      if (error instanceof HubError) return false;
+      throw error;
+    }
   }
 
   /** Takes `previous`'s settings out and writes `desired` over them in one twin update. False when the hub refused. */

@@ -287,6 +287,29 @@ describe('module configurations', () => {
   });
 });
 
+describe('Edge deployments', () => {
+  it('apply the winning deployment to matching Edge devices only and keep it when a device stops matching', async () => {
+    hub.registry.createDevice({ deviceId: 'gw-1', capabilities: { iotEdge: true }, tags: { site: 'a' } });
+    hub.registry.createDevice({ deviceId: 'leaf-2', tags: { site: 'a' } });
+    const deployment = (id: string, priority: number, version: string) => ({
+      id,
+      priority,
+      targetCondition: "tags.site = 'a'",
+      content: { modulesContent: { $edgeAgent: { 'properties.desired': { schemaVersion: '1.1', modules: { app: { version } } } } } },
+    });
+    await add(deployment('base-deploy', 1, '1.0'));
+    await add(deployment('canary-deploy', 2, '2.0'));
+    expect(await desiredOf('gw-1', '$edgeAgent')).toEqual({ schemaVersion: '1.1', modules: { app: { version: '2.0' } } });
+    expect(hub.registry.findTwin('leaf-2', '$edgeAgent')).toBeUndefined();
+    expect((await get('canary-deploy')).systemMetrics.results).toEqual({ targetedCount: 1, appliedCount: 1 });
+    expect((await get('base-deploy')).systemMetrics.results).toEqual({ targetedCount: 1, appliedCount: 0 });
+    hub.registry.updateTwin('gw-1', undefined, { tags: { site: 'b' } });
+    hub.configurations.evaluate();
+    expect(await desiredOf('gw-1', '$edgeAgent')).toEqual({ schemaVersion: '1.1', modules: { app: { version: '2.0' } } });
+    expect((await get('canary-deploy')).systemMetrics.results).toEqual({ targetedCount: 0, appliedCount: 0 });
+  });
+});
+
 describe('applyConfigurationContentOnDevice', () => {
   it('writes modulesContent to an Edge device’s module twins and refuses other devices', async () => {
     hub.registry.createDevice({ deviceId: 'edge-1', capabilities: { iotEdge: true } });
