@@ -139,6 +139,7 @@ export class IotHubEmulator {
     if (options.dataFile) {
       const header = await loadState(options.dataFile, registry);
       if (header?.configurations) configurations.store.restore(header.configurations);
+      if (header) configurations.noteRestoredTwins();
       if (header) {
         hubName = header.hubName;
         policies = policies.map((policy) => {

@@ -1,6 +1,7 @@
 /**
  * Applies automatic configurations to twins, as IoT Hub does: right after a configuration is created, updated or
- * deleted, and on a re-evaluation cycle (here every `evaluationIntervalMs`, default 5 s; IoT Hub documents "run for
+ * deleted, and on a re-evaluation cycle (here every `evaluationIntervalMs`, default 5 s, but at least 20 × the last
+ * pass so a large fleet never keeps a core busy; IoT Hub documents "run for
  * the first time shortly after the configuration is created and then at five minute intervals",
  * learn.microsoft.com/azure/iot-hub/iot-hub-automatic-device-management). Per twin the highest-priority targeting
  * configuration wins (ties: the most recently created; shared/domain/configurations/winning-configuration.ts) and
@@ -110,6 +111,7 @@ function rankDeployments(records: readonly ConfigurationRecord[]): RankedDeploym
 
 interface Pass {
   ranked: RankedConfiguration[];
+  desired: ReadonlyMap<string, JsonObject>;
   deployments: RankedDeployment[];
   byId: ReadonlyMap<string, ConfigurationRecord>;
   targeted: Map<string, number>;
@@ -117,7 +119,13 @@ interface Pass {
 }
 
 function sameStatuses(current: unknown, next: JsonObject): boolean {
-  return JSON.stringify(isJsonObject(current) ? current : {}) === JSON.stringify(next);
+  const held = isJsonObject(current) ? current : {};
+  const ids = Object.keys(next);
+  if (Object.keys(held).length !== ids.length) return false;
+  return ids.every((id) => {
+    const entry = held[id];
+    return isJsonObject(entry) && entry['status'] === (next[id] as { status: string }).status;
+  });
 }
 
 export class ConfigurationEngine {
@@ -125,8 +133,10 @@ export class ConfigurationEngine {
   private readonly intervalMs: number;
   /** Passes completed; tests wait on it instead of sleeping. */
   evaluations = 0;
-  /** Whether a twin may still carry a `configurations` status (true until a pass proves otherwise, e.g. after a restore). */
-  private statusesLeft = true;
+  /** Whether a twin may still carry a `configurations` status (see {@link ConfigurationEngine.noteRestoredTwins}). */
+  private statusesLeft = false;
+  /** Milliseconds the last full pass took: the cycle waits at least 20 times that, so passes stay under 5 % of a core. */
+  private lastPassMs = 0;
 
   constructor(
     private readonly registry: HubRegistry,
@@ -138,12 +148,27 @@ export class ConfigurationEngine {
 
   start(): void {
     if (this.intervalMs <= 0 || this.timer) return;
-    this.timer = setInterval(() => this.evaluate(), this.intervalMs);
+    this.schedule();
+  }
+
+  /** Twins were restored from a state file and may carry statuses of configurations since deleted. */
+  noteRestoredTwins(): void {
+    this.statusesLeft = true;
+  }
+
+  private schedule(): void {
+    this.timer = setTimeout(
+      () => {
+        this.evaluate();
+        this.schedule();
+      },
+      Math.max(this.intervalMs, this.lastPassMs * 20),
+    );
     this.timer.unref();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
 
@@ -156,9 +181,12 @@ export class ConfigurationEngine {
       return;
     }
     this.statusesLeft = false;
+    const started = performance.now();
     const byId = new Map(records.map((record) => [record.id, record]));
+    const ranked = rankConfigurations(records.map(automaticConfigurationOf)).ranked;
     const pass: Pass = {
-      ranked: rankConfigurations(records.map(automaticConfigurationOf)).ranked,
+      ranked,
+      desired: new Map(ranked.map((candidate) => [candidate.configuration.id, candidate.desired])),
       deployments: rankDeployments(records),
       byId,
       targeted: new Map(),
@@ -174,6 +202,7 @@ export class ConfigurationEngine {
       record.appliedCount = pass.applied.get(record.id) ?? 0;
       record.metricResults = Object.fromEntries(Object.entries(record.metricQueries).map(([name, query]) => [name, this.countRows(query)]));
     }
+    this.lastPassMs = performance.now() - started;
     this.evaluations++;
   }
 
@@ -181,53 +210,67 @@ export class ConfigurationEngine {
     const deviceId = twin['deviceId'] as string;
     const moduleId = typeof twin['moduleId'] === 'string' ? twin['moduleId'] : undefined;
     const kind = moduleId === undefined ? 'device' : 'module';
-    const statuses: JsonObject = {};
+    const targeting: string[] = [];
+    for (const candidate of pass.ranked) {
+      if (candidate.kind === kind && targetsTwin(candidate.target, twin)) targeting.push(candidate.configuration.id);
+    }
+    const deployments: string[] = [];
+    if (kind === 'device' && pass.deployments.length > 0 && isEdgeTwin(twin)) {
+      for (const deployment of pass.deployments) if (targetsTwin(deployment.target, twin)) deployments.push(deployment.record.id);
+    }
+    // Most twins of a large hub are targeted by nothing and carry nothing: leave them without allocating.
+    if (targeting.length === 0 && deployments.length === 0 && twin['configurations'] === undefined) return;
+
     const previous = appliedIdsOf(twin);
-    const track = (
-      kinds: ReadonlySet<string>,
-      targeting: readonly string[],
-      apply: (winnerId: string, previousId?: string) => boolean,
-      remove: boolean,
-    ) => {
-      const previousId = previous.find((id) => kinds.has(pass.byId.get(id)?.kind ?? ''));
-      const winnerId = targeting[0];
-      let appliedId = previousId;
-      if (winnerId !== undefined && winnerId !== previousId) {
-        if (apply(winnerId, previousId)) appliedId = winnerId;
-      } else if (winnerId === undefined && previousId !== undefined) {
-        if (remove) apply('', previousId);
-        appliedId = undefined;
-      }
-      for (const id of targeting) {
-        pass.targeted.set(id, (pass.targeted.get(id) ?? 0) + 1);
-        statuses[id] = { status: id === appliedId ? 'Applied' : 'Targeted' };
-      }
-      if (appliedId !== undefined) {
-        pass.applied.set(appliedId, (pass.applied.get(appliedId) ?? 0) + 1);
-        statuses[appliedId] = { status: 'Applied' };
-      }
-    };
-    const targeting = pass.ranked
-      .filter((candidate) => candidate.kind === kind && targetsTwin(candidate.target, twin))
-      .map((candidate) => candidate.configuration.id);
-    const desiredOf = (id: string) => pass.ranked.find((candidate) => candidate.configuration.id === id)?.desired ?? {};
-    track(
-      new Set([kind]),
-      targeting,
-      (winnerId, previousId) =>
-        this.write(deviceId, moduleId, previousId === undefined ? undefined : pass.byId.get(previousId), desiredOf(winnerId)),
-      true,
+    const statuses: JsonObject = {};
+    this.track(pass, statuses, previous, kind, targeting, (winnerId, previousId) =>
+      this.write(deviceId, moduleId, previousId === undefined ? undefined : pass.byId.get(previousId), pass.desired.get(winnerId) ?? {}),
     );
     if (kind === 'device' && isEdgeTwin(twin)) {
       // Edge deployments: a device that stops matching keeps its modules as they are ("Modify a deployment",
       // learn.microsoft.com/azure/iot-edge/module-deployment-monitoring), so nothing is removed.
-      const deployments = pass.deployments
-        .filter((deployment) => targetsTwin(deployment.target, twin))
-        .map((deployment) => deployment.record.id);
-      track(new Set(['edge']), deployments, (winnerId) => this.deploy(deviceId, pass.byId.get(winnerId)), false);
+      this.track(
+        pass,
+        statuses,
+        previous,
+        'edge',
+        deployments,
+        (winnerId) => winnerId === '' || this.deploy(deviceId, pass.byId.get(winnerId)),
+      );
     }
     if (Object.keys(statuses).length > 0) this.statusesLeft = true;
     if (!sameStatuses(twin['configurations'], statuses)) this.registry.setConfigurationStatus(deviceId, moduleId, statuses);
+  }
+
+  /**
+   * One kind of configuration on one twin: `apply(winner, previous)` writes a new winner over the previous one, and
+   * `apply('', previous)` takes the previous one out when nothing targets the twin any more. Adds the statuses.
+   */
+  private track(
+    pass: Pass,
+    statuses: JsonObject,
+    previous: readonly string[],
+    kind: string,
+    targeting: readonly string[],
+    apply: (winnerId: string, previousId?: string) => boolean,
+  ): void {
+    const previousId = previous.find((id) => pass.byId.get(id)?.kind === kind);
+    const winnerId = targeting[0];
+    let appliedId = previousId;
+    if (winnerId !== undefined && winnerId !== previousId) {
+      if (apply(winnerId, previousId)) appliedId = winnerId;
+    } else if (winnerId === undefined && previousId !== undefined) {
+      apply('', previousId);
+      appliedId = undefined;
+    }
+    for (const id of targeting) {
+      pass.targeted.set(id, (pass.targeted.get(id) ?? 0) + 1);
+      statuses[id] = { status: id === appliedId ? 'Applied' : 'Targeted' };
+    }
+    if (appliedId !== undefined) {
+      pass.applied.set(appliedId, (pass.applied.get(appliedId) ?? 0) + 1);
+      statuses[appliedId] = { status: 'Applied' };
+    }
   }
 
   /** Applies an Edge deployment's modulesContent to the device's module twins. False when the hub refused. */
