@@ -12,6 +12,9 @@ import type { FaultInjector } from './faults';
 import { authorizeServiceRequest } from './http/authorize-service-request';
 import { hubErrorBody } from './http/hub-error-body';
 import { bulkRegistryRoutes } from './http/bulk-registry-routes';
+import { configurationRoutes } from './http/configuration-routes';
+import { ConfigurationEngine } from './configurations/configuration-engine';
+import { ConfigurationStore } from './configurations/configuration-store';
 import { findImportExportJob, jobRoutes } from './http/job-routes';
 import { notEmulatedError } from './http/not-emulated';
 import { scheduledJobRoutes } from './http/scheduled-job-routes';
@@ -47,6 +50,8 @@ export interface RegistryHttpServerOptions {
   queryReadAhead?: boolean;
   /** Scheduled jobs (`/jobs/v2`): tier limits and the direct-method invoker. */
   scheduledJobs?: ScheduledJobRunnerOptions;
+  /** Automatic configurations (`/configurations`); default: an empty store re-evaluated every 5 s while serving. */
+  configurations?: ConfigurationEngine;
   /** More route families (e.g. direct methods, served by the device side), tried after the built-in ones. */
   routes?: readonly RouteResolver[];
   /** Also serve the same routes over HTTPS with this certificate (what unchanged azure-iothub scripts need, see emulator/connect.ts). */
@@ -75,11 +80,14 @@ export class RegistryHttpServer {
   readonly exportJobs: ExportJobRunner;
   /** Scheduled twin/method jobs (emulator/scheduled-jobs/). */
   readonly scheduledJobs: ScheduledJobRunner;
+  /** Automatic configurations (emulator/configurations/), evaluated while the server runs. */
+  readonly configurations: ConfigurationEngine;
 
   constructor(private readonly options: RegistryHttpServerOptions) {
     this.jobs = new ImportJobRunner(options.registry);
     this.exportJobs = new ExportJobRunner(options.registry, () => this.jobs.hasActiveJob);
     this.scheduledJobs = new ScheduledJobRunner(options.registry, options.scheduledJobs);
+    this.configurations = options.configurations ?? new ConfigurationEngine(options.registry, new ConfigurationStore());
     this.queries = new QueryRoutes(options.registry, options.queryReadAhead !== false);
     this.resolvers = [
       this.queries.resolve,
@@ -88,6 +96,7 @@ export class RegistryHttpServer {
       bulkRegistryRoutes(options.registry),
       jobRoutes(this.jobs, this.exportJobs),
       scheduledJobRoutes(this.scheduledJobs, (id) => findImportExportJob(this.jobs, this.exportJobs, id)),
+      configurationRoutes(options.registry, this.configurations),
       ...(options.routes ?? []),
     ];
     this.server = createServer((req, res) => this.onRequest(req, res));
@@ -123,6 +132,7 @@ export class RegistryHttpServer {
   async start(): Promise<void> {
     this.boundPort = await this.listen(this.server, this.options.port ?? 0);
     if (this.httpsServer) this.boundTlsPort = await this.listen(this.httpsServer, this.options.tls?.port ?? 0);
+    this.configurations.start();
   }
 
   private async listen(server: Server, port: number): Promise<number> {
@@ -139,6 +149,7 @@ export class RegistryHttpServer {
   async stop(): Promise<void> {
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
+    this.configurations.stop();
     this.queries.stop();
     await Promise.all([this.jobs.idle(), this.exportJobs.idle(), this.scheduledJobs.stop()]);
     const listening = [this.server, this.httpsServer].filter((server): server is Server => server?.listening === true);

@@ -13,6 +13,8 @@ import { FaultInjector, type ThrottleConfig } from './faults';
 import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
 import { methodRoutes } from './http/method-routes';
+import { ConfigurationEngine, type ConfigurationEngineOptions } from './configurations/configuration-engine';
+import { ConfigurationStore } from './configurations/configuration-store';
 import { MqttEndpoint } from './mqtt/mqtt-endpoint';
 import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
@@ -67,6 +69,8 @@ export interface EmulatorOptions {
    * through emulator/connect.ts ({@link IotHubEmulator.connectSetting}). `mqttTls`, when given, keeps its own certificate.
    */
   tls?: boolean;
+  /** Automatic configurations (ADM): the re-evaluation period (default 5 s; IoT Hub: 5 minutes). */
+  configurations?: ConfigurationEngineOptions;
 }
 
 /** A running emulated hub. Create with {@link IotHubEmulator.start}; always {@link IotHubEmulator.stop}. */
@@ -91,6 +95,8 @@ export class IotHubEmulator {
     seeded: SeedSummary,
     /** The device endpoint: MQTT clients (azure-iot-device), direct methods, cloud-to-device messages. */
     readonly mqtt: MqttEndpoint,
+    /** Automatic configurations (`/configurations`): `evaluate()` runs a re-evaluation pass now. */
+    readonly configurations: ConfigurationEngine,
     /** The `tls` option: the listeners' certificate, and the AMQP listener that refuses the hub host's AMQP clients. */
     private readonly tls?: { certificate: EmulatorCertificate; hubAmqp: NotEmulatedAmqpListener },
   ) {
@@ -178,8 +184,11 @@ export class IotHubEmulator {
     let hubName = options.hubName ?? 'twinguard-emulator';
     const registry = new HubRegistry();
     let policies = defaultPolicies();
+    const configurations = new ConfigurationEngine(registry, new ConfigurationStore(), options.configurations);
     if (options.dataFile) {
       const header = await loadState(options.dataFile, registry);
+      if (header?.configurations) configurations.store.restore(header.configurations);
+      if (header) configurations.noteRestoredTwins();
       if (header) {
         hubName = header.hubName;
         policies = policies.map((policy) => {
@@ -231,6 +240,7 @@ export class IotHubEmulator {
           mqtt.invokeMethod(deviceId, moduleId, { ...request, connectTimeoutInSeconds: 0 }, new AbortController().signal),
         ...options.scheduledJobs,
       },
+      configurations,
       routes: [methodRoutes(mqtt)],
       tls: certificate,
       upgrade: mqttWebSocketUpgrade((stream) => mqtt.handleConnection(stream)),
@@ -257,6 +267,7 @@ export class IotHubEmulator {
         detach,
         seeded,
         mqtt,
+        configurations,
         tls,
       );
     } catch (error) {
@@ -276,6 +287,7 @@ export class IotHubEmulator {
       {
         hubName: this.hubName,
         policies: this.policies.map(({ keyName, primaryKey, secondaryKey }) => ({ keyName, primaryKey, secondaryKey })),
+        configurations: this.configurations.store.snapshot(),
       },
       this.registry,
     );

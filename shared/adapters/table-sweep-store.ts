@@ -194,6 +194,7 @@ function findingEntity(row: FindingRecord): Entity {
     RepairAction: row.repairAction,
     RepairResult: row.repairResult,
     RepairError: row.repairError,
+    ManagedBy: row.managedBy,
   });
 }
 
@@ -213,6 +214,7 @@ function findingFrom(entity: Record<string, unknown>): FindingRecord {
     ['RepairAction', 'repairAction'],
     ['RepairResult', 'repairResult'],
     ['RepairError', 'repairError'],
+    ['ManagedBy', 'managedBy'],
   ] as const) {
     const value = str(entity[column]);
     if (value !== undefined) row[key] = value;

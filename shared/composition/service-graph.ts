@@ -27,6 +27,7 @@ import type { SweepQueue } from '../ports/sweep-queue';
 import { rateLimitedLogger } from '../rate-limited-logger';
 import { retryTransient } from '../retry';
 import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../services/registry-budget';
+import { ConfigurationCatalog } from '../services/configuration-catalog';
 import { workerLogger } from '../worker-logger';
 import { metricsTap } from '../telemetry/metrics-tap';
 import { flushConfiguredTelemetry, startConfiguredTelemetry } from './telemetry';
@@ -61,6 +62,10 @@ export interface ServiceGraph {
   readonly registry: IotHubDeviceRegistry;
   /** The same SDK client, metered and held to the sweep's per-minute budgets. */
   readonly sweepRegistry: BudgetedRegistry;
+  /** The hub's automatic configurations for the event path (read at most once a minute). */
+  readonly configurations: ConfigurationCatalog;
+  /** The same for the sweep, read through the budgeted registry once per sweep. */
+  readonly sweepConfigurations: ConfigurationCatalog;
   readonly meter: RegistryMeter;
   /** One store (and one latest-row cache) for every writer of this worker. */
   readonly posture: TablePostureStore;
@@ -159,10 +164,14 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   let closed = false;
   let hostStorageParts: HostStorageParts | undefined;
   const hostStorage = (): HostStorageParts => (hostStorageParts ??= hostStoragePartsFor(config, sdk, logger));
+  const registry = new IotHubDeviceRegistry(sdk, { retryBudgetMs, logger });
+  const now = () => new Date();
   return {
     config,
-    registry: new IotHubDeviceRegistry(sdk, { retryBudgetMs, logger }),
+    registry,
     sweepRegistry,
+    configurations: new ConfigurationCatalog(registry, { now }),
+    sweepConfigurations: new ConfigurationCatalog(sweepRegistry, { now }),
     meter,
     posture: new TablePostureStore(latest, history, { retryBudgetMs, logger }),
     api: {
@@ -176,7 +185,7 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
     sweeps: new TableSweepStore(runs, findings, { retryBudgetMs, logger }),
     suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs, logger }),
     hostStorage,
-    now: () => new Date(),
+    now,
     close() {
       if (!closed) {
         closed = true;

@@ -34,6 +34,7 @@ export function sweepServicesOf(graph: ServiceGraph): SweepServices {
   const host = graph.hostStorage();
   return {
     registry: graph.sweepRegistry,
+    configurations: graph.sweepConfigurations,
     meter: graph.meter,
     posture: graph.posture,
     sweeps: graph.sweeps,

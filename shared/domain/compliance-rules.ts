@@ -4,6 +4,7 @@
  * matching and repair planning. No clock: the sweep's start time is passed in, so a re-run shard decides alike.
  */
 import { baselineDiff } from './security-module/baseline-patch';
+import { contentNotApplied, type ManagingConfiguration } from './configurations/managing-configuration';
 import { compareConfiguration } from './security-module/compare-configuration';
 import { readAgentState } from './security-module/read-agent-state';
 import { evaluateCondition, parseCondition, type TwinCondition } from './iothub-query/twin-condition';
@@ -36,6 +37,10 @@ export interface SweepModule {
   /** Full sections, `$metadata` / `$version` included. */
   desired: JsonObject;
   reported: JsonObject;
+  /** Module twin tags (target conditions of module configurations may read them). */
+  tags?: JsonObject;
+  /** The IoT Hub automatic configuration that manages this module's desired properties, if any. */
+  managedBy?: ManagingConfiguration;
 }
 
 export interface RuleSettings {
@@ -110,6 +115,17 @@ export const RULES: Readonly<Record<RuleId, RuleFn>> = Object.freeze({
 
   'baseline-not-applied': (_device, module, settings) => {
     if (!module) return undefined;
+    if (module.managedBy) {
+      // The managing configuration is the baseline here: IoT Hub would take TwinGuard's own settings out again.
+      const notApplied = contentNotApplied(module.desired, module.managedBy.desired);
+      return notApplied.length === 0
+        ? undefined
+        : {
+            ruleId: 'baseline-not-applied',
+            severity: 'medium',
+            message: `desired configuration lacks the content of IoT Hub configuration ${module.managedBy.configurationId} for: ${notApplied.join(', ')}`,
+          };
+    }
     const missing = baselineDiff(module.desired, settings.baseline, settings.schema);
     return missing.length === 0
       ? undefined

@@ -119,6 +119,8 @@ export interface FindingRecord {
   repairResult?: string;
   /** Why the repair failed (e.g. the import job's error line for this device). */
   repairError?: string;
+  /** The IoT Hub automatic configuration that manages the device's security module (its id). */
+  managedBy?: string;
 }
 
 export interface FindingsQuery {

@@ -68,7 +68,17 @@ export async function listFindingsPage(input: FindingsInput, sweeps: SweepStore)
   }
 }
 
-const CSV_COLUMNS = ['deviceId', 'ruleId', 'severity', 'status', 'message', 'suppressionId', 'repairAction', 'repairResult'] as const;
+const CSV_COLUMNS = [
+  'deviceId',
+  'ruleId',
+  'severity',
+  'status',
+  'message',
+  'suppressionId',
+  'repairAction',
+  'repairResult',
+  'managedBy',
+] as const;
 
 /** RFC 4180 field; a leading = + - @ is prefixed with ' so spreadsheet apps never run an id as a formula. */
 export function csvField(value: string | undefined): string {

@@ -16,10 +16,13 @@ import type { DeadLetterStore } from '../ports/dead-letter-store';
 import type { DeviceRegistry } from '../ports/device-registry';
 import type { PostureChange, PostureStore, StoredLatest } from '../ports/posture-store';
 import { ensureSecurityModule, type ProvisioningResult } from './ensure-security-module';
+import type { ConfigurationCatalog } from './configuration-catalog';
 import type { ProcessingSettings } from './settings';
 
 export interface EventPipelineDeps {
   registry: DeviceRegistry;
+  /** The hub's automatic configurations, read at most once a minute; absent: read through `registry` per creation. */
+  configurations?: ConfigurationCatalog;
   posture: PostureStore;
   deadLetters: DeadLetterStore;
   settings: ProcessingSettings;
@@ -299,7 +302,7 @@ async function computeDevice(
       }
       let result = provisioned.get(event);
       if (!result) {
-        result = await ensureSecurityModule({ deviceId, twin: event.twin }, deps.registry, deps.settings, deps.logger);
+        result = await ensureSecurityModule({ deviceId, twin: event.twin }, deps.registry, deps.settings, deps.logger, deps.configurations);
         provisioned.set(event, result);
       }
       outcome.provisioning[result.status] = (outcome.provisioning[result.status] ?? 0) + 1;

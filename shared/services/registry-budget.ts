@@ -97,4 +97,8 @@ export class BudgetedRegistry implements DeviceRegistry {
     this.meter.queries += 1;
     return this.inner.queryTwins(query, pageSize, continuationToken);
   }
+
+  listConfigurations() {
+    return this.operation(() => this.inner.listConfigurations());
+  }
 }

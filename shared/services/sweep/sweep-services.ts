@@ -7,6 +7,7 @@ import type { PostureStore } from '../../ports/posture-store';
 import type { SuppressionStore } from '../../ports/suppression-store';
 import type { SweepQueue } from '../../ports/sweep-queue';
 import type { SweepStore } from '../../ports/sweep-store';
+import type { ConfigurationCatalog } from '../configuration-catalog';
 import type { RegistryMeter } from '../registry-budget';
 
 export interface SweepSettings {
@@ -44,6 +45,8 @@ export interface SweepServices {
   /** Absent: bulk import is unavailable and missing modules are always created one by one. */
   imports?: ModuleImportJobs;
   settings: SweepSettings;
+  /** The hub's automatic configurations, read once per sweep; absent: read through `registry` for each bucket. */
+  configurations?: ConfigurationCatalog;
   /** The clock of every timestamp and of every time budget (planning, shards, import results, retention). */
   now: () => Date;
   logger: Logger;
