@@ -10,6 +10,7 @@ import { FaultInjector, type ThrottleConfig } from './faults';
 import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
 import { methodRoutes } from './http/method-routes';
+import { localMqttTransport } from './mqtt/local-device-transport';
 import { MqttEndpoint } from './mqtt/mqtt-endpoint';
 import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
@@ -180,7 +181,17 @@ export class IotHubEmulator {
       routes: [methodRoutes(mqtt)],
     });
     const detach = registry.onChange((change) => events.publishChange(change));
-    const agents = new SecurityAgentSimulator(registry, options.agent);
+    // The simulated agents are ModuleClients over this hub's MQTT port, each with its module's credentials.
+    const agents = new SecurityAgentSimulator(
+      registry,
+      {
+        hostName: `${hubName}.azure-devices.net`,
+        transport: () => localMqttTransport(mqtt.port, { host: loopbackFor(options.host) }),
+        keysOf: (deviceId, moduleId) => registry.keysOf(deviceId, moduleId),
+        devicePolicy: policies.find((p) => p.keyName === 'device'),
+      },
+      options.agent,
+    );
     try {
       await Promise.all([http.start(), events.start(), mqtt.start()]);
       const seeded = options.seed ? await seedRegistry(registry, options.seed) : { devices: 0, modules: 0, edge: 0, disabled: 0 };
@@ -199,7 +210,7 @@ export class IotHubEmulator {
         mqtt,
       );
     } catch (error) {
-      agents.stop();
+      await agents.stop();
       detach();
       await Promise.allSettled([mqtt.stop(), http.stop(), events.stop()]);
       throw error;
@@ -220,9 +231,9 @@ export class IotHubEmulator {
     );
   }
 
-  /** Stops both endpoints and the agent simulator; closes every socket and timer. */
+  /** Stops the agents (their MQTT clients), then the endpoints; closes every socket and timer. */
   async stop(): Promise<void> {
-    this.agents.stop();
+    await this.agents.stop();
     // Devices first: their disconnects still reach the registry and the built-in endpoint.
     await this.mqtt.stop();
     this.detach();
@@ -243,6 +254,11 @@ function eventHubNameFor(hubName: string): string {
     .padStart(8, '0')
     .slice(0, 7);
   return `iothub-ehub-${prefix}-${suffix}`;
+}
+
+/** Where the in-process agents reach the MQTT endpoint: a wildcard listen address is not a destination. */
+function loopbackFor(host: string | undefined): string {
+  return host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
 /** Random base64 key, for callers that need one (e.g. test helpers). */
