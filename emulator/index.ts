@@ -182,11 +182,12 @@ export class IotHubEmulator {
     });
     const detach = registry.onChange((change) => events.publishChange(change));
     // The simulated agents are ModuleClients over this hub's MQTT port, each with its module's credentials.
+    let agentTransport: ReturnType<typeof localMqttTransport> | undefined;
     const agents = new SecurityAgentSimulator(
       registry,
       {
         hostName: `${hubName}.azure-devices.net`,
-        transport: () => localMqttTransport(mqtt.port, { host: loopbackFor(options.host) }),
+        transport: () => (agentTransport ??= localMqttTransport(mqtt.port, { host: loopbackFor(options.host) })),
         keysOf: (deviceId, moduleId) => registry.keysOf(deviceId, moduleId),
         devicePolicy: policies.find((p) => p.keyName === 'device'),
       },

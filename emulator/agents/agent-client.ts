@@ -13,9 +13,15 @@
  *   "IoT hub-level shared access policies", "Create a token service"). The emulator's device-credentials.ts accepts it.
  *   That token is not renewed: it is valid for POLICY_TOKEN_SECONDS, after which the hub closes the connection and the
  *   agent connects again on the next desired change (security-agent-simulator.ts).
+ *
+ * The user agent: azure-iot-device-mqtt builds it once per transport (dist/mqtt.js `_ensureAgentString` →
+ * azure-iot-device `getUserAgentString` → azure-iot-common `getAgentPlatformString` → `getos`, which on Debian runs
+ * `lsb_release -a` in a shell, getos logic/debian.js). A fleet of agents would start one shell per connection, so the
+ * SDK's own string is computed once per process and given to each agent's transport: what goes on the wire is the
+ * same `DeviceClientType` the SDK would send.
  */
 import { createHmac } from 'node:crypto';
-import { ModuleClient } from 'azure-iot-device';
+import { getUserAgentString, ModuleClient } from 'azure-iot-device';
 import type { DeviceTransportConstructor } from '../mqtt/local-device-transport';
 
 /** The hub policy an X.509 module's agent signs with (only its name and a key are needed). */
@@ -38,13 +44,13 @@ export interface AgentConnection {
 export const POLICY_TOKEN_SECONDS = 7 * 24 * 3600;
 
 /** A new (not yet opened) ModuleClient for the module, or undefined when it has no credential the emulator accepts. */
-export function createAgentClient(
+export async function createAgentClient(
   connection: AgentConnection,
   deviceId: string,
   moduleId: string,
   nowMs: number,
-): ModuleClient | undefined {
-  const transport = connection.transport();
+): Promise<ModuleClient | undefined> {
+  const transport = withUserAgent(connection.transport(), await sdkUserAgent());
   const keys = connection.keysOf(deviceId, moduleId);
   if (keys) {
     const connectionString = `HostName=${connection.hostName};DeviceId=${deviceId};ModuleId=${moduleId};SharedAccessKey=${keys.primaryKey}`;
@@ -53,6 +59,29 @@ export function createAgentClient(
   if (!connection.devicePolicy) return undefined;
   const expiry = Math.floor(nowMs / 1000) + POLICY_TOKEN_SECONDS;
   return ModuleClient.fromSharedAccessSignature(policyToken(connection, deviceId, moduleId, connection.devicePolicy, expiry), transport);
+}
+
+let userAgent: Promise<string> | undefined;
+
+function sdkUserAgent(): Promise<string> {
+  userAgent ??= getUserAgentString();
+  return userAgent;
+}
+
+const withAgent = new WeakMap<DeviceTransportConstructor, { agent: string; transport: DeviceTransportConstructor }>();
+
+/** The transport class with the user agent preset (the field `_ensureAgentString` fills when it is empty). */
+function withUserAgent(base: DeviceTransportConstructor, agent: string): DeviceTransportConstructor {
+  const known = withAgent.get(base);
+  if (known?.agent === agent) return known.transport;
+  const transport = class AgentTransport extends base {
+    constructor(...args: ConstructorParameters<DeviceTransportConstructor>) {
+      super(...args);
+      (this as unknown as { _userAgentString?: string })._userAgentString = agent;
+    }
+  };
+  withAgent.set(base, { agent, transport });
+  return transport;
 }
 
 /**

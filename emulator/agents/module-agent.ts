@@ -3,10 +3,11 @@
  * what the Defender for IoT agent does with its module twin: connect, read the twin, follow desired-property updates
  * and report its effective configuration (agent-report.ts) after `reportDelayMs`.
  *
- * Start-up closes the gap the SDK leaves between reading the twin and subscribing to desired updates
- * (azure-iot-device 1.18.4 dist/twin.js: `getTwin` GETs, the first `properties.desired` listener then SUBSCRIBEs; a
- * desired change in between is in neither): the agent subscribes first (`enableTwinDesiredPropertiesUpdates`, SUBACK),
- * then listens, then GETs again, so every desired version reaches it by the GET or by a push.
+ * The SDK leaves a gap between reading the twin and subscribing to desired updates (azure-iot-device 1.18.4
+ * dist/twin.js: `getTwin` GETs, the first `properties.desired` listener then SUBSCRIBEs; a desired change in between
+ * reaches the device by neither). After each report the agent compares the version it acted on with the hub's and,
+ * when the hub is ahead, reads the twin again (`twin.get()`), so no desired version is missed; in the common case
+ * this costs nothing beyond the SDK's own start-up (CONNECT, two SUBSCRIBEs, one GET).
  *
  * The client runs with a no-retry policy: a lost connection ends the agent (`onEnded`) instead of an SDK retry loop
  * with its timers; the simulator connects a new one when there is work (the next desired change or mode change).
@@ -20,9 +21,11 @@ const NO_RETRY = { shouldRetry: (): boolean => false, nextRetryTimeout: (): numb
 
 export interface ModuleAgentHost {
   /** A new, unopened client for the module, or undefined when it has no credential (the agent then ends at once). */
-  createClient(deviceId: string, moduleId: string): ModuleClient | undefined;
+  createClient(deviceId: string, moduleId: string): Promise<ModuleClient | undefined>;
   modeOf(deviceId: string): { mode: AgentMode; rejectKeys?: readonly string[] };
   readonly reportDelayMs: number;
+  /** The desired `$version` the hub holds for the module now (undefined once it is gone). */
+  desiredVersionOf(deviceId: string, moduleId: string): number | undefined;
   /** The agent acted on this desired `$version` (reported, or chose not to in its mode). */
   onHandled(agent: ModuleAgent, desiredVersion: number): void;
   /** The agent's connection ended without being asked to (refused, dropped, an SDK error). */
@@ -34,6 +37,9 @@ type ReportedSection = Record<string, unknown> & {
 };
 
 export class ModuleAgent {
+  private active = false;
+  /** Bumped by every start and stop, so a connect that finishes after a stop knows it is stale. */
+  private generation = 0;
   private client: ModuleClient | undefined;
   private twin: Twin | undefined;
   private opening: Promise<void> | undefined;
@@ -53,55 +59,60 @@ export class ModuleAgent {
     return `${this.deviceId}/${this.moduleId}`;
   }
 
-  /** Whether a client exists (connecting or connected). */
+  /** Whether the agent is connecting or connected. */
   get running(): boolean {
-    return this.client !== undefined;
+    return this.active;
   }
 
   /** Connects, subscribes and reads the twin; resolves when set up (or when that failed and the agent ended). */
   start(): Promise<void> {
-    if (this.client) return this.opening ?? Promise.resolve();
-    const client = this.host.createClient(this.deviceId, this.moduleId);
-    if (!client) {
-      this.host.onEnded(this, 'the module has no credential the emulator accepts');
-      return Promise.resolve();
-    }
-    this.client = client;
+    if (this.active) return this.opening ?? Promise.resolve();
+    this.active = true;
     this.handledVersion = 0;
-    client.setRetryPolicy(NO_RETRY);
-    client.on('error', (error: Error) => this.lose(client, `client error: ${error.message}`));
-    client.on('disconnect', () => this.lose(client, 'disconnected'));
-    const opening: Promise<void> = this.open(client)
-      .catch((error: unknown) => this.lose(client, `connect failed: ${error instanceof Error ? error.message : String(error)}`))
-      .finally(() => {
-        if (this.opening === opening) this.opening = undefined;
-      });
+    const generation = ++this.generation;
+    const opening: Promise<void> = this.connect(generation).finally(() => {
+      if (this.opening === opening) this.opening = undefined;
+    });
     this.opening = opening;
     return opening;
   }
 
   /** Closes the connection (the module goes Disconnected) and cancels a scheduled report. */
   async stop(): Promise<void> {
-    const client = this.client;
     const opening = this.opening;
+    const client = this.client;
     this.detach();
-    if (!client) return;
-    // An open in flight settles first (it cannot succeed any more: detach() made the client stale), then closes.
+    // A connect in flight settles first (it sees it is stale and closes its client itself).
     await opening;
-    await closeQuietly(client);
+    if (client) await closeQuietly(client);
   }
 
-  private async open(client: ModuleClient): Promise<void> {
-    await client.open();
-    const twin = await client.getTwin();
-    if (this.client !== client) return;
-    twin.on('error', (error: Error) => this.lose(client, `twin error: ${error.message}`));
-    await new Promise<void>((resolve, reject) => twin.enableTwinDesiredPropertiesUpdates((error) => (error ? reject(error) : resolve())));
-    if (this.client !== client) return;
-    this.twin = twin;
-    // The first listener replays the current desired section; later events are pushes (merged by the SDK).
-    twin.on('properties.desired', () => this.scheduleReport());
-    await twin.get();
+  private async connect(generation: number): Promise<void> {
+    const client = await this.host.createClient(this.deviceId, this.moduleId);
+    if (generation !== this.generation) {
+      if (client) await closeQuietly(client);
+      return;
+    }
+    if (!client) {
+      this.detach();
+      this.host.onEnded(this, 'the module has no credential the emulator accepts');
+      return;
+    }
+    this.client = client;
+    client.setRetryPolicy(NO_RETRY);
+    client.on('error', (error: Error) => this.lose(client, `client error: ${error.message}`));
+    client.on('disconnect', () => this.lose(client, 'disconnected'));
+    try {
+      await client.open();
+      const twin = await client.getTwin();
+      if (this.client !== client) return;
+      twin.on('error', (error: Error) => this.lose(client, `twin error: ${error.message}`));
+      this.twin = twin;
+      // The first listener replays the current desired section and subscribes; later events are pushes (merged by the SDK).
+      twin.on('properties.desired', () => this.scheduleReport());
+    } catch (error) {
+      this.lose(client, `connect failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   private scheduleReport(): void {
@@ -135,6 +146,8 @@ export class ModuleAgent {
       if (this.client !== client) return;
       this.handledVersion = Math.max(this.handledVersion, version);
       this.host.onHandled(this, version);
+      // Behind the hub (a change fell into the SDK's GET/SUBSCRIBE gap, or its push is still in flight): read again.
+      if ((this.host.desiredVersionOf(this.deviceId, this.moduleId) ?? 0) > version) await twin.get();
     } catch (error) {
       this.lose(client, `report failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {
@@ -155,6 +168,8 @@ export class ModuleAgent {
   }
 
   private detach(): void {
+    this.active = false;
+    this.generation++;
     if (this.timer) {
       clearTimeout(this.timer as NodeJS.Timeout);
       clearImmediate(this.timer as NodeJS.Immediate);

@@ -103,9 +103,9 @@ export class SecurityAgentSimulator implements ModuleAgentHost {
 
   // ---- ModuleAgentHost ---------------------------------------------------------------------------
 
-  createClient(deviceId: string, moduleId: string): ModuleClient | undefined {
+  async createClient(deviceId: string, moduleId: string): Promise<ModuleClient | undefined> {
     try {
-      return createAgentClient(this.connection, deviceId, moduleId, Date.now());
+      return await createAgentClient(this.connection, deviceId, moduleId, Date.now());
     } catch {
       // The module was deleted before its agent started: there is nothing to connect as.
       return undefined;
@@ -197,7 +197,7 @@ export class SecurityAgentSimulator implements ModuleAgentHost {
     this.settle();
   }
 
-  private desiredVersionOf(deviceId: string, moduleId: string): number | undefined {
+  desiredVersionOf(deviceId: string, moduleId: string): number | undefined {
     const twin = this.registry.findTwin(deviceId, moduleId) as { properties?: { desired?: { $version?: unknown } } } | undefined;
     if (!twin) return undefined;
     const version = twin.properties?.desired?.$version;
