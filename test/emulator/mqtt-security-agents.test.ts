@@ -83,6 +83,36 @@ describe('security agents over MQTT', () => {
     expect(twin.properties.reported).toMatchObject({ latest_state: 'failed', latest_invalid_fields: ['Process_Mode'] });
   });
 
+  it('a desired change between its twin GET and its desired SUBSCRIBE (no push) is picked up by a second read', async () => {
+    const registry = emulator.registry;
+    const getTwin = registry.getTwin.bind(registry);
+    let changed = false;
+    // The change lands while the MQTT GET is answered: the response carries the old version, and the agent has not
+    // subscribed to desired updates yet (the SDK subscribes once the GET returned), so the hub pushes nothing.
+    const spy = jest.spyOn(registry, 'getTwin').mockImplementation((deviceId, moduleId) => {
+      const twin = getTwin(deviceId, moduleId);
+      if (deviceId === 'agent-gap' && moduleId === MICRO && !changed) {
+        changed = true;
+        registry.updateTwin(deviceId, moduleId, { properties: { desired: { Process_MessageFrequency: 'High' } } });
+      }
+      return twin;
+    });
+    try {
+      const pushes = emulator.mqtt.stats.desiredPushes;
+      registry.createDevice({ deviceId: 'agent-gap' });
+      registry.createModule({ deviceId: 'agent-gap', moduleId: MICRO });
+      await emulator.agents.whenIdle();
+      expect(changed).toBe(true);
+      expect(emulator.mqtt.stats.desiredPushes).toBe(pushes);
+      expect((await moduleTwin('agent-gap')).properties.reported).toMatchObject({
+        latest_state: 'success',
+        Process_MessageFrequency: 'High',
+      });
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('rejectConfiguration reports failed naming the rejected keys and keeps the old configuration', async () => {
     await createWithModule('agent-r1');
     await emulator.agents.whenIdle();
