@@ -190,6 +190,7 @@ export class IotHubEmulator {
         transport: () => (agentTransport ??= localMqttTransport(mqtt.port, { host: loopbackFor(options.host) })),
         keysOf: (deviceId, moduleId) => registry.keysOf(deviceId, moduleId),
         devicePolicy: policies.find((p) => p.keyName === 'device'),
+        isConnected: (deviceId, moduleId) => mqtt.isConnected(deviceId, moduleId),
       },
       options.agent,
     );

@@ -39,6 +39,8 @@ export interface AgentConnection {
   keysOf(deviceId: string, moduleId: string): { primaryKey: string } | undefined;
   /** A policy granting DeviceConnect, for modules without keys; without one such agents cannot connect. */
   devicePolicy?: DevicePolicy;
+  /** Whether some client holds the identity's connection now (the endpoint's view). */
+  isConnected?(deviceId: string, moduleId: string): boolean;
 }
 
 export const POLICY_TOKEN_SECONDS = 7 * 24 * 3600;

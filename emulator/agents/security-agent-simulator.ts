@@ -6,7 +6,9 @@
  * not for every module in the registry: seeded and persisted modules model agents that are offline until TwinGuard
  * touches them, and a test hub with thousands of seeded modules opens no sockets. Once started, an agent stays
  * connected until its module or device is deleted, its mode becomes `disconnected`, its connection is lost, or the
- * hub stops. Modes are per device (agent-mode.ts).
+ * hub stops. It never reconnects on its own and does not connect while another client holds the module's identity,
+ * so device code connected with a security module's credentials displaces it for as long as it stays connected. Modes are per
+ * device (agent-mode.ts).
  *
  * `whenIdle()` tracks the work each change implies: a change at desired `$version` v is done when the module's
  * agent has acted on a version ≥ v (reported, or chosen not to in its mode), or has ended; mode changes are done
@@ -153,6 +155,9 @@ export class SecurityAgentSimulator implements ModuleAgentHost {
   private engage(deviceId: string, moduleId: string, awaitReport: boolean): void {
     const key = keyOf(deviceId, moduleId);
     let agent = this.agents.get(key);
+    // Another client (an operator's own agent or test code) holds the module's identity: connecting would drop it
+    // (one connection per identity), so the simulated agent stays out of its way.
+    if (!agent?.running && this.connection.isConnected?.(deviceId, moduleId)) return;
     if (awaitReport) {
       const version = this.desiredVersionOf(deviceId, moduleId);
       if (version === undefined) return;

@@ -3,9 +3,11 @@
  * connects with its module's own credentials, reads its twin, follows desired changes made through azure-iothub and
  * reports; the modes fail, silence and disconnect it; deletion and hub.stop() close its connection.
  */
+import { ModuleClient } from 'azure-iot-device';
 import type { Registry } from 'azure-iothub';
 import type { HubChange } from '../../emulator/hub-events';
 import { IotHubEmulator } from '../../emulator/index';
+import { localMqttTransport } from '../../emulator/mqtt/local-device-transport';
 import { closeRegistryClient, createRegistryClient } from '../../shared/adapters/registry-client';
 import { eventually } from '../../testing/eventually';
 
@@ -199,6 +201,34 @@ describe('security agents over MQTT', () => {
     expect(emulator.mqtt.stats.refused).toBe(refused + 1);
     expect(emulator.agents.isRunning('agent-off', MICRO)).toBe(false);
     expect((await moduleTwin('agent-off')).properties.reported).not.toHaveProperty('latest_state');
+  });
+
+  it('device code connecting with the module identity displaces the simulated agent, which then stays out of its way', async () => {
+    await createWithModule('agent-own');
+    await emulator.agents.whenIdle();
+    expect(emulator.agents.isRunning('agent-own', MICRO)).toBe(true);
+    const own = ModuleClient.fromConnectionString(
+      emulator.deviceConnectionString('agent-own', MICRO),
+      localMqttTransport(emulator.mqttPort),
+    );
+    try {
+      await own.open();
+      const twin = await own.getTwin();
+      const pushes: Array<Record<string, unknown>> = [];
+      twin.on('properties.desired', (patch: Record<string, unknown>) => pushes.push(patch));
+      await eventually(() => !emulator.agents.isRunning('agent-own', MICRO), 5000, 'the simulated agent to be displaced');
+      await eventually(() => emulator.mqtt.isSubscribed('agent-own', MICRO, 'desiredUpdates'), 5000, 'the own client to subscribe');
+      const before = (await moduleTwin('agent-own')).properties.reported;
+
+      await desire('agent-own', { Process_MessageFrequency: 'High' });
+      await emulator.agents.whenIdle();
+      await eventually(() => pushes.find((patch) => patch['Process_MessageFrequency'] === 'High'), 5000, 'the push to the own client');
+      expect(emulator.agents.isRunning('agent-own', MICRO)).toBe(false);
+      expect(emulator.mqtt.isConnected('agent-own', MICRO)).toBe(true);
+      expect((await moduleTwin('agent-own')).properties.reported).toEqual(before);
+    } finally {
+      await own.close();
+    }
   });
 
   it('deleting the device closes its agent; modules the agents do not serve get none', async () => {
