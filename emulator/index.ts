@@ -15,6 +15,7 @@ import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './
 import { methodRoutes } from './http/method-routes';
 import { ConfigurationEngine, type ConfigurationEngineOptions } from './configurations/configuration-engine';
 import { ConfigurationStore } from './configurations/configuration-store';
+import { localMqttTransport } from './mqtt/local-device-transport';
 import { MqttEndpoint } from './mqtt/mqtt-endpoint';
 import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
@@ -246,11 +247,23 @@ export class IotHubEmulator {
       upgrade: mqttWebSocketUpgrade((stream) => mqtt.handleConnection(stream)),
     });
     const detach = registry.onChange((change) => events.publishChange(change));
-    const agents = new SecurityAgentSimulator(registry, options.agent);
     const tls = certificate && {
       certificate,
       hubAmqp: new NotEmulatedAmqpListener({ ...certificate, host: options.host, description: hubAmqpNotEmulatedDescription(hostName) }),
     };
+    // The simulated agents are ModuleClients over this hub's MQTT port, each with its module's credentials.
+    let agentTransport: ReturnType<typeof localMqttTransport> | undefined;
+    const agents = new SecurityAgentSimulator(
+      registry,
+      {
+        hostName: `${hubName}.azure-devices.net`,
+        transport: () => (agentTransport ??= localMqttTransport(mqtt.port, { host: loopbackFor(options.host) })),
+        keysOf: (deviceId, moduleId) => registry.keysOf(deviceId, moduleId),
+        devicePolicy: policies.find((p) => p.keyName === 'device'),
+        isConnected: (deviceId, moduleId) => mqtt.isConnected(deviceId, moduleId),
+      },
+      options.agent,
+    );
     try {
       await Promise.all([http.start(), events.start(), mqtt.start(), tls?.hubAmqp.start()]);
       const seeded = options.seed ? await seedRegistry(registry, options.seed) : { devices: 0, modules: 0, edge: 0, disabled: 0 };
@@ -271,7 +284,7 @@ export class IotHubEmulator {
         tls,
       );
     } catch (error) {
-      agents.stop();
+      await agents.stop();
       detach();
       await Promise.allSettled([mqtt.stop(), http.stop(), events.stop(), tls?.hubAmqp.stop()]);
       throw error;
@@ -293,9 +306,9 @@ export class IotHubEmulator {
     );
   }
 
-  /** Stops both endpoints and the agent simulator; closes every socket and timer. */
+  /** Stops the agents (their MQTT clients), then the endpoints; closes every socket and timer. */
   async stop(): Promise<void> {
-    this.agents.stop();
+    await this.agents.stop();
     // Devices first: their disconnects still reach the registry and the built-in endpoint.
     await this.mqtt.stop();
     this.detach();
@@ -316,6 +329,11 @@ function eventHubNameFor(hubName: string): string {
     .padStart(8, '0')
     .slice(0, 7);
   return `iothub-ehub-${prefix}-${suffix}`;
+}
+
+/** Where the in-process agents reach the MQTT endpoint: a wildcard listen address is not a destination. */
+function loopbackFor(host: string | undefined): string {
+  return host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
 /** Random base64 key, for callers that need one (e.g. test helpers). */

@@ -146,6 +146,7 @@ async function runEmbedded(args: Args, logger: Logger): Promise<void> {
     `  IoT Hub (emulator)  IOTHUB_CONNECTION_STRING=${system.hub.serviceConnectionString}`,
     `                      IOTHUB_SERVICE_ENDPOINT=${system.hub.registryUrl}   (createRegistryClient in shared/adapters/registry-client.ts)`,
     `  Built-in endpoint   ${system.hub.eventHubConnectionString}`,
+    ...system.deviceSideLines(),
     `  Storage (Azurite)   ${system.azurite.connectionString}`,
     `  State               ${args.data ? `kept in ${args.data}` : 'in memory (use --data <dir> to keep it)'}`,
     '',

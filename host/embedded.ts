@@ -1,6 +1,8 @@
 /**
  * The embedded default behind `npm start`: in-process Azurite, the IoT Hub emulator with a demo
  * fleet, and TwinGuard in standalone host mode wired to both. No Azure account, no configuration.
+ * The fleet's security agents are azure-iot-device ModuleClients connected to the emulator's MQTT device endpoint
+ * with their modules' credentials (emulator/agents/), so every posture starts the way a real agent's does.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -83,6 +85,16 @@ export class EmbeddedTwinGuard {
       await azurite.stop();
       throw err;
     }
+  }
+
+  /** Banner lines for the device side: where device code connects and how to build its connection string. */
+  deviceSideLines(): string[] {
+    const { hub } = this;
+    return [
+      `  Device side (MQTT)  IOTHUB_MQTT_PORT=${hub.mqttPort}   (security agents connect here as ModuleClients)`,
+      `                      HostName=${hub.hostName};DeviceId=<id>[;ModuleId=<m>];SharedAccessKey=<its primary key>`,
+      `                      with localMqttTransport(${hub.mqttPort}) from dist/emulator/mqtt/local-device-transport.js (emulator/README.md)`,
+    ];
   }
 
   /** Registers new devices through the real SDK, as an operator's script would, to show the flow. */
@@ -196,6 +208,9 @@ function narrate(hub: IotHubEmulator, logger: Logger): () => void {
     if (change.kind === 'lifecycle' && change.opType === 'createDeviceIdentity') {
       if (change.moduleId) logger.info(`hub: module ${change.moduleId} created`, { deviceId: change.deviceId });
       else logger.info('hub: device created', { deviceId: change.deviceId });
+    } else if (change.kind === 'connectionState' && change.moduleId) {
+      const state = change.opType === 'deviceConnected' ? 'connected' : 'disconnected';
+      logger.info(`hub: ${change.moduleId} agent ${state} over MQTT`, { deviceId: change.deviceId });
     } else if (change.kind === 'twinChange' && change.moduleId) {
       const reported = (change.body['properties'] as { reported?: Record<string, unknown> } | undefined)?.reported;
       if (reported && 'latest_state' in reported) {
