@@ -194,6 +194,7 @@ function findingEntity(row: FindingRecord): Entity {
     RepairAction: row.repairAction,
     RepairResult: row.repairResult,
     RepairError: row.repairError,
+    MitigationsJson: row.mitigations && JSON.stringify(row.mitigations),
   });
 }
 
@@ -217,6 +218,8 @@ function findingFrom(entity: Record<string, unknown>): FindingRecord {
     const value = str(entity[column]);
     if (value !== undefined) row[key] = value;
   }
+  const mitigations = str(entity.MitigationsJson);
+  if (mitigations !== undefined) row.mitigations = JSON.parse(mitigations) as FindingRecord['mitigations'];
   return row;
 }
 

@@ -30,6 +30,7 @@ import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../services/reg
 import { workerLogger } from '../worker-logger';
 import { metricsTap } from '../telemetry/metrics-tap';
 import { flushConfiguredTelemetry, startConfiguredTelemetry } from './telemetry';
+import { responsePartsFor, type ResponseParts } from './response-parts';
 
 /** The sweep's parts that need the host storage account (AzureWebJobsStorage). */
 export interface HostStorageParts {
@@ -74,6 +75,8 @@ export interface ServiceGraph {
    * or Table-only account must not stop the event path. @throws when AzureWebJobsStorage is not set or unusable.
    */
   hostStorage(): HostStorageParts;
+  /** Mitigations, their audit, the alert outbox and sink (shared/composition/response-parts.ts). */
+  readonly responses: ResponseParts;
   readonly now: () => Date;
   /** Releases what holds sockets (the IoT Hub client's keep-alive agent). Idempotent. */
   close(): Promise<void>;
@@ -148,13 +151,17 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   const runs = table(config.compliance.runsTable);
   const findings = table(config.compliance.findingsTable);
   const suppressions = table(config.compliance.suppressionsTable);
+  const responseTables = { audit: table(config.mitigations.auditTable), outbox: table(config.alerts.outboxTable) };
   // The short budget: the first invocation of a cold worker builds the graph, and it may be an API request.
-  await retryTransient(() => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions]), {
-    budgetMs: apiBudgetMs,
-    operationName: 'ensureTables',
-    logger,
-    retryMessage: 'table storage call retried',
-  });
+  await retryTransient(
+    () => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions, ...Object.values(responseTables)]),
+    {
+      budgetMs: apiBudgetMs,
+      operationName: 'ensureTables',
+      logger,
+      retryMessage: 'table storage call retried',
+    },
+  );
 
   let closed = false;
   let hostStorageParts: HostStorageParts | undefined;
@@ -176,6 +183,7 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
     sweeps: new TableSweepStore(runs, findings, { retryBudgetMs, logger }),
     suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs, logger }),
     hostStorage,
+    responses: responsePartsFor(config, sdk, responseTables, () => sweepRegistry.takeOperation(), logger),
     now: () => new Date(),
     close() {
       if (!closed) {

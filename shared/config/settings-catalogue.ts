@@ -3,6 +3,7 @@
  * table, local.settings.sample.json and the ARM template are checked against this list.
  */
 import { MICRO_AGENT_MODULE_ID } from '../domain/security-module/module-ids';
+import { RESPONSE_SETTINGS } from './response-settings';
 
 /** One row of the configuration table (README, local.settings.sample.json checks). */
 export interface SettingDefinition {
@@ -308,6 +309,7 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
     description:
       'Application Insights connection string (the Functions convention). When set, metrics and log records also go to Application Insights through OpenTelemetry; when absent, nothing of OpenTelemetry is loaded.',
   },
+  ...RESPONSE_SETTINGS,
 ] satisfies SettingDefinition[]);
 
 /** Defaults by setting name. */

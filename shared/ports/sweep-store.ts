@@ -119,6 +119,8 @@ export interface FindingRecord {
   repairResult?: string;
   /** Why the repair failed (e.g. the import job's error line for this device). */
   repairError?: string;
+  /** Mitigations applied for this violation's rule (shared/services/sweep/mitigate-bucket.ts). */
+  mitigations?: { action: string; result: string }[];
 }
 
 export interface FindingsQuery {

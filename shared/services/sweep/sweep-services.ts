@@ -8,6 +8,8 @@ import type { SuppressionStore } from '../../ports/suppression-store';
 import type { SweepQueue } from '../../ports/sweep-queue';
 import type { SweepStore } from '../../ports/sweep-store';
 import type { RegistryMeter } from '../registry-budget';
+import type { AlertRecorder } from '../alerts/alert-recorder';
+import type { MitigationServices } from '../mitigations/mitigation-services';
 
 export interface SweepSettings {
   rules: RuleSettings;
@@ -44,6 +46,10 @@ export interface SweepServices {
   /** Absent: bulk import is unavailable and missing modules are always created one by one. */
   imports?: ModuleImportJobs;
   settings: SweepSettings;
+  /** Absent or with no rules: the sweep mitigates nothing (SWEEP_MITIGATION_RULES). */
+  mitigations?: MitigationServices;
+  /** Absent: no compliance alerts (ALERT_SINK=none). */
+  alerts?: AlertRecorder;
   /** The clock of every timestamp and of every time budget (planning, shards, import results, retention). */
   now: () => Date;
   logger: Logger;
