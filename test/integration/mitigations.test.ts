@@ -29,7 +29,7 @@ import { addDevice, MODULE, startFleetHub, type FleetHub } from '../../testing/s
 const RULES = 'agent-failed:quarantine+notify+disableModule,configuration-drift:quarantine,agent-stale:disableDevice';
 
 function twinTags(hub: FleetHub, deviceId: string, moduleId?: string): Record<string, unknown> {
-  return ((hub.registry.getTwin(deviceId, moduleId) as unknown as { tags?: Record<string, unknown> }).tags ?? {});
+  return (hub.registry.getTwin(deviceId, moduleId) as unknown as { tags?: Record<string, unknown> }).tags ?? {};
 }
 
 function post(body: string, headers: Record<string, string> = {}): HttpRequest {

@@ -12,9 +12,7 @@ export interface ComplianceState {
 }
 
 export type DeviceChange =
-  | { kind: 'nonCompliant'; violations: RuleId[] }
-  | { kind: 'recovered' }
-  | { kind: 'ruleFired'; newRules: RuleId[]; violations: RuleId[] };
+  { kind: 'nonCompliant'; violations: RuleId[] } | { kind: 'recovered' } | { kind: 'ruleFired'; newRules: RuleId[]; violations: RuleId[] };
 
 /**
  * A device that becomes non-compliant (from compliant or from never assessed), one that recovers, and one that stays

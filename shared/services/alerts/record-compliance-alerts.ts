@@ -41,7 +41,9 @@ export async function recordComplianceAlerts(
         ? undefined
         : {
             compliant: stored.compliant,
-            violations: (stored.findings ?? []).filter((finding) => finding.status === 'violation').map((finding) => finding.ruleId as RuleId),
+            violations: (stored.findings ?? [])
+              .filter((finding) => finding.status === 'violation')
+              .map((finding) => finding.ruleId as RuleId),
           };
     const change = deviceChange(previous, { compliant: item.verdict.compliant, violations: violations.map((finding) => finding.ruleId) });
     if (!change) continue;

@@ -78,7 +78,9 @@ function parseRequest(body: unknown, allowDisruptive: boolean): Request | string
       if (bad.length > 0) problems.push(`actions must be among ${MITIGATION_ACTIONS.join(', ')}`);
       const disruptive = (actions as string[]).filter((action) => DISRUPTIVE_ACTIONS.has(action as MitigationAction));
       if (disruptive.length > 0 && !allowDisruptive)
-        problems.push(`${disruptive.join(' and ')} ${disruptive.length > 1 ? 'are' : 'is'} disruptive and needs MITIGATION_ALLOW_DISRUPTIVE=true`);
+        problems.push(
+          `${disruptive.join(' and ')} ${disruptive.length > 1 ? 'are' : 'is'} disruptive and needs MITIGATION_ALLOW_DISRUPTIVE=true`,
+        );
       request.actions = actions as MitigationAction[];
     }
   }
@@ -88,7 +90,8 @@ function parseRequest(body: unknown, allowDisruptive: boolean): Request | string
     else {
       const { rule, severity, device, ...rest } = filter as Record<string, unknown>;
       if (Object.keys(rest).length > 0) problems.push('filter takes rule, severity and device only');
-      if (rule !== undefined && !(RULE_IDS as readonly unknown[]).includes(rule)) problems.push(`filter.rule must be one of ${RULE_IDS.join(', ')}`);
+      if (rule !== undefined && !(RULE_IDS as readonly unknown[]).includes(rule))
+        problems.push(`filter.rule must be one of ${RULE_IDS.join(', ')}`);
       else if (rule !== undefined) request.filter.rule = rule as RuleId;
       if (severity !== undefined && !(SEVERITIES as readonly unknown[]).includes(severity))
         problems.push(`filter.severity must be one of ${SEVERITIES.join(', ')}`);
@@ -126,9 +129,20 @@ async function violationRows(
   sweep: { sweepId: string; shards: number },
   sweeps: SweepStore,
 ): Promise<{ rows: FindingRecord[]; continuationToken?: string }> {
-  const base = { sweepId: sweep.sweepId, shards: sweep.shards, status: 'violation' as const, ruleId: request.filter.rule, severity: request.filter.severity };
+  const base = {
+    sweepId: sweep.sweepId,
+    shards: sweep.shards,
+    status: 'violation' as const,
+    ruleId: request.filter.rule,
+    severity: request.filter.severity,
+  };
   if (!request.deviceIds) {
-    return sweeps.listFindings({ ...base, deviceIdPrefix: request.filter.device, limit: request.limit, continuationToken: request.continuationToken });
+    return sweeps.listFindings({
+      ...base,
+      deviceIdPrefix: request.filter.device,
+      limit: request.limit,
+      continuationToken: request.continuationToken,
+    });
   }
   const rows: FindingRecord[] = [];
   for (const deviceId of request.deviceIds) {
@@ -143,12 +157,18 @@ function targetsOf(rows: readonly FindingRecord[], rules: MitigationRules, actio
   for (const row of rows) byDevice.set(row.deviceId, [...(byDevice.get(row.deviceId) ?? []), row]);
   const targets: MitigationTarget[] = [];
   for (const [deviceId, deviceRows] of byDevice) {
-    const findings = deviceRows.map((row) => ({ ruleId: row.ruleId, status: row.status }) satisfies Pick<DeviceFinding, 'ruleId' | 'status'>);
+    const findings = deviceRows.map(
+      (row) => ({ ruleId: row.ruleId, status: row.status }) satisfies Pick<DeviceFinding, 'ruleId' | 'status'>,
+    );
     const planned: PlannedMitigation[] = actions
       ? actions.map((action) => ({ action, ruleIds: [...new Set(deviceRows.map((row) => row.ruleId))] }))
       : planMitigations(findings, rules);
     if (planned.length === 0) continue;
-    const violations = deviceRows.map((row) => ({ ruleId: row.ruleId, severity: row.severity as DeviceFinding['severity'], message: row.message }));
+    const violations = deviceRows.map((row) => ({
+      ruleId: row.ruleId,
+      severity: row.severity as DeviceFinding['severity'],
+      message: row.message,
+    }));
     targets.push({ deviceId, planned, violations });
   }
   return targets;
@@ -171,10 +191,23 @@ export async function requestMitigations(body: unknown, caller: MitigationsCalle
   // A page holds at most `limit` rows, so at most `limit` devices. A device whose rows straddle two pages is
   // mitigated on both; its actions are idempotent, so the second time costs reads only.
   const targets = targetsOf(page.rows, services.settings.rules, request.actions);
-  const context = { sweepId: run.sweepId, requestId: caller.requestId, who: caller.who, source: 'api' as const, dryRun: request.dryRun, at: services.now() };
+  const context = {
+    sweepId: run.sweepId,
+    requestId: caller.requestId,
+    who: caller.who,
+    source: 'api' as const,
+    dryRun: request.dryRun,
+    at: services.now(),
+  };
   const results = await applyMitigations(targets, context, services, { concurrency: 4, logger: services.logger });
   return {
     status: 200,
-    body: { sweepId: run.sweepId, dryRun: request.dryRun, devices: targets.length, results, continuationToken: page.continuationToken ?? null },
+    body: {
+      sweepId: run.sweepId,
+      dryRun: request.dryRun,
+      devices: targets.length,
+      results,
+      continuationToken: page.continuationToken ?? null,
+    },
   };
 }
