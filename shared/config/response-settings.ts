@@ -44,7 +44,8 @@ export const RESPONSE_SETTINGS: readonly SettingDefinition[] = [
   {
     name: 'ALERT_WEBHOOK_URL',
     required: false,
-    secret: false,
+    // Receivers often carry an access token in the path or query: the URL is shown redacted, and errors name its host only.
+    secret: true,
     description:
       'HTTPS URL the webhook sink POSTs event batches to (http only to a loopback address, for tests). Required with ALERT_SINK=webhook.',
   },

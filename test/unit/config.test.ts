@@ -480,6 +480,7 @@ describe('secrets', () => {
       'POSTURE_STORAGE_CONNECTION',
       'AzureWebJobsStorage',
       'APPLICATIONINSIGHTS_CONNECTION_STRING',
+      'ALERT_WEBHOOK_URL',
       'ALERT_WEBHOOK_SECRET',
       'ALERT_EVENTGRID_KEY',
     ]);
