@@ -3,7 +3,7 @@
  *
  * AlertOutbox — PartitionKey `outbox`, RowKey = the entry's sequence (`<occurred at ISO>_<order>_<event id>`, so key
  * order is delivery order): Status (`pending`/`sent`/`deadLettered`), EventId, Subject, Type, EventJson, Attempts,
- * NextAttemptAt, LastError, CreatedAt, SentAt. One partition: changes are few per sweep, and a single partition keeps
+ * NextAttemptAt, LastError, CreatedAt, SentAt; and PartitionKey `lease`, RowKey `dispatcher`: Holder, LeaseUntil. One partition: changes are few per sweep, and a single partition keeps
  * key order global, which is what lets the dispatcher deliver one device's events in order.
  */
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
@@ -17,6 +17,9 @@ import { readInteger, splitIntoTransactions, withoutUndefined } from './table-cl
 import type { TableSweepStoreOptions } from './table-sweep-store';
 
 const PARTITION = 'outbox';
+/** The dispatcher's lease: one row beside the outbox, taken with an ETag condition. */
+const LEASE_PARTITION = 'lease';
+const LEASE_ROW = 'dispatcher';
 
 function rowFrom(entity: Record<string, unknown>): OutboxRow {
   const row: OutboxRow = {
@@ -124,6 +127,42 @@ export class TableAlertOutbox implements AlertOutbox {
       await this.retry('purgeSentAlerts', () => this.table.submitTransaction(actions));
     }
     return keys.length;
+  }
+
+  async acquireLease(holder: string, now: Date, until: Date): Promise<boolean> {
+    const keys = { partitionKey: LEASE_PARTITION, rowKey: LEASE_ROW };
+    const current = await this.retry('readAlertLease', async () => {
+      try {
+        return await this.table.getEntity<Record<string, unknown>>(keys.partitionKey, keys.rowKey);
+      } catch (error) {
+        if (classifyServiceError(error).kind === 'notFound') return undefined;
+        throw error;
+      }
+    });
+    const leaseUntil = iso(current?.LeaseUntil);
+    if (current && str(current.Holder) !== holder && leaseUntil !== undefined && Date.parse(leaseUntil) > now.getTime()) return false;
+    const entity = { ...keys, Holder: holder, LeaseUntil: until };
+    try {
+      await this.retry('takeAlertLease', () =>
+        current ? this.table.updateEntity(entity, 'Replace', { etag: current.etag }) : this.table.createEntity(entity),
+      );
+      return true;
+    } catch (error) {
+      // Another dispatcher took it between our read and write.
+      const kind = classifyServiceError(error).kind;
+      if (kind === 'preconditionFailed' || kind === 'conflict') return false;
+      throw error;
+    }
+  }
+
+  async releaseLease(holder: string): Promise<void> {
+    const current = await this.table.getEntity<Record<string, unknown>>(LEASE_PARTITION, LEASE_ROW).catch(() => undefined);
+    if (!current || str(current.Holder) !== holder) return;
+    await this.table
+      .updateEntity({ partitionKey: LEASE_PARTITION, rowKey: LEASE_ROW, Holder: holder, LeaseUntil: new Date(0) }, 'Replace', {
+        etag: current.etag,
+      })
+      .catch(() => undefined);
   }
 
   /** Merges columns into the rows, in ≤100-row transactions (one partition). */

@@ -38,4 +38,11 @@ export interface AlertOutbox {
   deadLettered(limit: number): Promise<OutboxRow[]>;
   /** Deletes at most `maxRows` sent rows sent before `before`; returns how many. */
   purgeSent(before: Date, maxRows: number): Promise<number>;
+  /**
+   * Takes the dispatcher's lease until `until` when it is free, expired or already `holder`'s; false when another
+   * holder has it. One dispatcher at a time keeps batches in order when several hosts run the timer.
+   */
+  acquireLease(holder: string, now: Date, until: Date): Promise<boolean>;
+  /** Gives the lease up early (only if `holder` still has it). */
+  releaseLease(holder: string): Promise<void>;
 }

@@ -233,6 +233,23 @@ describe('compliance alerts', () => {
     }
   });
 
+  it('lets one dispatcher deliver at a time: another host holding the lease makes this round skip', async () => {
+    const hook = await receiver(() => ({ status: 200 }));
+    try {
+      const sink = new WebhookAlertSink({ url: hook.url, secret: SECRET, timeoutMs: 5000 });
+      await outbox.add([outboxEntry(event('dev-1', new Date(clock.now)), 1)], new Date(clock.now));
+      expect(await outbox.acquireLease('other-host', new Date(clock.now), new Date(clock.now + 300_000))).toBe(true);
+      expect(await dispatch(sink)).toMatchObject({ skipped: true, sent: 0 });
+      expect(hook.calls).toHaveLength(0);
+      clock.now += 300_001;
+      expect(await dispatch(sink)).toMatchObject({ sent: 1 });
+      // Released at the end of the round: the other host may take it at once.
+      expect(await outbox.acquireLease('other-host', new Date(clock.now), new Date(clock.now + 300_000))).toBe(true);
+    } finally {
+      await hook.close();
+    }
+  });
+
   it('delivers to a Storage Queue at least once: a crash after sending resends the same ids, and the queue redelivers', async () => {
     const queue = new QueueClient(azurite.connectionString, `alerts-${Math.random().toString(36).slice(2, 8)}`);
     const sink = new QueueAlertSink(queue, 5000);

@@ -53,4 +53,17 @@ export class MemoryAlertOutbox implements AlertOutbox {
   purgeSent(): Promise<number> {
     return Promise.resolve(0);
   }
+
+  private lease: { holder: string; until: number } | undefined;
+
+  acquireLease(holder: string, now: Date, until: Date): Promise<boolean> {
+    if (this.lease && this.lease.holder !== holder && this.lease.until > now.getTime()) return Promise.resolve(false);
+    this.lease = { holder, until: until.getTime() };
+    return Promise.resolve(true);
+  }
+
+  releaseLease(holder: string): Promise<void> {
+    if (this.lease?.holder === holder) this.lease = undefined;
+    return Promise.resolve();
+  }
 }

@@ -6,6 +6,8 @@
  * round, so nothing overtakes the failed batch. At-least-once: a crash after a send and before it is recorded sends
  * the batch again, with the same event ids, for receivers to deduplicate.
  */
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { classifyServiceError, errorMessage } from '../../errors';
 import type { Logger } from '../../logger';
 import type { AlertOutbox, OutboxRow } from '../../ports/alert-outbox';
@@ -29,7 +31,11 @@ export interface AlertDispatchServices {
   maxAttempts: number;
   now: () => Date;
   logger: Logger;
+  /** Who holds the dispatch lease (default: this process). */
+  holder?: string;
 }
+
+const DISPATCHER_ID = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 export interface DispatchResult {
   sent: number;
@@ -79,7 +85,26 @@ export function batchesOf(rows: readonly OutboxRow[], maxEvents: number, maxByte
   return batches;
 }
 
-export async function dispatchAlerts(services: AlertDispatchServices): Promise<DispatchResult> {
+/** Longer than a round can take (20 batches, each within OUTBOUND_TIMEOUT_MS), so a lease never ends mid-round. */
+const LEASE_MS = 5 * 60_000;
+
+/**
+ * One round, under the outbox's lease: with several hosts running the timer, one delivers and the others skip
+ * (`skipped`), so batches never leave out of order from two dispatchers at once.
+ */
+export async function dispatchAlerts(services: AlertDispatchServices): Promise<DispatchResult & { skipped?: true }> {
+  const holder = services.holder ?? DISPATCHER_ID;
+  const start = services.now();
+  if (!(await services.outbox.acquireLease(holder, start, new Date(start.getTime() + LEASE_MS))))
+    return { sent: 0, batches: 0, retried: 0, deadLettered: 0, waiting: 0, skipped: true };
+  try {
+    return await dispatchRound(services);
+  } finally {
+    await services.outbox.releaseLease(holder);
+  }
+}
+
+async function dispatchRound(services: AlertDispatchServices): Promise<DispatchResult> {
   const recorder: AlertRecorder = { outbox: services.outbox, source: services.source };
   await recordSweepDropAlert(services.sweeps, recorder, services.complianceDropPoints, services.now());
   const now = services.now();
