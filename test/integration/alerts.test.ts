@@ -15,7 +15,7 @@ import { QueueAlertSink } from '../../shared/adapters/queue-alert-sink';
 import { TableAlertOutbox } from '../../shared/adapters/table-alert-outbox';
 import { createTableClient, ensureTables } from '../../shared/adapters/table-clients';
 import { WebhookAlertSink } from '../../shared/adapters/webhook-alert-sink';
-import { ALERT_EVENT_TYPES, buildCloudEvent, type CloudEvent } from '../../shared/domain/alerts/cloud-event';
+import { ALERT_EVENT_TYPES, buildCloudEvent, type AlertEventType, type CloudEvent } from '../../shared/domain/alerts/cloud-event';
 import { SIGNATURE_HEADER, verifySignature } from '../../shared/domain/alerts/webhook-signature';
 import { silentLogger } from '../../shared/logger';
 import type { AlertOutbox } from '../../shared/ports/alert-outbox';
@@ -64,7 +64,7 @@ async function receiver(answer: (request: Received) => { status: number; headers
   };
 }
 
-function event(deviceId: string, at: Date, type = ALERT_EVENT_TYPES.deviceNonCompliant): CloudEvent {
+function event(deviceId: string, at: Date, type: AlertEventType = ALERT_EVENT_TYPES.deviceNonCompliant): CloudEvent {
   return buildCloudEvent({ idParts: ['sw-x', deviceId], source: SOURCE, type, subject: deviceId, time: at, data: { deviceId } });
 }
 

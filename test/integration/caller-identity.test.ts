@@ -26,7 +26,7 @@ describe('caller identity', () => {
   afterAll(() => host.stop());
 
   it('is the key name the standalone host sets, whatever the client claims', async () => {
-    for (const headers of [
+    for (const headers of <Record<string, string>[]>[
       { 'x-functions-key': 'the-standalone-key' },
       { 'x-functions-key': 'the-standalone-key', [KEY_NAME_HEADER]: 'admin' },
     ]) {

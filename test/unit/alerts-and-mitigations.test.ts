@@ -167,7 +167,7 @@ describe('mitigation and alert settings', () => {
       loadConfig({ ...base, ...env });
       return [];
     } catch (error) {
-      return (error as ConfigError).problems;
+      return [...(error as ConfigError).problems];
     }
   };
 
