@@ -26,7 +26,8 @@ import { applyMitigations, type MitigationTarget } from './apply-mitigations';
 import type { MitigationServices } from './mitigation-services';
 
 export const MAX_DEVICES_PER_REQUEST = 100;
-const DEFAULT_LIMIT = 50;
+// Each device costs 2–4 registry operations of the sweep's budget (50/min by default): 20 devices answer within a minute or two.
+const DEFAULT_LIMIT = 20;
 const MAX_BODY_DEPTH = 4;
 const MAX_PREFIX_LENGTH = 128;
 const FIELDS = new Set(['sweepId', 'dryRun', 'actions', 'filter', 'deviceIds', 'limit', 'continuationToken']);
