@@ -14,7 +14,8 @@ export function makeAlertsDispatchHandler(services: () => Promise<Omit<AlertDisp
     if (!deps) return;
     const logger = loggerFor(context);
     const result = await dispatchAlerts({ ...deps, logger });
-    if (result.sent + result.retried + result.deadLettered > 0) logger.info('alerts dispatched', { ...result });
+    // The metrics twinguard.alerts.* are read off this line (shared/telemetry/metrics-from-log.ts).
+    if (result.sent + result.retried + result.deadLettered > 0) logger.info('alerts dispatched', { sink: deps.sink.kind, ...result });
   };
 }
 

@@ -7,6 +7,7 @@ import { loadConfig } from '../../shared/config/load-config';
 import { ConfigError } from '../../shared/config/config-error';
 import type { OutboxRow } from '../../shared/ports/alert-outbox';
 import { batchesOf, dueRows, retryDelayMs } from '../../shared/services/alerts/dispatch-alerts';
+import { metricsFromLog } from '../../shared/telemetry/metrics-from-log';
 
 describe('SWEEP_MITIGATION_RULES', () => {
   it('parses rule:action+action pairs, merges repeats and keeps action order', () => {
@@ -148,6 +149,14 @@ describe('dispatch order and retries', () => {
     expect(batchesOf(rows, 2, 1_000_000).map((batch) => batch.map((r) => r.sequence))).toEqual([['0', '1'], ['2', '3'], ['4']]);
     const size = Buffer.byteLength(JSON.stringify(rows[0]?.event)) + 1;
     expect(batchesOf(rows, 100, 2 + 2 * size).map((batch) => batch.length)).toEqual([2, 2, 1]);
+  });
+
+  it('counts delivered and dead-lettered alerts off the dispatcher’s log line', () => {
+    expect(metricsFromLog('alerts dispatched', { sink: 'webhook', sent: 3, batches: 1, retried: 2, deadLettered: 1 })).toEqual([
+      { name: 'twinguard.alerts.delivered', value: 3, attributes: { sink: 'webhook' } },
+      { name: 'twinguard.alerts.dead_lettered', value: 1, attributes: { sink: 'webhook' } },
+    ]);
+    expect(metricsFromLog('alerts dispatched', { sink: 'queue', sent: 0, retried: 4 })).toEqual([]);
   });
 
   it('backs off from 30 s, doubling to an hour, never below Retry-After', () => {
