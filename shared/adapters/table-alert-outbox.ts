@@ -47,26 +47,47 @@ export class TableAlertOutbox implements AlertOutbox {
   }
 
   async add(entries: readonly OutboxEntry[], at: Date): Promise<number> {
-    const created = await mapWithConcurrency(entries, 8, (entry) =>
+    const entities = entries.map((entry) =>
+      withoutUndefined({
+        partitionKey: PARTITION,
+        rowKey: entry.sequence,
+        Status: 'pending',
+        EventId: entry.event.id,
+        Subject: entry.event.subject,
+        Type: entry.event.type,
+        EventJson: JSON.stringify(entry.event),
+        Attempts: 0,
+        NextAttemptAt: at,
+        CreatedAt: at,
+      }),
+    );
+    const unique = [...new Map(entities.map((entity) => [entity.rowKey, entity])).values()];
+    const counts = await mapWithConcurrency(
+      splitIntoTransactions([unique], (entity) => entity.EventJson.length * 2 + 400),
+      4,
+      async (chunk) => {
+        try {
+          // Fast path: a chunk of new events is one request. A transaction fails whole when any row exists already.
+          await this.retry('addAlerts', () => this.table.submitTransaction(chunk.map((entity): TransactionAction => ['create', entity])));
+          return chunk.length;
+        } catch (error) {
+          if (classifyServiceError(error).kind !== 'conflict') throw error;
+          return this.addOneByOne(chunk);
+        }
+      },
+    );
+    const created = counts.reduce((sum, count) => sum + count, 0);
+    return created;
+  }
+
+  /** Inserts each row that is missing: a redone bucket's events are already there, and the first copy is kept. */
+  private async addOneByOne(entities: readonly (Record<string, unknown> & { partitionKey: string; rowKey: string })[]): Promise<number> {
+    const created = await mapWithConcurrency(entities, 8, (entity) =>
       this.retry('addAlert', async () => {
         try {
-          await this.table.createEntity(
-            withoutUndefined({
-              partitionKey: PARTITION,
-              rowKey: entry.sequence,
-              Status: 'pending',
-              EventId: entry.event.id,
-              Subject: entry.event.subject,
-              Type: entry.event.type,
-              EventJson: JSON.stringify(entry.event),
-              Attempts: 0,
-              NextAttemptAt: at,
-              CreatedAt: at,
-            }),
-          );
+          await this.table.createEntity(entity);
           return true;
         } catch (error) {
-          // Already there: the same event from a redone bucket (its key is derived from the event), keep the first.
           if (classifyServiceError(error).kind === 'conflict') return false;
           throw error;
         }
