@@ -175,6 +175,17 @@ describe('mitigations on the emulator and Azurite', () => {
     expect(audits.filter((entry) => entry.requestId === 'sw-2')).toHaveLength(8);
   });
 
+  it('cannot disable an X.509 module (unsupported) and reports devices and modules that are gone, writing nothing', async () => {
+    hub.registry.createDevice({ deviceId: 'ca-1', authentication: { type: 'certificateAuthority' } }, { notify: false });
+    hub.registry.createModule({ deviceId: 'ca-1', moduleId: MODULE, authentication: { type: 'certificateAuthority' } }, { notify: false });
+    const devices = mitigations.devices;
+    expect(await devices.disableModule('ca-1', MODULE)).toBe('unsupported');
+    expect(twinTags(hub, 'ca-1', MODULE)).toEqual({});
+    expect(await devices.disableModule('ca-1', 'no-such-module')).toBe('moduleNotFound');
+    expect(await devices.quarantine('no-such-device', ['twinguard', 'quarantine'])).toBe('deviceNotFound');
+    expect(await devices.disableDevice('no-such-device', 'why')).toBe('deviceNotFound');
+  });
+
   describe('POST /api/mitigations', () => {
     let services: MitigationsApiServices;
     beforeEach(async () => {
