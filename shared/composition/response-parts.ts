@@ -55,13 +55,14 @@ export function responsePartsFor(
   config: Config,
   sdk: Registry,
   tables: { audit: TableClient; outbox: TableClient },
-  takeRegistryOperation: () => Promise<void>,
+  registry: { takeOperation: () => Promise<void>; logger: Logger },
   logger: Logger,
 ): ResponseParts {
+  // The registry's own logger counts throttles on the sweep's meter, as the sweep's registry calls are counted.
   const devices = new IotHubDeviceMitigations(sdk, {
     retryBudgetMs: config.registryRetryBudgetMs,
-    logger,
-    beforeCall: takeRegistryOperation,
+    logger: registry.logger,
+    beforeCall: registry.takeOperation,
   });
   const settings = {
     rules: config.mitigations.rules,

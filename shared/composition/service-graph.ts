@@ -183,7 +183,13 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
     sweeps: new TableSweepStore(runs, findings, { retryBudgetMs, logger }),
     suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs, logger }),
     hostStorage,
-    responses: responsePartsFor(config, sdk, responseTables, () => sweepRegistry.takeOperation(), logger),
+    responses: responsePartsFor(
+      config,
+      sdk,
+      responseTables,
+      { takeOperation: () => sweepRegistry.takeOperation(), logger: meteringLogger(meter, logger) },
+      logger,
+    ),
     now: () => new Date(),
     close() {
       if (!closed) {

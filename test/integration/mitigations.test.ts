@@ -21,7 +21,7 @@ import { silentLogger } from '../../shared/logger';
 import { applyMitigations } from '../../shared/services/mitigations/apply-mitigations';
 import type { MitigationsApiServices } from '../../shared/services/mitigations/mitigations-api';
 import type { MitigationServices } from '../../shared/services/mitigations/mitigation-services';
-import type { BudgetedRegistry } from '../../shared/services/registry-budget';
+import { meteringLogger, type BudgetedRegistry } from '../../shared/services/registry-budget';
 import { KEY_NAME_HEADER } from '../../shared/triggers/caller-identity';
 import { sweepHarness, type SweepHarness } from '../../testing/sweep-harness';
 import { addDevice, MODULE, startFleetHub, type FleetHub } from '../../testing/sweep-fleet';
@@ -92,7 +92,11 @@ describe('mitigations on the emulator and Azurite', () => {
     });
     const registry = h.services.registry as BudgetedRegistry;
     mitigations = {
-      devices: new IotHubDeviceMitigations(h.sdk, { retryBudgetMs: 10_000, beforeCall: () => registry.takeOperation() }),
+      devices: new IotHubDeviceMitigations(h.sdk, {
+        retryBudgetMs: 10_000,
+        beforeCall: () => registry.takeOperation(),
+        logger: meteringLogger(h.services.meter, silentLogger),
+      }),
       audit,
       alerts: { outbox, source: '/twinguard/sweep-test' },
       settings: {
@@ -128,15 +132,19 @@ describe('mitigations on the emulator and Azurite', () => {
   it('applies each action once, never for suppressed findings, records it on the findings and within the budget', async () => {
     const keyBefore = hub.registry.keysOf('failed-1', MODULE)?.primaryKey;
     const opsBefore = h.services.meter.operations;
+    // A throttled twin update is retried after its Retry-After by the adapter, and counted as the sweep's throttle.
+    hub.faults.throttleNext('twinUpdate', 1, 1);
     const run = await h.sweep({ sweepId: 'sw-1' });
+    expect(run.summary?.counters.throttles).toBe(1);
     expect(run.summary?.counters.repairs).toEqual({
       'notify:applied': 2,
       'quarantine:applied': 3,
       'disableModule:applied': 2,
       'disableDevice:applied': 1,
     });
-    // Reads and writes of the mitigations went through the registry budget: 2 per quarantine and disableDevice, 4 per disableModule.
-    expect(h.services.meter.operations - opsBefore).toBe(3 * 2 + 1 * 2 + 2 * 4);
+    // Reads and writes of the mitigations went through the registry budget: 2 per quarantine and disableDevice, 4 per
+    // disableModule, and the retried attempt once more.
+    expect(h.services.meter.operations - opsBefore).toBe(3 * 2 + 1 * 2 + 2 * 4 + 1);
     expect(twinTags(hub, 'failed-1')).toEqual({ twinguard: { quarantine: true } });
     expect(twinTags(hub, "o'failed#2")).toEqual({ twinguard: { quarantine: true } });
     expect(twinTags(hub, 'drifted-1')).toEqual({ twinguard: { quarantine: true } });
