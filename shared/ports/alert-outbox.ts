@@ -1,7 +1,6 @@
 /**
  * The alert outbox: events written in the same step as the findings that cause them, delivered later by the
- * alerts-dispatch timer. Real adapter: shared/adapters/table-alert-outbox.ts; in memory:
- * shared/adapters/memory/memory-alert-outbox.ts.
+ * alerts-dispatch timer. Real adapter: shared/adapters/table-alert-outbox.ts.
  */
 import type { CloudEvent } from '../domain/alerts/cloud-event';
 
