@@ -80,6 +80,8 @@ export async function getMitigationsApiServices(): Promise<MitigationsApiService
 
 /** The alert dispatcher's view; undefined when ALERT_SINK=none. */
 export async function getAlertDispatchServices(): Promise<Omit<AlertDispatchServices, 'logger'> | undefined> {
+  // Without a sink the timer has nothing to do: it must not build the graph (and load the SDKs) every 30 s for that.
+  if (getConfig().alerts.sink.kind === 'none') return undefined;
   const [built, views] = await Promise.all([getServiceGraph(), import('./composition/response-services-of')]);
   return views.alertDispatchServicesOf(built);
 }
