@@ -195,6 +195,7 @@ function findingEntity(row: FindingRecord): Entity {
     RepairResult: row.repairResult,
     RepairError: row.repairError,
     ManagedBy: row.managedBy,
+    MitigationsJson: row.mitigations && JSON.stringify(row.mitigations),
   });
 }
 
@@ -219,6 +220,8 @@ function findingFrom(entity: Record<string, unknown>): FindingRecord {
     const value = str(entity[column]);
     if (value !== undefined) row[key] = value;
   }
+  const mitigations = str(entity.MitigationsJson);
+  if (mitigations !== undefined) row.mitigations = JSON.parse(mitigations) as FindingRecord['mitigations'];
   return row;
 }
 

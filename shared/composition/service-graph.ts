@@ -31,6 +31,7 @@ import { ConfigurationCatalog } from '../services/configuration-catalog';
 import { workerLogger } from '../worker-logger';
 import { metricsTap } from '../telemetry/metrics-tap';
 import { flushConfiguredTelemetry, startConfiguredTelemetry } from './telemetry';
+import { responsePartsFor, type ResponseParts } from './response-parts';
 
 /** The sweep's parts that need the host storage account (AzureWebJobsStorage). */
 export interface HostStorageParts {
@@ -79,6 +80,8 @@ export interface ServiceGraph {
    * or Table-only account must not stop the event path. @throws when AzureWebJobsStorage is not set or unusable.
    */
   hostStorage(): HostStorageParts;
+  /** Mitigations, their audit, the alert outbox and sink (shared/composition/response-parts.ts). */
+  readonly responses: ResponseParts;
   readonly now: () => Date;
   /** Releases what holds sockets (the IoT Hub client's keep-alive agent). Idempotent. */
   close(): Promise<void>;
@@ -153,13 +156,17 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   const runs = table(config.compliance.runsTable);
   const findings = table(config.compliance.findingsTable);
   const suppressions = table(config.compliance.suppressionsTable);
+  const responseTables = { audit: table(config.mitigations.auditTable), outbox: table(config.alerts.outboxTable) };
   // The short budget: the first invocation of a cold worker builds the graph, and it may be an API request.
-  await retryTransient(() => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions]), {
-    budgetMs: apiBudgetMs,
-    operationName: 'ensureTables',
-    logger,
-    retryMessage: 'table storage call retried',
-  });
+  await retryTransient(
+    () => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions, ...Object.values(responseTables)]),
+    {
+      budgetMs: apiBudgetMs,
+      operationName: 'ensureTables',
+      logger,
+      retryMessage: 'table storage call retried',
+    },
+  );
 
   let closed = false;
   let hostStorageParts: HostStorageParts | undefined;
@@ -185,6 +192,13 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
     sweeps: new TableSweepStore(runs, findings, { retryBudgetMs, logger }),
     suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs, logger }),
     hostStorage,
+    responses: responsePartsFor(
+      config,
+      sdk,
+      responseTables,
+      { takeOperation: () => sweepRegistry.takeOperation(), logger: meteringLogger(meter, logger) },
+      logger,
+    ),
     now,
     close() {
       if (!closed) {

@@ -42,6 +42,8 @@ export function sweepServicesOf(graph: ServiceGraph): SweepServices {
     queue: host.queue,
     ...(host.imports ? { imports: host.imports } : {}),
     settings: sweepSettingsFrom(graph.config),
+    mitigations: graph.responses.sweep,
+    ...(graph.responses.alerts ? { alerts: graph.responses.alerts } : {}),
     now: graph.now,
     logger: silentLogger,
   };

@@ -4,6 +4,7 @@ import type { TwinCondition } from '../domain/iothub-query/twin-condition';
 import type { JsonObject, SecurityAgentSchema } from '../domain/types';
 
 import type { LogLevel } from '../log-level';
+import type { AlertConfig, MitigationConfig } from './response-config';
 
 export type IotHubAccess =
   { kind: 'connectionString'; hostName: string; connectionString: string } | { kind: 'identity'; hostName: string };
@@ -36,6 +37,8 @@ export interface Config {
   readonly staleAgentHours: number;
   readonly logLevel: LogLevel;
   readonly compliance: ComplianceConfig;
+  readonly mitigations: MitigationConfig;
+  readonly alerts: AlertConfig;
   /**
    * AzureWebJobsStorage: the sweep's queue (the queue trigger reads the same account) and the import-job blobs.
    * Absent only outside Azure Functions; the sweep functions then fail with a clear message.

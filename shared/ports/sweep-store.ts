@@ -121,6 +121,8 @@ export interface FindingRecord {
   repairError?: string;
   /** The IoT Hub automatic configuration that manages the device's security module (its id). */
   managedBy?: string;
+  /** Mitigations applied for this violation's rule (shared/services/sweep/mitigate-bucket.ts). */
+  mitigations?: { action: string; result: string }[];
 }
 
 export interface FindingsQuery {

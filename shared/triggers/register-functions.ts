@@ -28,6 +28,11 @@ export function hostOutsideAzureFunctions(): void {
   outsideFunctionsHost = true;
 }
 
+/** True in the standalone host, whose HTTP server sets the caller's key name itself (shared/triggers/caller-identity.ts). */
+export function isOutsideAzureFunctions(): boolean {
+  return outsideFunctionsHost;
+}
+
 let terminateHookRegistered = false;
 let streamingEnabled = false;
 

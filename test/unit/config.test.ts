@@ -96,6 +96,15 @@ describe('loadConfig: defaults', () => {
       COMPLIANCE_FINDINGS_TABLE: 'SweepFindings',
       COMPLIANCE_SUPPRESSIONS_TABLE: 'ComplianceSuppressions',
       TELEMETRY_LOG_RECORDS: 'auto',
+      SWEEP_MITIGATION_RULES: 'none',
+      MITIGATION_ALLOW_DISRUPTIVE: 'false',
+      MITIGATION_QUARANTINE_TAG: 'twinguard.quarantine',
+      MITIGATION_AUDIT_TABLE: 'MitigationAudit',
+      ALERT_SINK: 'none',
+      ALERT_QUEUE_NAME: 'twinguard-alerts',
+      ALERT_COMPLIANCE_DROP_POINTS: '10',
+      ALERT_MAX_ATTEMPTS: '8',
+      ALERT_OUTBOX_TABLE: 'AlertOutbox',
     });
   });
 
@@ -473,6 +482,9 @@ describe('secrets', () => {
       'POSTURE_STORAGE_CONNECTION',
       'AzureWebJobsStorage',
       'APPLICATIONINSIGHTS_CONNECTION_STRING',
+      'ALERT_WEBHOOK_URL',
+      'ALERT_WEBHOOK_SECRET',
+      'ALERT_EVENTGRID_KEY',
     ]);
   });
 });

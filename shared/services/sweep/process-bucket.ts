@@ -10,6 +10,8 @@ import type { Evaluated } from './evaluated';
 import { readBucket } from './read-bucket';
 import { recordPosture } from './record-posture';
 import { repairBucket } from './repair-bucket';
+import { attachMitigations, mitigateBucket } from './mitigate-bucket';
+import { recordComplianceAlerts } from '../alerts/record-compliance-alerts';
 import type { SweepServices } from './sweep-services';
 
 /** One bucket: read, evaluate, repair, write findings and postures. Returns what it adds to the counters. */
@@ -50,6 +52,9 @@ export async function processBucket(
   }
 
   await repairBucket(run, `${String(shard.shard).padStart(3, '0')}-${String(bucket).padStart(6, '0')}`, evaluated, counters, services);
+  const mitigated = await mitigateBucket(run, evaluated, counters, services);
+  // Before findings and postures are written: the outbox is filled from the same previous state on every redo.
+  if (services.alerts) await recordComplianceAlerts(run, evaluated, services.posture, services.alerts, services.now());
 
   const rows: FindingRecord[] = [];
   for (const item of evaluated) {
@@ -73,6 +78,7 @@ export async function processBucket(
       rows.push(record);
     }
   }
+  attachMitigations(rows, mitigated);
   await services.sweeps.writeFindings(rows);
 
   const changed = await mapWithConcurrency(evaluated, settings.writeConcurrency, (item) => recordPosture(run, item, services));

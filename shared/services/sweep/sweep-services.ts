@@ -9,6 +9,8 @@ import type { SweepQueue } from '../../ports/sweep-queue';
 import type { SweepStore } from '../../ports/sweep-store';
 import type { ConfigurationCatalog } from '../configuration-catalog';
 import type { RegistryMeter } from '../registry-budget';
+import type { AlertRecorder } from '../alerts/alert-recorder';
+import type { MitigationServices } from '../mitigations/mitigation-services';
 
 export interface SweepSettings {
   rules: RuleSettings;
@@ -47,6 +49,10 @@ export interface SweepServices {
   settings: SweepSettings;
   /** The hub's automatic configurations, read once per sweep; absent: read through `registry` for each bucket. */
   configurations?: ConfigurationCatalog;
+  /** Absent or with no rules: the sweep mitigates nothing (SWEEP_MITIGATION_RULES). */
+  mitigations?: MitigationServices;
+  /** Absent: no compliance alerts (ALERT_SINK=none). */
+  alerts?: AlertRecorder;
   /** The clock of every timestamp and of every time budget (planning, shards, import results, retention). */
   now: () => Date;
   logger: Logger;
