@@ -7,6 +7,7 @@
 import { DEMO_BASELINE, EmbeddedTwinGuard } from '../../host/embedded';
 import type { Logger } from '../../shared/logger';
 import { eventually } from '../../testing/eventually';
+import { runPreloaded } from '../fixtures/connect/run-preloaded';
 
 const MODULE = 'DefenderIotMicroAgent';
 const lines: string[] = [];
@@ -60,4 +61,19 @@ it('demo devices get modules whose agents connect over MQTT and report; the bann
   expect(twin.connectionState).toBe('Connected');
   expect(twin.properties.reported).toMatchObject({ ...DEMO_BASELINE, latest_state: 'success' });
   expect(lines.filter((line) => line === `hub: ${MODULE} agent connected over MQTT`).length).toBeGreaterThanOrEqual(4);
+});
+
+it('an unchanged azure-iothub script reaches npm start through the preload, and TwinGuard covers the device it made', async () => {
+  expect(system.hub.connectSetting).toBeDefined();
+  expect(system.unchangedScriptLines().join('\n')).toContain(`IOTHUB_EMULATOR_CONNECT=${system.hub.connectSetting}`);
+  const run = await runPreloaded('registry-create-get.js', ['operator-script-01'], {
+    IOTHUB_EMULATOR_CONNECT: system.hub.connectSetting,
+    IOTHUB_CONNECTION_STRING: system.hub.serviceConnectionString,
+  });
+  expect(run).toMatchObject({ exitCode: 0, result: { deviceId: 'operator-script-01', status: 'enabled' } });
+  await eventually(
+    async () => (await posture('operator-script-01'))?.agentState === 'success',
+    30_000,
+    'the script-made device’s module and agent report',
+  );
 });
