@@ -39,7 +39,7 @@ export const CLI_USAGE = `Usage: npm run emulator -- [flags]   (or: node dist/em
   --partitions N         partitions of the built-in endpoint (default 4)
   --tier S1|S2|S3        throttle like an IoT Hub of that tier (default: no throttling)
   --units N              units of that tier (default 1; needs --tier)
-  --agent-mode MODE      simulated security agents: healthy (default), rejectConfiguration or silent
+  --agent-mode MODE      simulated security agents: healthy (default), rejectConfiguration, silent or disconnected
   --agent-delay-ms N     delay before a simulated agent reports (default 0)
   --consumer-group NAME  a consumer group of the built-in endpoint; repeatable (default: $Default and twinguard,
                          the group TwinGuard reads; $Default always exists)
@@ -148,7 +148,7 @@ function isTier(value: string): value is HubTier {
 }
 
 function isAgentMode(value: string): value is AgentMode {
-  return value === 'healthy' || value === 'rejectConfiguration' || value === 'silent';
+  return value === 'healthy' || value === 'rejectConfiguration' || value === 'silent' || value === 'disconnected';
 }
 
 /**
@@ -163,7 +163,7 @@ export function planFromArgs(argv: readonly string[], dataFileExists: (path: str
   if (args.units !== undefined && tier === undefined) throw new CliUsageError('--units needs --tier');
   const mode = args['agent-mode'];
   if (mode !== undefined && !isAgentMode(mode))
-    throw new CliUsageError(`--agent-mode must be healthy, rejectConfiguration or silent, got '${mode}'`);
+    throw new CliUsageError(`--agent-mode must be healthy, rejectConfiguration, silent or disconnected, got '${mode}'`);
   if (args.data !== undefined && args.data.trim() === '') throw new CliUsageError('--data needs a file path');
   if (args.tls !== undefined && args.tls !== 'on' && args.tls !== 'off')
     throw new CliUsageError(`--tls must be on or off, got '${args.tls}'`);
