@@ -6,11 +6,11 @@
  * NextAttemptAt, LastError, CreatedAt, SentAt; and PartitionKey `lease`, RowKey `dispatcher`: Holder, LeaseUntil. One partition: changes are few per sweep, and a single partition keeps
  * key order global, which is what lets the dispatcher deliver one device's events in order.
  */
+import { retryTableCall } from './table-retry';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import type { CloudEvent } from '../domain/alerts/cloud-event';
 import { classifyServiceError } from '../errors';
 import type { AlertOutbox, OutboxEntry, OutboxRow, OutboxStatus } from '../ports/alert-outbox';
-import { retryTransient } from '../retry';
 import { mapWithConcurrency } from '../concurrency';
 import { isoString as iso, stringValue as str } from './entity-values';
 import { readInteger, splitIntoTransactions, withoutUndefined } from './table-clients';
@@ -42,8 +42,7 @@ export class TableAlertOutbox implements AlertOutbox {
   ) {}
 
   private retry<T>(name: string, call: () => Promise<T>): Promise<T> {
-    const { retryBudgetMs: budgetMs, sleep, logger } = this.options;
-    return retryTransient(call, { budgetMs, operationName: name, sleep, logger, retryMessage: 'table storage call retried' });
+    return retryTableCall(this.options, name, call);
   }
 
   async add(entries: readonly OutboxEntry[], at: Date): Promise<number> {

@@ -6,10 +6,10 @@
  * sweep's start time, so a redone bucket overwrites its own rows): At, Who, Source, RequestId, SweepId, DeviceId,
  * Action, Result, RuleIds (comma list), DryRun.
  */
+import { retryTableCall } from './table-retry';
 import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
 import { encodeKeySegment, invertedTicks } from '../domain/table-keys';
 import type { MitigationAuditEntry, MitigationAuditStore } from '../ports/mitigation-audit';
-import { retryTransient } from '../retry';
 import { isoString as iso, stringValue as str } from './entity-values';
 import { planUpsertTransactions } from './table-clients';
 import type { TableSweepStoreOptions } from './table-sweep-store';
@@ -59,8 +59,7 @@ export class TableMitigationAudit implements MitigationAuditStore {
   ) {}
 
   private retry<T>(name: string, call: () => Promise<T>): Promise<T> {
-    const { retryBudgetMs: budgetMs, sleep, logger } = this.options;
-    return retryTransient(call, { budgetMs, operationName: name, sleep, logger, retryMessage: 'table storage call retried' });
+    return retryTableCall(this.options, name, call);
   }
 
   async record(entries: readonly MitigationAuditEntry[]): Promise<void> {

@@ -4,11 +4,11 @@
  * ComplianceSuppressions — PartitionKey `suppression`, RowKey = id: RuleId (`*` = all), DeviceId or Selector (twin
  * condition), Reason, CreatedAt, ExpiresAt (DateTime, absent = no expiry).
  */
+import { retryTableCall } from './table-retry';
 import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
 import type { Suppression } from '../domain/compliance-rules';
 import { classifyServiceError } from '../errors';
 import type { SuppressionStore } from '../ports/suppression-store';
-import { retryTransient } from '../retry';
 import { isoString as iso, stringValue as str } from './entity-values';
 import { withoutUndefined } from './table-clients';
 import type { TableSweepStoreOptions } from './table-sweep-store';
@@ -40,8 +40,7 @@ export class TableSuppressionStore implements SuppressionStore {
   ) {}
 
   private retry<T>(name: string, call: () => Promise<T>): Promise<T> {
-    const { retryBudgetMs: budgetMs, sleep, logger } = this.options;
-    return retryTransient(call, { budgetMs, operationName: name, sleep, logger, retryMessage: 'table storage call retried' });
+    return retryTableCall(this.options, name, call);
   }
 
   list(): Promise<Suppression[]> {

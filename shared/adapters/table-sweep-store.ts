@@ -21,11 +21,10 @@
  * only (1 + shards) rows per run kept, e.g. 90 daily runs × 17 rows.
 
  */
+import { retryTableCall, type TableRetryOptions } from './table-retry';
 import { odata, type TableClient, type TableEntity } from '@azure/data-tables';
 import { mapWithConcurrency } from '../concurrency';
 import { classifyServiceError, InvalidContinuationTokenError, PermanentError } from '../errors';
-import type { Logger } from '../logger';
-import { retryTransient } from '../retry';
 import type { RuleId } from '../domain/compliance-rules';
 import { emptyCounters, type SweepCounters } from '../domain/sweep-summary';
 import { decodePagingToken, encodePagingToken, hasOnlyKeys, isShardIndex } from '../domain/paging-token';
@@ -72,13 +71,8 @@ function sampleRowKey(page: number, row: number): string {
   return `${SAMPLE_PREFIX}${String(page).padStart(6, '0')}-${row}`;
 }
 
-export interface TableSweepStoreOptions {
-  /** The only retry layer: build the clients with createTableClient (SDK retry off, OUTBOUND_TIMEOUT_MS per attempt). */
-  retryBudgetMs: number;
-  /** Each retry is logged here at WARN; none by default. */
-  logger?: Logger;
-  sleep?: (ms: number) => Promise<void>;
-}
+/** The only retry layer: build the clients with createTableClient (SDK retry off, OUTBOUND_TIMEOUT_MS per attempt). */
+export type TableSweepStoreOptions = TableRetryOptions;
 
 function shardRowKey(shard: number): string {
   return `shard-${String(shard).padStart(3, '0')}`;
@@ -233,8 +227,7 @@ export class TableSweepStore implements SweepStore {
   ) {}
 
   private retry<T>(name: string, call: () => Promise<T>): Promise<T> {
-    const { retryBudgetMs: budgetMs, sleep, logger } = this.options;
-    return retryTransient(call, { budgetMs, operationName: name, sleep, logger, retryMessage: 'table storage call retried' });
+    return retryTableCall(this.options, name, call);
   }
 
   private async conditional(call: () => Promise<unknown>): Promise<WriteResult> {
