@@ -69,7 +69,7 @@ export class RegistryHttpServer {
   readonly scheduledJobs: ScheduledJobRunner;
 
   constructor(private readonly options: RegistryHttpServerOptions) {
-    this.jobs = new ImportJobRunner(options.registry);
+    this.jobs = new ImportJobRunner(options.registry, () => options.faults.importJobPacing);
     this.exportJobs = new ExportJobRunner(options.registry, () => this.jobs.hasActiveJob);
     this.scheduledJobs = new ScheduledJobRunner(options.registry, options.scheduledJobs);
     this.queries = new QueryRoutes(options.registry, options.queryReadAhead !== false);
@@ -111,7 +111,7 @@ export class RegistryHttpServer {
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
     this.queries.stop();
-    await Promise.all([this.jobs.idle(), this.exportJobs.idle(), this.scheduledJobs.stop()]);
+    await Promise.all([this.jobs.stop(), this.exportJobs.idle(), this.scheduledJobs.stop()]);
     if (!this.server.listening) return;
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();

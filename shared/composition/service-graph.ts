@@ -17,6 +17,7 @@ import { createBlobServiceClient, createQueueClient } from '../adapters/storage-
 import { StorageSweepQueue } from '../adapters/storage-sweep-queue';
 import { createTableClient, ensureTables, type TableClientSettings } from '../adapters/table-clients';
 import { TableDeadLetterStore } from '../adapters/table-dead-letter-store';
+import { TablePendingProvisioningStore } from '../adapters/table-pending-provisioning-store';
 import { TablePostureStore } from '../adapters/table-posture-store';
 import { TableSuppressionStore } from '../adapters/table-suppression-store';
 import { TableSweepStore } from '../adapters/table-sweep-store';
@@ -69,6 +70,8 @@ export interface ServiceGraph {
   readonly deadLetters: TableDeadLetterStore;
   readonly sweeps: TableSweepStore;
   readonly suppressions: TableSuppressionStore;
+  /** Module creations deferred by a registration storm, and its import job (PENDING_PROVISIONING_TABLE). */
+  readonly pendingProvisioning: TablePendingProvisioningStore;
   /**
    * The sweep's queue and import jobs, built on first use: only the sweep needs AzureWebJobsStorage, so a missing
    * or Table-only account must not stop the event path. @throws when AzureWebJobsStorage is not set or unusable.
@@ -148,8 +151,9 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   const runs = table(config.compliance.runsTable);
   const findings = table(config.compliance.findingsTable);
   const suppressions = table(config.compliance.suppressionsTable);
+  const pending = table(config.storm.pendingTable);
   // The short budget: the first invocation of a cold worker builds the graph, and it may be an API request.
-  await retryTransient(() => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions]), {
+  await retryTransient(() => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions, pending]), {
     budgetMs: apiBudgetMs,
     operationName: 'ensureTables',
     logger,
@@ -175,6 +179,7 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
     deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs, logger }),
     sweeps: new TableSweepStore(runs, findings, { retryBudgetMs, logger }),
     suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs, logger }),
+    pendingProvisioning: new TablePendingProvisioningStore(pending, { retryBudgetMs, logger }),
     hostStorage,
     now: () => new Date(),
     close() {

@@ -87,7 +87,8 @@ export async function ensureSecurityModule(
   return { status, baselineApplied, detail: { authType: authentication.type } };
 }
 
-async function applyBaselineIfUnconfigured(
+/** Also used by storm mode for a module the import job found already present. */
+export async function applyBaselineIfUnconfigured(
   deviceId: string,
   registry: DeviceRegistry,
   settings: ProcessingSettings,
