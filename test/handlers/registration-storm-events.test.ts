@@ -64,7 +64,7 @@ describe('storm mode on the event path', () => {
       deviceCreatedEvent({ deviceId: 'x509-1', authType: 'selfSigned', edge: false }),
       deviceCreatedEvent({ deviceId: 'ca-1', authType: 'certificateAuthority', edge: false }),
       deviceCreatedEvent({ deviceId: 'minimal-1' }),
-      reportedPatchEvent({ deviceId: 'busy-1', moduleId: MODULE, patch: { latest_state: 'success' }, version: 2 }),
+      reportedPatchEvent({ deviceId: 'busy-1', moduleId: MODULE, patch: { latest_state: 'success' }, reportedVersion: 2, twinVersion: 3 }),
     ];
     const callsBefore = { ...h.registry.calls };
     const report = await h.run(events);
