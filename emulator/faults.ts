@@ -122,6 +122,7 @@ export class FaultInjector {
   private readonly probabilities = new Map<OperationClass, { probability: number; status: 500 | 503 }>();
   private latency: Partial<Record<OperationClass, number>> = {};
   private pacing: ImportJobPacing | undefined;
+  private readonly counted = new Map<OperationClass, { requests: number; throttled: number }>();
   private readonly clock: () => number;
   private readonly random: () => number;
 
@@ -200,8 +201,25 @@ export class FaultInjector {
     this.pacing = undefined;
   }
 
+  /** Requests decided per class since start (benchmarks count a workload's calls with it), and how many got 429. */
+  requestCounts(): Record<OperationClass, { requests: number; throttled: number }> {
+    return Object.fromEntries(OPERATION_CLASSES.map((c) => [c, { ...(this.counted.get(c) ?? { requests: 0, throttled: 0 }) }])) as Record<
+      OperationClass,
+      { requests: number; throttled: number }
+    >;
+  }
+
   /** Consumes scripted faults and bucket tokens for one request. */
   decide(opClass: OperationClass): FaultDecision {
+    const decision = this.decideOnce(opClass);
+    const count = this.counted.get(opClass) ?? { requests: 0, throttled: 0 };
+    count.requests += 1;
+    if (decision.kind === 'throttle') count.throttled += 1;
+    this.counted.set(opClass, count);
+    return decision;
+  }
+
+  private decideOnce(opClass: OperationClass): FaultDecision {
     const queue = this.scripted.get(opClass);
     const scripted = queue?.shift();
     if (scripted) return scripted;
