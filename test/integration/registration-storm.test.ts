@@ -16,6 +16,7 @@ import { DEFAULT_STORM_IMPORT_SETTINGS, type StormServices } from '../../shared/
 import { importLine } from '../../shared/services/sweep/repair-bucket';
 import { eventually } from '../../testing/eventually';
 import { startSystem, type System } from '../../testing/start-system';
+import { sweepHarness } from '../../testing/sweep-harness';
 
 const MODULE = 'DefenderIotMicroAgent';
 const BASELINE = { Process_Mode: 2, Heartbeat_MessageFrequency: 'High' };
@@ -101,8 +102,16 @@ describe('registration storms over the emulator and Azurite', () => {
       'steady-1',
     );
     expect((await system.services.posture.getLatest('storm-05'))?.posture.provisioning).toBe('queuedForImport');
-    expect((await system.services.posture.getLatest('edge-1'))?.posture.provisioning).toBe('skippedEdge');
-    expect((await system.services.posture.getLatest('x509-1'))?.posture.provisioning).toBe('needsThumbprint');
+    await eventually(
+      async () => (await system.services.posture.getLatest('edge-1'))?.posture.provisioning === 'skippedEdge',
+      10_000,
+      'edge-1',
+    );
+    await eventually(
+      async () => (await system.services.posture.getLatest('x509-1'))?.posture.provisioning === 'needsThumbprint',
+      10_000,
+      'x509-1',
+    );
     // Nothing was created per device while the storm was recorded.
     expect(storm.filter((deviceId) => hub.registry.findTwin(deviceId, MODULE) !== undefined)).toEqual([]);
     await system.sdkRegistry.delete('storm-07');
@@ -222,5 +231,52 @@ describe('registration storms over the emulator and Azurite', () => {
     expect(reports.reduce((sum, r) => sum + (r.outcomes['created'] ?? 0), 0)).toBe(5);
     expect(await importJobIds(system)).toHaveLength(2);
     expect(desiredOf(system, 'wait-4')).toMatchObject(BASELINE);
+  });
+
+  it("the sweep's bulk import waits for a storm's job instead of failing its run", async () => {
+    const hub = system.hub;
+    for (let i = 0; i < 4; i++) hub.registry.createDevice({ deviceId: `backlog-${i}`, authentication: { type: 'sas' } }, { notify: false });
+    hub.registry.createDevice({ deviceId: 'stormy-1', authentication: { type: 'sas' } }, { notify: false });
+    const row = {
+      deviceId: 'stormy-1',
+      moduleId: MODULE,
+      authentication: { type: 'sas' as const },
+      desired: BASELINE,
+      position: position(1),
+    };
+    await system.graph.pendingProvisioning.record([row]);
+    hub.faults.setImportJobPacing({ startDelayMs: 800, linesPerSecond: 100 });
+    const storm = stormServices(system);
+    expect((await drainRegistrationStorm(storm)).step).toBe('running');
+    hub.faults.setImportJobPacing(null);
+
+    const h = sweepHarness(hub, {
+      settings: {
+        rules: {
+          moduleId: MODULE,
+          schema: 'microAgent',
+          baseline: BASELINE,
+          staleAgentHours: 24,
+          inactiveModuleHours: 72,
+          requiredModuleAuth: 'any',
+        },
+        bulkImportThreshold: 1,
+        shards: 1,
+        importPollSeconds: 1,
+      },
+      imports: stormServicesOf(system.graph).imports,
+    });
+    try {
+      const run = await h.sweep({ sweepId: 'sw-during-storm' });
+      expect(run.status).toBe('completed');
+      // Its job came after the storm's (stormy-1's line may then be rejected as already present: the storm created it).
+      expect(run.summary?.importJob).toMatchObject({ status: 'completed' });
+    } finally {
+      h.close();
+    }
+    expect(desiredOf(system, 'backlog-3')).toMatchObject(BASELINE);
+    await drainUntilIdle(storm);
+    expect(desiredOf(system, 'stormy-1')).toMatchObject(BASELINE);
+    expect(await importJobIds(system)).toHaveLength(2);
   });
 });

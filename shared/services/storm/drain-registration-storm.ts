@@ -14,7 +14,7 @@
  * recording  page by page: outcome → posture and history → row deleted; then the job row goes, and the next job
  *            may start.
  */
-import { classifyServiceError, errorMessage } from '../../errors';
+import { isJobQuotaExceeded } from '../../errors';
 import { mapWithConcurrency } from '../../concurrency';
 import { stormImportOutcome } from '../../domain/storm-import-outcome';
 import type { JsonObject } from '../../domain/types';
@@ -39,12 +39,6 @@ export interface StormDrainReport {
 }
 
 const RECORD_PAGE_ROWS = 500;
-
-function isJobQuotaExceeded(error: unknown): boolean {
-  // 409 on the import/export slot (emulator/jobs.ts), 403 for the hub's job quota (Microsoft.Azure.Devices 403001).
-  const { code, statusCode } = classifyServiceError(error);
-  return code === 'JobQuotaExceeded' || (statusCode === 409 && /JobQuotaExceeded/.test(errorMessage(error)));
-}
 
 function newJobKey(now: Date): string {
   const stamp = now
