@@ -14,7 +14,7 @@
  * recording  page by page: outcome → posture and history → row deleted; then the job row goes, and the next job
  *            may start.
  */
-import { isJobQuotaExceeded } from '../../errors';
+import { classifyServiceError, isJobQuotaExceeded } from '../../errors';
 import { mapWithConcurrency } from '../../concurrency';
 import { stormImportOutcome } from '../../domain/storm-import-outcome';
 import type { JsonObject } from '../../domain/types';
@@ -104,7 +104,7 @@ export async function drainRegistrationStorm(services: StormServices): Promise<S
         continue;
       }
       case 'submitted': {
-        jobStatus = await services.imports.status(job.jobKey, job.jobId ?? '');
+        jobStatus = await jobStatusOf(job, services);
         if (jobStatus.status === 'running') return finish('running', job);
         const finishedAt = services.now().toISOString();
         if (!(await advance(stored, { phase: 'recording', finishedAt }, services))) return finish('busy', job);
@@ -118,7 +118,7 @@ export async function drainRegistrationStorm(services: StormServices): Promise<S
         continue;
       }
       case 'recording': {
-        jobStatus ??= await services.imports.status(job.jobKey, job.jobId ?? '');
+        jobStatus ??= await jobStatusOf(job, services);
         const done = await recordOutcomes(stored, jobStatus, services, report, spent);
         if (!done) return finish('yielded', job);
         if ((await services.pending.clearJob(stored.etag)) === 'conflict') return finish('busy', job);
@@ -127,6 +127,19 @@ export async function drainRegistrationStorm(services: StormServices): Promise<S
         continue;
       }
     }
+  }
+}
+
+/**
+ * The job's status; a job the hub no longer knows (IoT Hub keeps job history for 30 days) counts as failed, so its
+ * devices get an outcome (and the sweep's repair) instead of the drain stopping at it forever.
+ */
+async function jobStatusOf(job: StormJob, services: StormServices): Promise<ImportJobStatus> {
+  try {
+    return await services.imports!.status(job.jobKey, job.jobId ?? '');
+  } catch (error) {
+    if (classifyServiceError(error).kind !== 'notFound') throw error;
+    return { status: 'failed', failureReason: `the hub no longer knows import job ${job.jobId ?? '?'}`, errors: [] };
   }
 }
 
