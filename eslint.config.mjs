@@ -61,6 +61,19 @@ export default tseslint.config(
     rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-console': 'error' },
   },
   {
+    // Plain Node scripts the tests run unchanged in child processes (test/emulator/connect-*.test.ts): CommonJS, no TypeScript project.
+    files: ['test/fixtures/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      sourceType: 'commonjs',
+      parserOptions: { projectService: false, project: false, program: null },
+      globals: Object.fromEntries(
+        ['require', 'module', 'process', 'console', 'Buffer', 'setTimeout', 'clearTimeout', '__dirname'].map((name) => [name, 'readonly']),
+      ),
+    },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // Nothing in the product's core may depend on the tools built around it.
     files: ['shared/**/*.ts', 'functions/**/*.ts'],
     rules: {

@@ -20,6 +20,7 @@ const BENCHES: Record<string, { title: string; load: () => Promise<BenchModule> 
   'emulator-events': { title: 'IoT Hub emulator: notification stream', load: () => import('./emulator-events.bench') },
   sweep: { title: 'Compliance sweep: 100k devices, linear growth, vs naive per-twin reads', load: () => import('./sweep.bench') },
   'csv-export': { title: 'Findings CSV export: 200,000 rows through the standalone host', load: () => import('./csv-export.bench') },
+  'dashboard-load': { title: 'Dashboard load time: demo vs a seeded 100,000-device fleet', load: () => import('./dashboard-load.bench') },
   'mqtt-agents': { title: 'Device side: 10,000 agents over MQTT to one emulator process', load: () => import('./mqtt-agents.bench') },
   'registration-storm': {
     title: 'Registration storm on S1 × 1: storm mode (one import job) vs per-call provisioning',

@@ -93,6 +93,7 @@ document.getElementById('key-forget').addEventListener('click', () => {
   showKeyState();
   void render();
 });
-window.addEventListener('hashchange', () => void render());
+// A new page moves keyboard focus to its content, so Tab continues there and not in the navigation left behind.
+window.addEventListener('hashchange', () => void render().then(() => view.focus({ preventScroll: true })));
 showKeyState();
 void render();

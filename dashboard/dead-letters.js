@@ -1,17 +1,14 @@
 // Dead letters: why each event could not be processed, where it was in the stream, and the start of its payload.
 import { api } from './api.js';
-import { deviceLink, formatTime, h, pagerButtons, replaceChildren, table } from './dom.js';
+import { deviceLink, formatTime, h, replaceChildren, table } from './dom.js';
+import { TokenPager } from './token-pager.js';
 
 const PAGE_SIZE = 25;
 
 export async function renderDeadLetters(view) {
-  const tokens = [undefined];
-  let pageIndex = 0;
   const results = h('div', {});
-  const pager = h('div', { class: 'pager' });
   const load = async () => {
-    const page = await api('dead-letters', { query: { limit: PAGE_SIZE, preview: 600, continuationToken: tokens[pageIndex] } });
-    tokens[pageIndex + 1] = page.continuationToken ?? undefined;
+    const page = await api('dead-letters', { query: { limit: PAGE_SIZE, preview: 600, continuationToken: pager.token } });
     const rows = page.deadLetters.map((letter) =>
       h(
         'tr',
@@ -40,22 +37,9 @@ export async function renderDeadLetters(view) {
         ? table(null, ['Recorded', 'Reason', 'Position', 'Device', 'Payload (preview)'], rows, { class: 'dead-letters' })
         : h('p', { class: 'notice' }, 'No dead letters.'),
     );
-    replaceChildren(
-      pager,
-      ...pagerButtons({
-        hasPrevious: pageIndex > 0,
-        hasNext: Boolean(page.continuationToken),
-        onPrevious: () => {
-          pageIndex -= 1;
-          void load();
-        },
-        onNext: () => {
-          pageIndex += 1;
-          void load();
-        },
-      }),
-    );
+    pager.update(page.continuationToken);
   };
-  replaceChildren(view, h('h1', {}, 'Dead letters'), results, pager);
+  const pager = new TokenPager(load);
+  replaceChildren(view, h('h1', {}, 'Dead letters'), results, pager.element);
   await load();
 }

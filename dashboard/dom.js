@@ -78,11 +78,3 @@ export function table(caption, headings, rows, attributes = {}) {
 export function json(value) {
   return value === undefined ? '—' : JSON.stringify(value);
 }
-
-/** Previous / Next buttons over continuation-token pages (the Next button has id `next-page`). */
-export function pagerButtons({ hasPrevious, hasNext, onPrevious, onNext }) {
-  return [
-    h('button', { type: 'button', class: 'secondary', disabled: !hasPrevious, onclick: onPrevious }, '← Previous'),
-    h('button', { type: 'button', class: 'secondary', id: 'next-page', disabled: !hasNext, onclick: onNext }, 'Next →'),
-  ];
-}

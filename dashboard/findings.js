@@ -1,17 +1,9 @@
 // Findings of the last completed sweep, filtered and paged over the API's continuation tokens (one page in memory).
 import { api, downloadCsv } from './api.js';
-import { badge, deviceLink, h, pagerButtons, replaceChildren, table } from './dom.js';
+import { badge, deviceLink, h, replaceChildren, table } from './dom.js';
+import { TokenPager } from './token-pager.js';
+import { RULE_IDS } from './rule-ids.js';
 
-const RULES = [
-  'module-missing',
-  'identity-disabled',
-  'configuration-drift',
-  'agent-failed',
-  'baseline-not-applied',
-  'agent-stale',
-  'module-inactive',
-  'module-auth-weak',
-];
 const PAGE_SIZE = 25;
 
 function select(name, label, options, value) {
@@ -103,10 +95,7 @@ export async function renderFindings(view, initial = new URLSearchParams()) {
     severity: initial.get('severity') ?? '',
     device: initial.get('device') ?? '',
   };
-  const tokens = [undefined];
-  let pageIndex = 0;
   const results = h('div', { class: 'results' });
-  const pager = h('div', { class: 'pager' });
   const deviceInput = h('input', { id: 'filter-device', name: 'device', value: filters.device, maxlength: 128, spellcheck: 'false' });
   const form = h(
     'form',
@@ -116,12 +105,11 @@ export async function renderFindings(view, initial = new URLSearchParams()) {
         event.preventDefault();
         const data = new FormData(form);
         for (const name of Object.keys(filters)) filters[name] = String(data.get(name) ?? '');
-        tokens.length = 1;
-        pageIndex = 0;
+        pager.reset();
         void load();
       },
     },
-    select('rule', 'Rule ', RULES, filters.rule),
+    select('rule', 'Rule ', RULE_IDS, filters.rule),
     select('status', 'Status ', ['violation', 'suppressed'], filters.status),
     select('severity', 'Severity ', ['critical', 'high', 'medium', 'low'], filters.severity),
     h('label', { for: 'filter-device' }, 'Device id starts with ', deviceInput),
@@ -140,7 +128,7 @@ export async function renderFindings(view, initial = new URLSearchParams()) {
     results.dataset.ready = 'false';
     let page;
     try {
-      page = await api('compliance/findings', { query: { ...filters, limit: PAGE_SIZE, continuationToken: tokens[pageIndex] } });
+      page = await api('compliance/findings', { query: { ...filters, limit: PAGE_SIZE, continuationToken: pager.token } });
     } catch (error) {
       replaceChildren(
         results,
@@ -150,32 +138,18 @@ export async function renderFindings(view, initial = new URLSearchParams()) {
       return;
     }
     sweepId = page.sweepId;
-    tokens[pageIndex + 1] = page.continuationToken ?? undefined;
     const rows = page.findings.map(findingRow);
     replaceChildren(
       results,
-      h('p', { class: 'hint' }, `Sweep ${page.sweepId}, page ${pageIndex + 1}`),
+      h('p', { class: 'hint' }, `Sweep ${page.sweepId}, page ${pager.pageNumber}`),
       rows.length > 0
         ? table(null, ['Device', 'Rule', 'Severity', 'Status', 'Message', 'Repair', ''], rows, { class: 'findings' })
         : h('p', { class: 'notice' }, 'No findings match.'),
     );
-    replaceChildren(
-      pager,
-      ...pagerButtons({
-        hasPrevious: pageIndex > 0,
-        hasNext: Boolean(page.continuationToken),
-        onPrevious: () => {
-          pageIndex -= 1;
-          void load();
-        },
-        onNext: () => {
-          pageIndex += 1;
-          void load();
-        },
-      }),
-    );
+    pager.update(page.continuationToken);
     results.dataset.ready = 'true';
   };
-  replaceChildren(view, h('h1', {}, 'Findings'), form, results, pager);
+  const pager = new TokenPager(load);
+  replaceChildren(view, h('h1', {}, 'Findings'), form, results, pager.element);
   await load();
 }

@@ -22,6 +22,7 @@ export const CLI_FLAGS = [
   'agent-mode',
   'agent-delay-ms',
   'consumer-group',
+  'tls',
 ] as const;
 export type CliFlag = (typeof CLI_FLAGS)[number];
 
@@ -38,10 +39,13 @@ export const CLI_USAGE = `Usage: npm run emulator -- [flags]   (or: node dist/em
   --partitions N         partitions of the built-in endpoint (default 4)
   --tier S1|S2|S3        throttle like an IoT Hub of that tier (default: no throttling)
   --units N              units of that tier (default 1; needs --tier)
-  --agent-mode MODE      simulated security agents: healthy (default), rejectConfiguration or silent
+  --agent-mode MODE      simulated security agents: healthy (default), rejectConfiguration, silent or disconnected
   --agent-delay-ms N     delay before a simulated agent reports (default 0)
   --consumer-group NAME  a consumer group of the built-in endpoint; repeatable (default: $Default and twinguard,
                          the group TwinGuard reads; $Default always exists)
+  --tls on|off           also serve HTTPS, MQTT over TLS and AMQP over TLS with a certificate made at start
+                         (needs openssl), so unchanged SDK scripts reach the emulator through
+                         node -r dist/emulator/connect.js (default on)
   --help                 this text
 
 Flags take their value as the next argument or inline (--devices=1000). Runs until SIGINT/SIGTERM.`;
@@ -81,6 +85,8 @@ export type CliPlan =
       notes: string[];
       /** Consumer groups of the built-in endpoint (for `options.consumerGroups`): --consumer-group, or the defaults. */
       consumerGroups: string[];
+      /** `options.tls`: --tls, on unless `off`. */
+      tls: boolean;
     };
 
 /** `--flag value` or `--flag=value` pairs, in order. */
@@ -142,7 +148,7 @@ function isTier(value: string): value is HubTier {
 }
 
 function isAgentMode(value: string): value is AgentMode {
-  return value === 'healthy' || value === 'rejectConfiguration' || value === 'silent';
+  return value === 'healthy' || value === 'rejectConfiguration' || value === 'silent' || value === 'disconnected';
 }
 
 /**
@@ -157,8 +163,10 @@ export function planFromArgs(argv: readonly string[], dataFileExists: (path: str
   if (args.units !== undefined && tier === undefined) throw new CliUsageError('--units needs --tier');
   const mode = args['agent-mode'];
   if (mode !== undefined && !isAgentMode(mode))
-    throw new CliUsageError(`--agent-mode must be healthy, rejectConfiguration or silent, got '${mode}'`);
+    throw new CliUsageError(`--agent-mode must be healthy, rejectConfiguration, silent or disconnected, got '${mode}'`);
   if (args.data !== undefined && args.data.trim() === '') throw new CliUsageError('--data needs a file path');
+  if (args.tls !== undefined && args.tls !== 'on' && args.tls !== 'off')
+    throw new CliUsageError(`--tls must be on or off, got '${args.tls}'`);
   const dataFile = args.data;
   const resuming = dataFile !== undefined && dataFileExists(dataFile);
   const devices = integer(args.devices, 'devices', 0);
@@ -184,5 +192,5 @@ export function planFromArgs(argv: readonly string[], dataFileExists: (path: str
     agent: { defaultMode: mode, reportDelayMs: integer(args['agent-delay-ms'], 'agent-delay-ms', 0) },
     throttle: tier === undefined ? undefined : { tier, units: integer(args.units, 'units', 1) ?? 1 },
   };
-  return { kind: 'run', options, dataFile, resuming, notes, consumerGroups: consumerGroupsFromArgs(argv) };
+  return { kind: 'run', options, dataFile, resuming, notes, consumerGroups: consumerGroupsFromArgs(argv), tls: args.tls !== 'off' };
 }

@@ -1,11 +1,12 @@
 /**
  * `npm run emulator -- --devices 1000 --partitions 4 --data state.json --port 0 --amqp-port 0 --tier S1
  *  --units 1 --seed-file fleet.json [--hub name] [--host 127.0.0.1] [--agent-mode healthy] [--agent-delay-ms 0]
- *  [--consumer-group name …]`
+ *  [--consumer-group name …] [--tls on|off]`
  * Prints the connection strings and registry URL, runs until SIGINT/SIGTERM, saves state if --data.
  * Argument handling lives in cli-options.ts (pure, unit-tested); this file only runs the plan.
  */
 import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { CLI_USAGE, CliUsageError, planFromArgs } from './cli-options';
 import { IotHubEmulator } from './index';
 
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
   for (const note of plan.notes) console.log(`note: ${note}`);
   const { dataFile } = plan;
   const started = Date.now();
-  const emulator = await IotHubEmulator.start({ ...plan.options, consumerGroups: plan.consumerGroups });
+  const emulator = await IotHubEmulator.start({ ...plan.options, consumerGroups: plan.consumerGroups, tls: plan.tls });
   const origin = plan.resuming ? `, resumed from ${dataFile ?? ''}` : '';
   console.log(
     `IoT Hub emulator '${emulator.hubName}' ready in ${Date.now() - started} ms (${emulator.registry.deviceCount} devices, ${emulator.registry.moduleCount} modules${origin})`,
@@ -29,6 +30,15 @@ async function main(): Promise<void> {
   console.log(`EVENTHUB_NAME=${emulator.eventHubName}`);
   console.log(`EVENTHUB_CONSUMER_GROUPS=${plan.consumerGroups.join(',')}`);
   console.log(`IOTHUB_MQTT_PORT=${emulator.mqttPort}`);
+  if (emulator.connectSetting !== undefined) {
+    // What an unchanged SDK script needs: the cloud-shaped connection strings above and below, and the preload.
+    console.log(`EVENTHUB_PORTAL_CONNECTION_STRING=${emulator.portalEventHubConnectionString}`);
+    console.log(`IOTHUB_EMULATOR_CONNECT=${emulator.connectSetting}`);
+    const preload = path.join(__dirname, 'connect.js');
+    console.log(
+      `Unchanged SDK scripts: with IOTHUB_EMULATOR_CONNECT set as above, run node -r ${preload} my-script.js (or set NODE_OPTIONS="--require ${preload}")`,
+    );
+  }
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) return;

@@ -5,11 +5,16 @@
  * (`{"Message":"ErrorCode:<Code>;<text>","ExceptionMessage":…}`) so the SDK maps them exactly as it maps the real hub's.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FaultInjector } from './faults';
 import { authorizeServiceRequest } from './http/authorize-service-request';
 import { hubErrorBody } from './http/hub-error-body';
 import { bulkRegistryRoutes } from './http/bulk-registry-routes';
+import { configurationRoutes } from './http/configuration-routes';
+import { ConfigurationEngine } from './configurations/configuration-engine';
+import { ConfigurationStore } from './configurations/configuration-store';
 import { findImportExportJob, jobRoutes } from './http/job-routes';
 import { notEmulatedError } from './http/not-emulated';
 import { scheduledJobRoutes } from './http/scheduled-job-routes';
@@ -45,8 +50,14 @@ export interface RegistryHttpServerOptions {
   queryReadAhead?: boolean;
   /** Scheduled jobs (`/jobs/v2`): tier limits and the direct-method invoker. */
   scheduledJobs?: ScheduledJobRunnerOptions;
+  /** Automatic configurations (`/configurations`); default: an empty store re-evaluated every 5 s while serving. */
+  configurations?: ConfigurationEngine;
   /** More route families (e.g. direct methods, served by the device side), tried after the built-in ones. */
   routes?: readonly RouteResolver[];
+  /** Also serve the same routes over HTTPS with this certificate (what unchanged azure-iothub scripts need, see emulator/connect.ts). */
+  tls?: { key: string | Buffer; cert: string | Buffer; port?: number };
+  /** WebSocket upgrade requests on either listener (MQTT over WebSocket, emulator/tls/mqtt-websocket-upgrade.ts); default: refused. */
+  upgrade?: (request: IncomingMessage, socket: Duplex, head: Buffer) => void;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -61,17 +72,22 @@ export class RegistryHttpServer {
   private readonly queries: QueryRoutes;
   private readonly resolvers: readonly RouteResolver[];
   private boundPort = 0;
+  private readonly httpsServer: Server | undefined;
+  private boundTlsPort = 0;
   /** Bulk import jobs (emulator/jobs.ts). */
   readonly jobs: ImportJobRunner;
   /** Bulk export jobs (emulator/export-jobs.ts). */
   readonly exportJobs: ExportJobRunner;
   /** Scheduled twin/method jobs (emulator/scheduled-jobs/). */
   readonly scheduledJobs: ScheduledJobRunner;
+  /** Automatic configurations (emulator/configurations/), evaluated while the server runs. */
+  readonly configurations: ConfigurationEngine;
 
   constructor(private readonly options: RegistryHttpServerOptions) {
     this.jobs = new ImportJobRunner(options.registry, () => options.faults.importJobPacing);
     this.exportJobs = new ExportJobRunner(options.registry, () => this.jobs.hasActiveJob);
     this.scheduledJobs = new ScheduledJobRunner(options.registry, options.scheduledJobs);
+    this.configurations = options.configurations ?? new ConfigurationEngine(options.registry, new ConfigurationStore());
     this.queries = new QueryRoutes(options.registry, options.queryReadAhead !== false);
     this.resolvers = [
       this.queries.resolve,
@@ -80,10 +96,27 @@ export class RegistryHttpServer {
       bulkRegistryRoutes(options.registry),
       jobRoutes(this.jobs, this.exportJobs),
       scheduledJobRoutes(this.scheduledJobs, (id) => findImportExportJob(this.jobs, this.exportJobs, id)),
+      configurationRoutes(options.registry, this.configurations),
       ...(options.routes ?? []),
     ];
     this.server = createServer((req, res) => this.onRequest(req, res));
     this.server.keepAliveTimeout = 5_000;
+    if (options.tls) {
+      this.httpsServer = createHttpsServer({ key: options.tls.key, cert: options.tls.cert }, (req, res) => this.onRequest(req, res));
+      this.httpsServer.keepAliveTimeout = 5_000;
+    }
+    const upgrade = options.upgrade;
+    if (upgrade) for (const server of [this.server, this.httpsServer]) server?.on('upgrade', upgrade);
+  }
+
+  /** The interface both listeners are bound to. */
+  get listenAddress(): string {
+    return this.options.host ?? '127.0.0.1';
+  }
+
+  /** The HTTPS port (after start; 0 without the `tls` option). */
+  get tlsPort(): number {
+    return this.boundTlsPort;
   }
 
   /** The bound port (after start). */
@@ -97,25 +130,32 @@ export class RegistryHttpServer {
   }
 
   async start(): Promise<void> {
+    this.boundPort = await this.listen(this.server, this.options.port ?? 0);
+    if (this.httpsServer) this.boundTlsPort = await this.listen(this.httpsServer, this.options.tls?.port ?? 0);
+    this.configurations.start();
+  }
+
+  private async listen(server: Server, port: number): Promise<number> {
     await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.options.port ?? 0, this.options.host ?? '127.0.0.1', () => {
-        this.server.off('error', reject);
+      server.once('error', reject);
+      server.listen(port, this.options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
         resolve();
       });
     });
-    this.boundPort = (this.server.address() as AddressInfo).port;
+    return (server.address() as AddressInfo).port;
   }
 
   async stop(): Promise<void> {
     for (const timer of this.pendingTimers) clearTimeout(timer);
     this.pendingTimers.clear();
+    this.configurations.stop();
     this.queries.stop();
     await Promise.all([this.jobs.stop(), this.exportJobs.idle(), this.scheduledJobs.stop()]);
-    if (!this.server.listening) return;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    this.server.closeAllConnections();
-    await closed;
+    const listening = [this.server, this.httpsServer].filter((server): server is Server => server?.listening === true);
+    const closed = listening.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
+    for (const server of listening) server.closeAllConnections();
+    await Promise.all(closed);
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -4,17 +4,26 @@
  * See emulator/README.md for what it does and does not emulate.
  */
 import { randomBytes } from 'node:crypto';
+import { formatConnectSetting } from './connect/connect-setting';
+import { eventHubNamespaceHostFor } from './connect/event-hub-namespace';
+import { hubAmqpNotEmulatedDescription } from './connect/hub-amqp-not-emulated';
 import { DeviceSide, SecurityAgentSimulator, type AgentMode } from './device-side';
 import { EventHubEndpoint } from './eventhub/endpoint';
 import { FaultInjector, type ThrottleConfig } from './faults';
 import { DEFAULT_ROUTES, type RouteSource } from './hub-events';
 import { defaultPolicies, RegistryHttpServer, type SharedAccessPolicy } from './http-server';
 import { methodRoutes } from './http/method-routes';
+import { ConfigurationEngine, type ConfigurationEngineOptions } from './configurations/configuration-engine';
+import { ConfigurationStore } from './configurations/configuration-store';
+import { localMqttTransport } from './mqtt/local-device-transport';
 import { MqttEndpoint } from './mqtt/mqtt-endpoint';
 import { loadState, saveState } from './persistence';
 import { HubRegistry } from './registry/hub-registry';
 import type { ScheduledJobRunner, ScheduledJobRunnerOptions } from './scheduled-jobs/scheduled-job-runner';
 import { seedRegistry, type SeedOptions, type SeedSummary } from './seed';
+import { generateEmulatorCertificate, type EmulatorCertificate } from './tls/emulator-certificate';
+import { mqttWebSocketUpgrade } from './tls/mqtt-websocket-upgrade';
+import { NotEmulatedAmqpListener } from './tls/not-emulated-amqp-listener';
 
 export { HubRegistry } from './registry/hub-registry';
 export { HubError } from './registry/hub-error';
@@ -55,6 +64,14 @@ export interface EmulatorOptions {
   mqttPort?: number;
   /** Also serve MQTT over TLS with this certificate (see emulator/mqtt/mqtt-endpoint.ts). */
   mqttTls?: { key: string | Buffer; cert: string | Buffer; port?: number };
+  /**
+   * Also serve the registry over HTTPS, MQTT over TLS and the Event Hub-compatible endpoint over AMQP with TLS, with a
+   * certificate made at start for the hub's host names (needs the openssl command): what unchanged SDK scripts need
+   * through emulator/connect.ts ({@link IotHubEmulator.connectSetting}). `mqttTls`, when given, keeps its own certificate.
+   */
+  tls?: boolean;
+  /** Automatic configurations (ADM): the re-evaluation period (default 5 s; IoT Hub: 5 minutes). */
+  configurations?: ConfigurationEngineOptions;
 }
 
 /** A running emulated hub. Create with {@link IotHubEmulator.start}; always {@link IotHubEmulator.stop}. */
@@ -79,6 +96,10 @@ export class IotHubEmulator {
     seeded: SeedSummary,
     /** The device endpoint: MQTT clients (azure-iot-device), direct methods, cloud-to-device messages. */
     readonly mqtt: MqttEndpoint,
+    /** Automatic configurations (`/configurations`): `evaluate()` runs a re-evaluation pass now. */
+    readonly configurations: ConfigurationEngine,
+    /** The `tls` option: the listeners' certificate, and the AMQP listener that refuses the hub host's AMQP clients. */
+    private readonly tls?: { certificate: EmulatorCertificate; hubAmqp: NotEmulatedAmqpListener },
   ) {
     this.hostName = `${hubName}.azure-devices.net`;
     const owner = policies.find((p) => p.keyName === 'iothubowner') as SharedAccessPolicy;
@@ -99,6 +120,41 @@ export class IotHubEmulator {
 
   get eventHubConnectionString(): string {
     return this.events.connectionString();
+  }
+
+  /** Host of the Event Hub-compatible endpoint as the portal names it (`iothub-ns-….servicebus.windows.net`). */
+  get eventHubHostName(): string {
+    return eventHubNamespaceHostFor(this.eventHubName);
+  }
+
+  /** The built-in endpoint's connection string as the portal shows it (AMQP over TLS; reached through emulator/connect.ts). */
+  get portalEventHubConnectionString(): string {
+    return this.events.portalConnectionString(this.eventHubHostName);
+  }
+
+  /** PEM certificate of the TLS listeners (the CA a client trusts); undefined without the `tls` option. */
+  get tlsCertificate(): string | undefined {
+    return this.tls?.certificate.cert;
+  }
+
+  /**
+   * Value of IOTHUB_EMULATOR_CONNECT, which configures the preload emulator/connect.ts (`node -r
+   * dist/emulator/connect.js script.js`); undefined without the `tls` option.
+   */
+  get connectSetting(): string | undefined {
+    if (this.tls === undefined) return undefined;
+    const host = this.http.listenAddress;
+    return formatConnectSetting({
+      iotHubHostName: this.hostName,
+      eventHubHostName: this.eventHubHostName,
+      // A wildcard listener is reached on loopback.
+      address: host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host,
+      httpsPort: this.http.tlsPort,
+      mqttsPort: this.mqtt.tlsPort,
+      amqpsPort: this.events.tlsPort,
+      hubAmqpsPort: this.tls.hubAmqp.port,
+      ca: this.tls.certificate.cert,
+    });
   }
 
   /** Plain MQTT port of the device endpoint. */
@@ -129,8 +185,11 @@ export class IotHubEmulator {
     let hubName = options.hubName ?? 'twinguard-emulator';
     const registry = new HubRegistry();
     let policies = defaultPolicies();
+    const configurations = new ConfigurationEngine(registry, new ConfigurationStore(), options.configurations);
     if (options.dataFile) {
       const header = await loadState(options.dataFile, registry);
+      if (header?.configurations) configurations.store.restore(header.configurations);
+      if (header) configurations.noteRestoredTwins();
       if (header) {
         hubName = header.hubName;
         policies = policies.map((policy) => {
@@ -142,6 +201,10 @@ export class IotHubEmulator {
     const faults = new FaultInjector();
     if (options.throttle) faults.configureThrottling(options.throttle);
     const owner = policies.find((p) => p.keyName === 'iothubowner') as SharedAccessPolicy;
+    const hostName = `${hubName}.azure-devices.net`;
+    const certificate = options.tls
+      ? await generateEmulatorCertificate([hostName, eventHubNamespaceHostFor(eventHubNameFor(hubName)), 'localhost', '127.0.0.1'])
+      : undefined;
     const events = new EventHubEndpoint({
       hubName,
       eventHubName: eventHubNameFor(hubName),
@@ -153,6 +216,7 @@ export class IotHubEmulator {
       host: options.host,
       port: options.amqpPort ?? 0,
       acceptProducedEvents: options.acceptProducedEvents,
+      tls: certificate,
     });
     const mqtt = new MqttEndpoint({
       registry,
@@ -161,7 +225,7 @@ export class IotHubEmulator {
       policies,
       host: options.host,
       port: options.mqttPort ?? 0,
-      tls: options.mqttTls,
+      tls: options.mqttTls ?? certificate,
     });
     const http = new RegistryHttpServer({
       registry,
@@ -177,12 +241,31 @@ export class IotHubEmulator {
           mqtt.invokeMethod(deviceId, moduleId, { ...request, connectTimeoutInSeconds: 0 }, new AbortController().signal),
         ...options.scheduledJobs,
       },
+      configurations,
       routes: [methodRoutes(mqtt)],
+      tls: certificate,
+      upgrade: mqttWebSocketUpgrade((stream) => mqtt.handleConnection(stream)),
     });
     const detach = registry.onChange((change) => events.publishChange(change));
-    const agents = new SecurityAgentSimulator(registry, options.agent);
+    const tls = certificate && {
+      certificate,
+      hubAmqp: new NotEmulatedAmqpListener({ ...certificate, host: options.host, description: hubAmqpNotEmulatedDescription(hostName) }),
+    };
+    // The simulated agents are ModuleClients over this hub's MQTT port, each with its module's credentials.
+    let agentTransport: ReturnType<typeof localMqttTransport> | undefined;
+    const agents = new SecurityAgentSimulator(
+      registry,
+      {
+        hostName: `${hubName}.azure-devices.net`,
+        transport: () => (agentTransport ??= localMqttTransport(mqtt.port, { host: loopbackFor(options.host) })),
+        keysOf: (deviceId, moduleId) => registry.keysOf(deviceId, moduleId),
+        devicePolicy: policies.find((p) => p.keyName === 'device'),
+        isConnected: (deviceId, moduleId) => mqtt.isConnected(deviceId, moduleId),
+      },
+      options.agent,
+    );
     try {
-      await Promise.all([http.start(), events.start(), mqtt.start()]);
+      await Promise.all([http.start(), events.start(), mqtt.start(), tls?.hubAmqp.start()]);
       const seeded = options.seed ? await seedRegistry(registry, options.seed) : { devices: 0, modules: 0, edge: 0, disabled: 0 };
       return new IotHubEmulator(
         hubName,
@@ -197,11 +280,13 @@ export class IotHubEmulator {
         detach,
         seeded,
         mqtt,
+        configurations,
+        tls,
       );
     } catch (error) {
-      agents.stop();
+      await agents.stop();
       detach();
-      await Promise.allSettled([mqtt.stop(), http.stop(), events.stop()]);
+      await Promise.allSettled([mqtt.stop(), http.stop(), events.stop(), tls?.hubAmqp.stop()]);
       throw error;
     }
   }
@@ -215,18 +300,19 @@ export class IotHubEmulator {
       {
         hubName: this.hubName,
         policies: this.policies.map(({ keyName, primaryKey, secondaryKey }) => ({ keyName, primaryKey, secondaryKey })),
+        configurations: this.configurations.store.snapshot(),
       },
       this.registry,
     );
   }
 
-  /** Stops both endpoints and the agent simulator; closes every socket and timer. */
+  /** Stops the agents (their MQTT clients), then the endpoints; closes every socket and timer. */
   async stop(): Promise<void> {
-    this.agents.stop();
+    await this.agents.stop();
     // Devices first: their disconnects still reach the registry and the built-in endpoint.
     await this.mqtt.stop();
     this.detach();
-    await Promise.all([this.http.stop(), this.events.stop()]);
+    await Promise.all([this.http.stop(), this.events.stop(), this.tls?.hubAmqp.stop()]);
   }
 }
 
@@ -243,6 +329,11 @@ function eventHubNameFor(hubName: string): string {
     .padStart(8, '0')
     .slice(0, 7);
   return `iothub-ehub-${prefix}-${suffix}`;
+}
+
+/** Where the in-process agents reach the MQTT endpoint: a wildcard listen address is not a destination. */
+function loopbackFor(host: string | undefined): string {
+  return host === undefined || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
 }
 
 /** Random base64 key, for callers that need one (e.g. test helpers). */

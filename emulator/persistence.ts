@@ -8,6 +8,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
+import type { ConfigurationsSnapshot } from './configurations/configuration-store';
 import type { DeviceSnapshot } from './registry/device-snapshot';
 import type { HubRegistry } from './registry/hub-registry';
 
@@ -19,6 +20,8 @@ export interface HubStateHeader {
   hubName: string;
   policies: Array<{ keyName: string; primaryKey: string; secondaryKey: string }>;
   counters: { nextSeq: number; etagCounter: string };
+  /** Automatic configurations (absent in files written before they were emulated). */
+  configurations?: ConfigurationsSnapshot;
 }
 
 /**

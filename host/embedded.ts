@@ -1,7 +1,10 @@
 /**
  * The embedded default behind `npm start`: in-process Azurite, the IoT Hub emulator with a demo
  * fleet, and TwinGuard in standalone host mode wired to both. No Azure account, no configuration.
+ * The fleet's security agents are azure-iot-device ModuleClients connected to the emulator's MQTT device endpoint
+ * with their modules' credentials (emulator/agents/), so every posture starts the way a real agent's does.
  */
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
@@ -55,6 +58,8 @@ export class EmbeddedTwinGuard {
         // A kept state already holds the fleet; seeding again would collide on device IDs.
         seed: dataFile && existsSync(dataFile) ? undefined : { devices: options.seedDevices },
         agent: { defaultMode: 'healthy', reportDelayMs: 800 },
+        // TLS listeners for unchanged SDK scripts (emulator/connect.ts); their certificate needs the openssl command.
+        tls: opensslAvailable(),
       });
       const functionKey = randomBytes(18).toString('base64url');
       const env: Record<string, string> = {
@@ -83,6 +88,29 @@ export class EmbeddedTwinGuard {
       await azurite.stop();
       throw err;
     }
+  }
+
+  /** Banner lines for the device side: where device code connects and how to build its connection string. */
+  deviceSideLines(): string[] {
+    const { hub } = this;
+    return [
+      `  Device side (MQTT)  IOTHUB_MQTT_PORT=${hub.mqttPort}   (security agents connect here as ModuleClients)`,
+      `                      HostName=${hub.hostName};DeviceId=<id>[;ModuleId=<m>];SharedAccessKey=<its primary key>`,
+      `                      with localMqttTransport(${hub.mqttPort}) from dist/emulator/mqtt/local-device-transport.js (emulator/README.md)`,
+    ];
+  }
+
+  /** Banner lines for unchanged SDK scripts (cloud host names, routed by the preload); none without TLS listeners. */
+  unchangedScriptLines(): string[] {
+    const { hub } = this;
+    if (hub.connectSetting === undefined)
+      return ["  Unchanged scripts   need the openssl command for the emulator's TLS listeners (not found)"];
+    const preload = path.join(__dirname, '..', 'emulator', 'connect.js');
+    return [
+      `  Unchanged scripts   IOTHUB_EMULATOR_CONNECT=${hub.connectSetting}`,
+      `                      node -r ${preload} my-script.js   (or NODE_OPTIONS="--require ${preload}")`,
+      `                      Event Hub-compatible endpoint: ${hub.portalEventHubConnectionString}`,
+    ];
   }
 
   /** Registers new devices through the real SDK, as an operator's script would, to show the flow. */
@@ -196,6 +224,9 @@ function narrate(hub: IotHubEmulator, logger: Logger): () => void {
     if (change.kind === 'lifecycle' && change.opType === 'createDeviceIdentity') {
       if (change.moduleId) logger.info(`hub: module ${change.moduleId} created`, { deviceId: change.deviceId });
       else logger.info('hub: device created', { deviceId: change.deviceId });
+    } else if (change.kind === 'connectionState' && change.moduleId) {
+      const state = change.opType === 'deviceConnected' ? 'connected' : 'disconnected';
+      logger.info(`hub: ${change.moduleId} agent ${state} over MQTT`, { deviceId: change.deviceId });
     } else if (change.kind === 'twinChange' && change.moduleId) {
       const reported = (change.body['properties'] as { reported?: Record<string, unknown> } | undefined)?.reported;
       if (reported && 'latest_state' in reported) {
@@ -207,4 +238,8 @@ function narrate(hub: IotHubEmulator, logger: Logger): () => void {
       }
     }
   });
+}
+
+function opensslAvailable(): boolean {
+  return spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
 }

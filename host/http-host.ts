@@ -8,6 +8,7 @@ import { HttpResponse, InvocationContext, type HttpHandler, type HttpResponseIni
 import { errorMessage } from '../shared/errors';
 import type { Logger } from '../shared/logger';
 import { API_RESPONSE_HEADERS, errorResponse, type ApiErrorCode } from '../shared/triggers/api-response';
+import { KEY_NAME_HEADER, STANDALONE_KEY_NAME } from '../shared/triggers/caller-identity';
 import { ClientAbortedError } from '../shared/triggers/client-aborted-error';
 import { payloadTooLarge } from '../shared/triggers/read-json-body';
 import { REQUEST_BODY_LIMIT_BYTES } from '../shared/triggers/request-body-limit';
@@ -336,6 +337,9 @@ export class HttpHost {
 
     const headers: Record<string, string> = {};
     for (const [key, value] of Object.entries(req.headers)) if (typeof value === 'string') headers[key] = value;
+    // Only this host may say which key was used: a client's own copy of the header is dropped.
+    delete headers[KEY_NAME_HEADER];
+    if (route.authLevel !== 'anonymous') headers[KEY_NAME_HEADER] = STANDALONE_KEY_NAME;
     // The key never reaches the handler: not in its query, not in the URL it might log.
     url.searchParams.delete('code');
     const query: Record<string, string> = {};

@@ -6,6 +6,7 @@
 import { closeServices } from '../shared/container';
 import { MetricsRegistry } from '../shared/telemetry/metrics-registry';
 import { addTelemetrySink } from '../shared/telemetry/telemetry-hub';
+import { declareLogLinesStayLocal } from '../shared/telemetry/log-record-export';
 import { isContainerName } from '../shared/domain/storage-names';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -182,6 +183,8 @@ export class StandaloneHost {
 
   constructor(private readonly options: StandaloneHostOptions) {
     this.hostId = options.hostId ?? newHostId();
+    // This host's log lines go to its console only; Application Insights gets them from the worker's export.
+    declareLogLinesStayLocal();
   }
 
   get httpUrl(): string | undefined {

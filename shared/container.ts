@@ -13,6 +13,9 @@ import type { ServiceGraph } from './composition/service-graph';
 import type { PostureReader } from './services/posture-queries';
 import type { StormServices } from './services/storm/storm-services';
 import type { SweepServices } from './services/sweep/sweep-services';
+import type { AlertDispatchServices } from './services/alerts/dispatch-alerts';
+import type { MitigationsApiServices } from './services/mitigations/mitigations-api';
+import type { MitigationAuditStore } from './ports/mitigation-audit';
 
 let configuration: Config | undefined;
 let graph: Promise<ServiceGraph> | undefined;
@@ -74,6 +77,20 @@ export async function getSweepServices(): Promise<SweepServices> {
 export async function getStormServices(): Promise<StormServices> {
   const [built, views] = await Promise.all([getServiceGraph(), import('./composition/storm-services-of')]);
   return views.stormServicesOf(built);
+}
+
+/** POST /api/mitigations and the audit read: registry writes within the sweep's budget, stores within API_RETRY_BUDGET_MS. */
+export async function getMitigationsApiServices(): Promise<MitigationsApiServices & { auditReader: MitigationAuditStore }> {
+  const [built, views] = await Promise.all([getServiceGraph(), import('./composition/response-services-of')]);
+  return views.mitigationsApiServicesOf(built);
+}
+
+/** The alert dispatcher's view; undefined when ALERT_SINK=none. */
+export async function getAlertDispatchServices(): Promise<Omit<AlertDispatchServices, 'logger'> | undefined> {
+  // Without a sink the timer has nothing to do: it must not build the graph (and load the SDKs) every 30 s for that.
+  if (getConfig().alerts.sink.kind === 'none') return undefined;
+  const [built, views] = await Promise.all([getServiceGraph(), import('./composition/response-services-of')]);
+  return views.alertDispatchServicesOf(built);
 }
 
 /** Closes the graph if one was built; the next use builds a new one. */

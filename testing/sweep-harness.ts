@@ -17,6 +17,7 @@ import { handleSweepMessage } from '../shared/services/sweep/handle-sweep-messag
 import { startSweep } from '../shared/services/sweep/start-sweep';
 import type { SweepServices, SweepSettings } from '../shared/services/sweep/sweep-services';
 import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../shared/services/registry-budget';
+import { ConfigurationCatalog } from '../shared/services/configuration-catalog';
 import type { ModuleImportJobs } from '../shared/ports/module-import-jobs';
 import type { SuppressionStore } from '../shared/ports/suppression-store';
 import type { SweepRun, SweepStore } from '../shared/ports/sweep-store';
@@ -77,8 +78,11 @@ export function sweepHarness(
   const sweeps = options.sweeps ?? new MemorySweepStore();
   const posture = options.posture ?? new MemoryPostureStore();
   const budget = options.budget ?? { queriesPerMinute: 1_000_000, operationsPerMinute: 1_000_000 };
+  const budgeted = new BudgetedRegistry(inner, meter, budget);
+  const now = options.now ?? (() => new Date());
   const services: SweepServices = {
-    registry: new BudgetedRegistry(inner, meter, budget),
+    registry: budgeted,
+    configurations: new ConfigurationCatalog(budgeted, { now }),
     meter,
     posture,
     sweeps,
@@ -86,7 +90,7 @@ export function sweepHarness(
     queue,
     imports: options.imports,
     settings: defaultSweepSettings(options.settings),
-    now: options.now ?? (() => new Date()),
+    now,
     logger: silentLogger,
   };
   let counter = 0;

@@ -58,6 +58,8 @@ export interface EventHubEndpointOptions {
    * home-assistant/core#81084 and Azure/azure-sdk-for-js#2773); tests that forge notifications turn this on.
    */
   acceptProducedEvents?: boolean;
+  /** Also listen for AMQP over TLS (what clients with a `….servicebus.windows.net` Endpoint use, on 5671), with this certificate. */
+  tls?: { key: string | Buffer; cert: string | Buffer; port?: number };
 }
 
 /** Size of one Event Hubs publication on the Standard tier; the SDK sizes its batches from it. */
@@ -109,6 +111,8 @@ export class EventHubEndpoint {
   private pumpScheduled: NodeJS.Immediate | undefined;
   private server: Server | undefined;
   private listeningPort = 0;
+  private tlsServer: Server | undefined;
+  private listeningTlsPort = 0;
 
   constructor(private readonly options: EventHubEndpointOptions) {
     if (!Number.isInteger(options.partitionCount) || options.partitionCount < 1)
@@ -130,11 +134,26 @@ export class EventHubEndpoint {
     return this.listeningPort;
   }
 
+  /** The AMQP-over-TLS port; 0 without the `tls` option or before {@link start} resolves. */
+  get tlsPort(): number {
+    return this.listeningTlsPort;
+  }
+
   /** Starts listening. Rejects if the port is taken; calling it twice is an error. */
   async start(): Promise<void> {
     if (this.server !== undefined) throw new Error('EventHubEndpoint already started');
-    const server = this.container.listen({ host: this.options.host ?? '127.0.0.1', port: this.options.port ?? 0 });
-    this.server = server;
+    const host = this.options.host ?? '127.0.0.1';
+    this.server = this.container.listen({ host, port: this.options.port ?? 0 });
+    this.listeningPort = await this.listening(this.server);
+    if (this.options.tls) {
+      const { key, cert, port = 0 } = this.options.tls;
+      this.tlsServer = this.container.listen({ transport: 'tls', key, cert, host, port });
+      this.listeningTlsPort = await this.listening(this.tlsServer);
+    }
+  }
+
+  private async listening(server: Server): Promise<number> {
+    // 'connection' is the TCP socket under TLS too: destroying it ends the TLS session.
     server.on('connection', (socket: Socket) => {
       this.sockets.add(socket);
       socket.once('close', () => this.sockets.delete(socket));
@@ -143,26 +162,35 @@ export class EventHubEndpoint {
       server.once('listening', resolve);
       server.once('error', reject);
     });
-    this.listeningPort = (server.address() as AddressInfo).port;
+    return (server.address() as AddressInfo).port;
   }
 
   /** Closes every connection and the listener; resolves once nothing of the endpoint keeps Node alive. */
   async stop(): Promise<void> {
-    const server = this.server;
+    const servers = [this.server, this.tlsServer].filter((server): server is Server => server !== undefined);
     this.server = undefined;
+    this.tlsServer = undefined;
     if (this.pumpScheduled !== undefined) clearImmediate(this.pumpScheduled);
     this.pumpScheduled = undefined;
     this.destroySockets();
     this.readersBySender.clear();
     this.readersByPartition.clear();
-    if (server === undefined) return;
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await Promise.all(servers.map((server) => new Promise<void>((resolve) => server.close(() => resolve()))));
   }
 
   /** Connection string for `@azure/event-hubs` clients (plain AMQP on the emulator's port). */
   connectionString(): string {
     const { host = '127.0.0.1', sharedAccessKeyName, sharedAccessKey, eventHubName } = this.options;
     return `Endpoint=sb://${host}:${this.port}/;SharedAccessKeyName=${sharedAccessKeyName};SharedAccessKey=${sharedAccessKey};EntityPath=${eventHubName};UseDevelopmentEmulator=true`;
+  }
+
+  /**
+   * The connection string as the portal shows it for the built-in endpoint (`Endpoint=sb://{namespaceHost}/;…;EntityPath=…`,
+   * AMQP over TLS on 5671); it reaches the `tls` listener through emulator/connect.ts.
+   */
+  portalConnectionString(namespaceHost: string): string {
+    const { sharedAccessKeyName, sharedAccessKey, eventHubName } = this.options;
+    return `Endpoint=sb://${namespaceHost}/;SharedAccessKeyName=${sharedAccessKeyName};SharedAccessKey=${sharedAccessKey};EntityPath=${eventHubName}`;
   }
 
   /**

@@ -22,7 +22,6 @@ const FAMILIES: ReadonlyArray<{ matches: (segments: readonly string[]) => boolea
   { matches: (s) => s[0] === 'twins' && s.includes('methods'), name: 'Direct methods' },
   { matches: (s) => s[0] === 'devices' && s.includes('messages'), name: 'The HTTPS device endpoint' },
   { matches: (s) => s[0] === 'devices' && s.includes('files'), name: 'File upload' },
-  { matches: (s) => s[0] === 'devices' && s[2] === 'applyConfigurationContent', name: 'Applying configuration content to a device' },
   { matches: (s) => s[0] === 'jobs' && s[1] === 'v2', name: 'This scheduled jobs call' },
   { matches: (s) => s[0] === 'jobs', name: 'This import/export jobs call' },
   { matches: (s) => s[0] === 'devices' && s[1] === 'query', name: 'This query call' },

@@ -429,6 +429,18 @@ export class HubRegistry implements QuerySource {
     entry.twin.lastActivityTime = hubTimestamp(this.now());
   }
 
+  /**
+   * Sets a twin's `configurations` map (`{ [configurationId]: { status: 'Targeted' | 'Applied' } }`, what automatic
+   * configurations report on each twin they target; emulator/configurations/), or removes it when empty. Not a
+   * twin property change: no version, etag or notification.
+   */
+  setConfigurationStatus(deviceId: string, moduleId: string | undefined, statuses: JsonObject): void {
+    this.revisionCounter++;
+    const twin = this.requireEntry(deviceId, moduleId).twin;
+    if (Object.keys(statuses).length === 0) delete twin['configurations'];
+    else twin['configurations'] = statuses;
+  }
+
   // ---- query -----------------------------------------------------------------------------------
 
   /** Runs one query page. @throws QuerySyntaxError for unsupported or malformed queries. */

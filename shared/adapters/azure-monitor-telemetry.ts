@@ -6,6 +6,7 @@
  * setting never loads OpenTelemetry.
  */
 import type { Telemetry } from '../ports/telemetry';
+import type { TraceBinder } from '../telemetry/invocation-trace';
 
 export interface AzureMonitorTelemetryOptions {
   connectionString: string;
@@ -17,6 +18,8 @@ export interface AzureMonitorTelemetryOptions {
 
 export interface StartedTelemetry {
   telemetry: Telemetry;
+  /** Runs a handler inside the trace a W3C traceparent names (shared/telemetry/invocation-trace.ts). */
+  bindTraceContext: TraceBinder;
   shutdown(): Promise<void>;
 }
 
@@ -65,8 +68,14 @@ export async function startAzureMonitorTelemetry(options: AzureMonitorTelemetryO
     ]);
   };
   const telemetry = new adapter.OpenTelemetryTelemetry(api.metrics.getMeter('twinguard'), logsApi.logs.getLogger('twinguard'), flushAll);
+  const bindTraceContext: TraceBinder = (handler, traceParent, traceState) =>
+    api.context.bind(
+      api.propagation.extract(api.context.active(), { traceparent: traceParent, ...(traceState ? { tracestate: traceState } : {}) }),
+      handler,
+    );
   return {
     telemetry,
+    bindTraceContext,
     async shutdown() {
       await telemetry.flush();
       await monitor.shutdownAzureMonitor().catch(() => undefined);

@@ -11,6 +11,7 @@ import type { Logger } from '../logger';
 import { retryTransient } from '../retry';
 import { toAuthenticationType } from '../domain/authentication-type';
 import type { AuthenticationType } from '../domain/authentication-type';
+import type { AutomaticConfiguration } from '../domain/configurations/winning-configuration';
 import type { JsonObject } from '../domain/types';
 import type {
   CreateModuleResult,
@@ -94,6 +95,28 @@ function toModuleIdentity(module: Module): ModuleIdentity {
  * Reduces the SDK's Twin (which holds a reference to the Registry) to plain data. Desired and
  * reported keep their `$metadata` / `$version`, which posture derivation reads.
  */
+/** A `GET /configurations` item as the fields TwinGuard ranks by; undefined without an id. */
+export function toAutomaticConfiguration(row: JsonObject): AutomaticConfiguration | undefined {
+  const id = row['id'];
+  if (typeof id !== 'string') return undefined;
+  const content = isRecord(row['content']) ? row['content'] : {};
+  const section = (name: string): JsonObject | undefined => (isRecord(content[name]) ? content[name] : undefined);
+  const deviceContent = section('deviceContent');
+  const moduleContent = section('moduleContent');
+  const modulesContent = section('modulesContent');
+  return {
+    id,
+    priority: typeof row['priority'] === 'number' ? row['priority'] : 0,
+    createdTimeUtc: typeof row['createdTimeUtc'] === 'string' ? row['createdTimeUtc'] : '',
+    targetCondition: typeof row['targetCondition'] === 'string' ? row['targetCondition'] : '',
+    content: {
+      ...(deviceContent ? { deviceContent } : {}),
+      ...(moduleContent ? { moduleContent } : {}),
+      ...(modulesContent ? { modulesContent } : {}),
+    },
+  };
+}
+
 export function toModuleTwin(twin: unknown, fallback: { deviceId: string; moduleId: string }): ModuleTwin {
   const source = isRecord(twin) ? twin : {};
   const properties = isRecord(source.properties) ? source.properties : {};
@@ -188,6 +211,17 @@ export class IotHubDeviceRegistry implements DeviceRegistry {
       const items = rows.map(plainObject);
       const next = cursor.continuationToken;
       return typeof next === 'string' && next !== '' ? { items, continuationToken: next } : { items };
+    });
+  }
+
+  async listConfigurations(): Promise<AutomaticConfiguration[]> {
+    return this.call('listConfigurations', {}, async () => {
+      const response = await this.registry.getConfigurations();
+      const rows: unknown[] = Array.isArray(response.responseBody) ? response.responseBody : [];
+      return rows.map(plainObject).flatMap((row) => {
+        const configuration = toAutomaticConfiguration(row);
+        return configuration ? [configuration] : [];
+      });
     });
   }
 

@@ -194,6 +194,8 @@ function findingEntity(row: FindingRecord): Entity {
     RepairAction: row.repairAction,
     RepairResult: row.repairResult,
     RepairError: row.repairError,
+    ManagedBy: row.managedBy,
+    MitigationsJson: row.mitigations && JSON.stringify(row.mitigations),
   });
 }
 
@@ -213,10 +215,13 @@ function findingFrom(entity: Record<string, unknown>): FindingRecord {
     ['RepairAction', 'repairAction'],
     ['RepairResult', 'repairResult'],
     ['RepairError', 'repairError'],
+    ['ManagedBy', 'managedBy'],
   ] as const) {
     const value = str(entity[column]);
     if (value !== undefined) row[key] = value;
   }
+  const mitigations = str(entity.MitigationsJson);
+  if (mitigations !== undefined) row.mitigations = JSON.parse(mitigations) as FindingRecord['mitigations'];
   return row;
 }
 
@@ -489,40 +494,91 @@ export class TableSweepStore implements SweepStore {
   }
 
   async listFindings(query: FindingsQuery): Promise<{ rows: FindingRecord[]; continuationToken?: string }> {
-    let { shard, tableToken } =
+    const start =
       query.continuationToken === undefined
         ? { shard: 0, tableToken: undefined }
         : decodeFindingsToken(query.continuationToken, query.shards);
+    const shard = start.shard;
+    let tableToken = start.tableToken;
+    const filterOf = (index: number): string => findingsFilter(query, index);
     const rows: FindingRecord[] = [];
-    for (; shard < query.shards; shard++, tableToken = undefined) {
-      let filter = odata`PartitionKey eq ${findingsPartition(query.sweepId, shard)}`;
-      if (query.ruleId) filter += odata` and RuleId eq ${query.ruleId}`;
-      if (query.status) filter += odata` and Status eq ${query.status}`;
-      if (query.severity) filter += odata` and Severity eq ${query.severity}`;
-      // Device ids are ASCII (identifiers.ts), so every id with the prefix sorts below prefix + DEL.
-      if (query.deviceIdPrefix)
-        filter += odata` and DeviceId ge ${query.deviceIdPrefix} and DeviceId lt ${`${query.deviceIdPrefix}\u007f`}`;
-      const clientTableToken = tableToken;
-      const page = await this.retry('listFindings', async () => {
-        const pages = this.findings
-          .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
-          .byPage({ maxPageSize: query.limit - rows.length, continuationToken: clientTableToken });
-        const first = await pages.next();
-        return first.done ? undefined : first.value;
-      }).catch((error: unknown) => {
-        // A well-formed table token the service still refuses (its NextPartitionKey/NextRowKey are opaque to us): the
-        // caller's input, not a fault of ours.
-        if (clientTableToken !== undefined && classifyServiceError(error).kind === 'badRequest') throw new InvalidContinuationTokenError();
-        throw error;
-      });
+    const after = (index: number): { rows: FindingRecord[]; continuationToken?: string } =>
+      index + 1 < query.shards ? { rows, continuationToken: encodeFindingsToken(index + 1) } : { rows };
+
+    // The shard the token points into, following the Table service's continuations: a filtered scan answers pages of
+    // up to 1,000 *scanned* entities, often with few or no matches, so keep reading (bounded, so one request stays
+    // cheap) rather than hand out a thin or empty page.
+    for (let roundTrips = 0; ;) {
+      const page = await this.findingsPage(
+        filterOf(shard),
+        query.limit - rows.length,
+        tableToken,
+        roundTrips === 0 && tableToken !== undefined,
+      );
+      roundTrips++;
       for (const entity of page ?? []) rows.push(findingFrom(entity));
-      if (page?.continuationToken) return { rows, continuationToken: encodeFindingsToken(shard, page.continuationToken) };
-      if (rows.length >= query.limit)
-        return shard + 1 < query.shards ? { rows, continuationToken: encodeFindingsToken(shard + 1) } : { rows };
+      tableToken = page?.continuationToken;
+      if (tableToken !== undefined && (rows.length >= query.limit || roundTrips >= MAX_FINDINGS_ROUND_TRIPS))
+        return { rows, continuationToken: encodeFindingsToken(shard, tableToken) };
+      if (tableToken === undefined) {
+        if (rows.length >= query.limit) return after(shard);
+        break;
+      }
+    }
+    if (shard + 1 >= query.shards) return { rows };
+
+    // The rest of the page comes from the next shards: their first pages are read at once, not one shard after
+    // another (a rare rule's findings may sit in the last shard; 16 sequential round trips are most of a second).
+    const rest = Array.from({ length: query.shards - shard - 1 }, (_, i) => shard + 1 + i);
+    const wanted = query.limit - rows.length;
+    const pages = await mapWithConcurrency(rest, rest.length, (index) => this.findingsPage(filterOf(index), wanted, undefined, false));
+    for (const [i, index] of rest.entries()) {
+      let page = pages[i];
+      if (page === undefined || (page.length === 0 && page.continuationToken === undefined)) continue;
+      // Read with the room the page had before earlier shards filled part of it: read again with what is left.
+      if (rows.length + page.length > query.limit)
+        page = await this.findingsPage(filterOf(index), query.limit - rows.length, undefined, false);
+      for (const entity of page ?? []) rows.push(findingFrom(entity));
+      if (page?.continuationToken !== undefined) return { rows, continuationToken: encodeFindingsToken(index, page.continuationToken) };
+      if (rows.length >= query.limit) return after(index);
     }
     return { rows };
   }
+
+  private async findingsPage(
+    filter: string,
+    maxPageSize: number,
+    tableToken: string | undefined,
+    tokenFromClient: boolean,
+  ): Promise<(Record<string, unknown>[] & { continuationToken?: string }) | undefined> {
+    return this.retry('listFindings', async () => {
+      const pages = this.findings
+        .listEntities<Record<string, unknown>>({ queryOptions: { filter } })
+        .byPage({ maxPageSize, continuationToken: tableToken });
+      const first = await pages.next();
+      return first.done ? undefined : first.value;
+    }).catch((error: unknown) => {
+      // A well-formed table token the service still refuses (its NextPartitionKey/NextRowKey are opaque to us): the
+      // caller's input, not a fault of ours.
+      if (tokenFromClient && classifyServiceError(error).kind === 'badRequest') throw new InvalidContinuationTokenError();
+      throw error;
+    });
+  }
 }
+
+/** One shard's findings of a sweep, narrowed by the query's filters (all of them served by the Table service). */
+function findingsFilter(query: FindingsQuery, shard: number): string {
+  let filter = odata`PartitionKey eq ${findingsPartition(query.sweepId, shard)}`;
+  if (query.ruleId) filter += odata` and RuleId eq ${query.ruleId}`;
+  if (query.status) filter += odata` and Status eq ${query.status}`;
+  if (query.severity) filter += odata` and Severity eq ${query.severity}`;
+  // Device ids are ASCII (identifiers.ts), so every id with the prefix sorts below prefix + DEL.
+  if (query.deviceIdPrefix) filter += odata` and DeviceId ge ${query.deviceIdPrefix} and DeviceId lt ${`${query.deviceIdPrefix}\u007f`}`;
+  return filter;
+}
+
+/** Table round trips one findings request may spend filling its page (each scans up to 1,000 entities). */
+const MAX_FINDINGS_ROUND_TRIPS = 8;
 
 /**
  * The findings paging token: base64 JSON `{ s: <shard>, t?: <the Table service's token within that shard> }`.

@@ -4,11 +4,14 @@ import type { DeadLetterStore } from '../ports/dead-letter-store';
 import type { DeviceRegistry } from '../ports/device-registry';
 import type { PendingProvisioningStore } from '../ports/pending-provisioning-store';
 import type { PostureStore } from '../ports/posture-store';
+import type { ConfigurationCatalog } from '../services/configuration-catalog';
 import type { ProcessingSettings } from '../services/settings';
 import type { ServiceGraph } from './service-graph';
 
 export interface EventServices {
   registry: DeviceRegistry;
+  /** Absent (tests, benchmarks): configurations are read through `registry` per device creation. */
+  configurations?: ConfigurationCatalog;
   posture: PostureStore;
   deadLetters: DeadLetterStore;
   settings: ProcessingSettings;
@@ -36,6 +39,7 @@ export function processingSettingsFrom(config: Config): ProcessingSettings {
 export function eventServicesOf(graph: ServiceGraph): EventServices {
   return {
     registry: graph.registry,
+    configurations: graph.configurations,
     posture: graph.posture,
     deadLetters: graph.deadLetters,
     settings: processingSettingsFrom(graph.config),

@@ -28,9 +28,11 @@ import type { SweepQueue } from '../ports/sweep-queue';
 import { rateLimitedLogger } from '../rate-limited-logger';
 import { retryTransient } from '../retry';
 import { BudgetedRegistry, meteringLogger, RegistryMeter } from '../services/registry-budget';
+import { ConfigurationCatalog } from '../services/configuration-catalog';
 import { workerLogger } from '../worker-logger';
 import { metricsTap } from '../telemetry/metrics-tap';
 import { flushConfiguredTelemetry, startConfiguredTelemetry } from './telemetry';
+import { responsePartsFor, type ResponseParts } from './response-parts';
 
 /** The sweep's parts that need the host storage account (AzureWebJobsStorage). */
 export interface HostStorageParts {
@@ -62,6 +64,10 @@ export interface ServiceGraph {
   readonly registry: IotHubDeviceRegistry;
   /** The same SDK client, metered and held to the sweep's per-minute budgets. */
   readonly sweepRegistry: BudgetedRegistry;
+  /** The hub's automatic configurations for the event path (read at most once a minute). */
+  readonly configurations: ConfigurationCatalog;
+  /** The same for the sweep, read through the budgeted registry once per sweep. */
+  readonly sweepConfigurations: ConfigurationCatalog;
   readonly meter: RegistryMeter;
   /** One store (and one latest-row cache) for every writer of this worker. */
   readonly posture: TablePostureStore;
@@ -77,6 +83,8 @@ export interface ServiceGraph {
    * or Table-only account must not stop the event path. @throws when AzureWebJobsStorage is not set or unusable.
    */
   hostStorage(): HostStorageParts;
+  /** Mitigations, their audit, the alert outbox and sink (shared/composition/response-parts.ts). */
+  readonly responses: ResponseParts;
   readonly now: () => Date;
   /** Releases what holds sockets (the IoT Hub client's keep-alive agent). Idempotent. */
   close(): Promise<void>;
@@ -152,21 +160,29 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   const findings = table(config.compliance.findingsTable);
   const suppressions = table(config.compliance.suppressionsTable);
   const pending = table(config.storm.pendingTable);
+  const responseTables = { audit: table(config.mitigations.auditTable), outbox: table(config.alerts.outboxTable) };
   // The short budget: the first invocation of a cold worker builds the graph, and it may be an API request.
-  await retryTransient(() => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions, pending]), {
-    budgetMs: apiBudgetMs,
-    operationName: 'ensureTables',
-    logger,
-    retryMessage: 'table storage call retried',
-  });
+  await retryTransient(
+    () => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions, pending, ...Object.values(responseTables)]),
+    {
+      budgetMs: apiBudgetMs,
+      operationName: 'ensureTables',
+      logger,
+      retryMessage: 'table storage call retried',
+    },
+  );
 
   let closed = false;
   let hostStorageParts: HostStorageParts | undefined;
   const hostStorage = (): HostStorageParts => (hostStorageParts ??= hostStoragePartsFor(config, sdk, logger));
+  const registry = new IotHubDeviceRegistry(sdk, { retryBudgetMs, logger });
+  const now = () => new Date();
   return {
     config,
-    registry: new IotHubDeviceRegistry(sdk, { retryBudgetMs, logger }),
+    registry,
     sweepRegistry,
+    configurations: new ConfigurationCatalog(registry, { now }),
+    sweepConfigurations: new ConfigurationCatalog(sweepRegistry, { now }),
     meter,
     posture: new TablePostureStore(latest, history, { retryBudgetMs, logger }),
     api: {
@@ -181,7 +197,14 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
     suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs, logger }),
     pendingProvisioning: new TablePendingProvisioningStore(pending, { retryBudgetMs, logger }),
     hostStorage,
-    now: () => new Date(),
+    responses: responsePartsFor(
+      config,
+      sdk,
+      responseTables,
+      { takeOperation: () => sweepRegistry.takeOperation(), logger: meteringLogger(meter, logger) },
+      logger,
+    ),
+    now,
     close() {
       if (!closed) {
         closed = true;

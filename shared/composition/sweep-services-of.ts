@@ -34,6 +34,7 @@ export function sweepServicesOf(graph: ServiceGraph): SweepServices {
   const host = graph.hostStorage();
   return {
     registry: graph.sweepRegistry,
+    configurations: graph.sweepConfigurations,
     meter: graph.meter,
     posture: graph.posture,
     sweeps: graph.sweeps,
@@ -41,6 +42,8 @@ export function sweepServicesOf(graph: ServiceGraph): SweepServices {
     queue: host.queue,
     ...(host.imports ? { imports: host.imports } : {}),
     settings: sweepSettingsFrom(graph.config),
+    mitigations: graph.responses.sweep,
+    ...(graph.responses.alerts ? { alerts: graph.responses.alerts } : {}),
     now: graph.now,
     logger: silentLogger,
   };

@@ -7,7 +7,9 @@
 import type { Config } from '../config/config';
 import { workerLogger } from '../worker-logger';
 import { errorMessage } from '../errors';
-import { addTelemetrySink, flushTelemetry } from '../telemetry/telemetry-hub';
+import { addTelemetrySink, flushTelemetry, setLogRecordExport } from '../telemetry/telemetry-hub';
+import { logLinesShippedByHost, shouldExportLogRecords } from '../telemetry/log-record-export';
+import { setInvocationTraceBinder } from '../telemetry/invocation-trace';
 
 let started: Promise<(() => Promise<void>) | undefined> | undefined;
 
@@ -15,12 +17,15 @@ let started: Promise<(() => Promise<void>) | undefined> | undefined;
 export function startConfiguredTelemetry(config: Config): Promise<void> {
   const connectionString = config.telemetry.applicationInsightsConnectionString;
   if (connectionString === undefined) return Promise.resolve();
+  setLogRecordExport(shouldExportLogRecords(config.telemetry.logRecords, logLinesShippedByHost()));
   started ??= import('../adapters/azure-monitor-telemetry')
     .then(async (adapter) => {
       const running = await adapter.startAzureMonitorTelemetry({ connectionString });
       const remove = addTelemetrySink(running.telemetry);
+      setInvocationTraceBinder(running.bindTraceContext);
       return async () => {
         remove();
+        setInvocationTraceBinder(undefined);
         await running.shutdown();
       };
     })

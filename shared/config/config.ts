@@ -1,9 +1,11 @@
 /** The validated, frozen configuration every part of TwinGuard reads (built by load-config.ts). */
+import type { LogRecordExportMode } from '../telemetry/log-record-export';
 import type { TwinCondition } from '../domain/iothub-query/twin-condition';
 import type { HubTier } from '../domain/registration-storm';
 import type { JsonObject, SecurityAgentSchema } from '../domain/types';
 
 import type { LogLevel } from '../log-level';
+import type { AlertConfig, MitigationConfig } from './response-config';
 
 export type IotHubAccess =
   { kind: 'connectionString'; hostName: string; connectionString: string } | { kind: 'identity'; hostName: string };
@@ -38,13 +40,16 @@ export interface Config {
   readonly staleAgentHours: number;
   readonly logLevel: LogLevel;
   readonly compliance: ComplianceConfig;
+  readonly mitigations: MitigationConfig;
+  readonly alerts: AlertConfig;
   /**
    * AzureWebJobsStorage: the sweep's queue (the queue trigger reads the same account) and the import-job blobs.
    * Absent only outside Azure Functions; the sweep functions then fail with a clear message.
    */
   readonly hostStorage?: { readonly connectionString: string };
   /** APPLICATIONINSIGHTS_CONNECTION_STRING: telemetry to Application Insights when set (shared/composition/telemetry.ts). */
-  readonly telemetry: { readonly applicationInsightsConnectionString?: string };
+  /** TELEMETRY_LOG_RECORDS: whether log records are exported as well as metrics (shared/telemetry/log-record-export.ts). */
+  readonly telemetry: { readonly applicationInsightsConnectionString?: string; readonly logRecords: LogRecordExportMode };
   /** Every setting with its effective value, secrets redacted: safe to log at startup. */
   describe(): Record<string, string>;
 }

@@ -5,6 +5,7 @@ import { redactConnectionString } from './connection-string';
 import { readSetting as read, type Env } from './environment';
 import { SECRET_SETTINGS, SETTINGS } from './settings-catalogue';
 import { SettingsReader } from './settings-reader';
+import { readAlertSettings, readMitigationSettings } from './read-response-settings';
 
 function describeSettings(env: Env): Record<string, string> {
   const view: Record<string, string> = {};
@@ -43,7 +44,10 @@ export function loadConfig(env: Env): Config {
   const logLevel = reader.logLevel();
   const compliance = reader.compliance(storage);
   const hostStorageConnection = read(env, 'AzureWebJobsStorage');
+  const mitigations = readMitigationSettings(reader);
+  const alerts = readAlertSettings(reader, hostStorageConnection !== undefined);
   const applicationInsightsConnectionString = read(env, 'APPLICATIONINSIGHTS_CONNECTION_STRING');
+  const logRecords = reader.logRecordExport();
   if (reader.problems.length > 0) throw new ConfigError(reader.problems);
 
   // Only the settings are kept, so describe() can never reveal unrelated environment variables.
@@ -63,8 +67,12 @@ export function loadConfig(env: Env): Config {
     staleAgentHours,
     logLevel,
     compliance: Object.freeze({ ...compliance, repairRules: Object.freeze([...compliance.repairRules]) }),
+    mitigations: Object.freeze({ ...mitigations, quarantineTag: Object.freeze([...mitigations.quarantineTag]) }),
+    alerts: deepFreeze(alerts),
     ...(hostStorageConnection === undefined ? {} : { hostStorage: Object.freeze({ connectionString: hostStorageConnection }) }),
-    telemetry: Object.freeze(applicationInsightsConnectionString === undefined ? {} : { applicationInsightsConnectionString }),
+    telemetry: Object.freeze(
+      applicationInsightsConnectionString === undefined ? { logRecords } : { applicationInsightsConnectionString, logRecords },
+    ),
     describe: () => describeSettings(snapshot),
   };
   return Object.freeze(config);

@@ -3,6 +3,7 @@
  * table, local.settings.sample.json and the ARM template are checked against this list.
  */
 import { MICRO_AGENT_MODULE_ID } from '../domain/security-module/module-ids';
+import { RESPONSE_SETTINGS } from './response-settings';
 
 /** One row of the configuration table (README, local.settings.sample.json checks). */
 export interface SettingDefinition {
@@ -338,6 +339,15 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
     description:
       'Application Insights connection string (the Functions convention). When set, metrics and log records also go to Application Insights through OpenTelemetry; when absent, nothing of OpenTelemetry is loaded.',
   },
+  {
+    name: 'TELEMETRY_LOG_RECORDS',
+    required: false,
+    default: 'auto',
+    secret: false,
+    description:
+      "Whether log records go to Application Insights as well as metrics: `auto` (default) exports them from the standalone host and not under the Azure Functions host, which already sends every log line to `traces` with its invocation id (exporting again would store each line twice); `on` always (structured customDimensions such as deviceId; lower the host's `Function` log category in host.json to avoid the second copy); `off` never.",
+  },
+  ...RESPONSE_SETTINGS,
 ] satisfies SettingDefinition[]);
 
 /** Defaults by setting name. */

@@ -2,7 +2,7 @@
  * Reads one group of settings at a time from the environment, validating each and collecting every problem, so
  * loadConfig can report them all at once. Messages name settings and never quote a secret value.
  */
-import { REPAIRABLE_RULES, RULE_IDS } from '../domain/compliance-rules';
+import { REPAIRABLE_RULES, RULE_IDS } from '../domain/rule-ids';
 import { isLegalIdentityId } from '../domain/identifiers';
 import { parseSchedule, ScheduleSyntaxError } from '../domain/ncrontab';
 import { isContainerName, isQueueName, isTableName } from '../domain/storage-names';
@@ -13,6 +13,7 @@ import { parseCondition } from '../domain/iothub-query/twin-condition';
 import { autoStormThreshold, HUB_TIERS } from '../domain/registration-storm';
 import { redactSecrets } from '../logger';
 import type { LogLevel } from '../log-level';
+import { LOG_RECORD_EXPORT_MODES, type LogRecordExportMode } from '../telemetry/log-record-export';
 import type { ComplianceConfig, Config, EventsAccess, IotHubAccess, StorageAccess } from './config';
 import { missingParts, parseConnectionString } from './connection-string';
 import { BindingExpressionError, resolveBindingExpression } from './resolve-binding-expression';
@@ -358,6 +359,15 @@ export class SettingsReader {
       findingsTable,
       suppressionsTable,
     };
+  }
+
+  logRecordExport(): LogRecordExportMode {
+    const text = read(this.env, 'TELEMETRY_LOG_RECORDS') ?? DEFAULTS.get('TELEMETRY_LOG_RECORDS') ?? 'auto';
+    const lower = text.toLowerCase();
+    const mode = LOG_RECORD_EXPORT_MODES.find((candidate) => candidate === lower);
+    if (mode) return mode;
+    this.problems.push(`TELEMETRY_LOG_RECORDS must be ${LOG_RECORD_EXPORT_MODES.join(', ')} (got "${text}")`);
+    return 'auto';
   }
 
   logLevel(): LogLevel {

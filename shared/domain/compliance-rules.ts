@@ -4,30 +4,16 @@
  * matching and repair planning. No clock: the sweep's start time is passed in, so a re-run shard decides alike.
  */
 import { baselineDiff } from './security-module/baseline-patch';
+import { contentNotApplied, type ManagingConfiguration } from './configurations/managing-configuration';
 import { compareConfiguration } from './security-module/compare-configuration';
 import { readAgentState } from './security-module/read-agent-state';
 import { evaluateCondition, parseCondition, type TwinCondition } from './iothub-query/twin-condition';
 import { sectionLastUpdated } from './twin-patch';
 import type { AuthenticationType } from './authentication-type';
 import type { JsonObject, SecurityAgentSchema } from './types';
+import { RULE_IDS, type RuleId, type Severity } from './rule-ids';
 
-export const RULE_IDS = [
-  'module-missing',
-  'identity-disabled',
-  'configuration-drift',
-  'agent-failed',
-  'baseline-not-applied',
-  'agent-stale',
-  'module-inactive',
-  'module-auth-weak',
-] as const;
-
-export type RuleId = (typeof RULE_IDS)[number];
-
-export type Severity = 'critical' | 'high' | 'medium' | 'low';
-
-/** Rules with an automatic repair; SWEEP_REPAIR_RULES may name only these. */
-export const REPAIRABLE_RULES: readonly RuleId[] = ['module-missing', 'baseline-not-applied'];
+export { RULE_IDS, REPAIRABLE_RULES, type RuleId, type Severity } from './rule-ids';
 
 /** A device as the sweep's projected `devices` query returns it. */
 export interface SweepDevice {
@@ -51,6 +37,10 @@ export interface SweepModule {
   /** Full sections, `$metadata` / `$version` included. */
   desired: JsonObject;
   reported: JsonObject;
+  /** Module twin tags (target conditions of module configurations may read them). */
+  tags?: JsonObject;
+  /** The IoT Hub automatic configuration that manages this module's desired properties, if any. */
+  managedBy?: ManagingConfiguration;
 }
 
 export interface RuleSettings {
@@ -125,6 +115,17 @@ export const RULES: Readonly<Record<RuleId, RuleFn>> = Object.freeze({
 
   'baseline-not-applied': (_device, module, settings) => {
     if (!module) return undefined;
+    if (module.managedBy) {
+      // The managing configuration is the baseline here: IoT Hub would take TwinGuard's own settings out again.
+      const notApplied = contentNotApplied(module.desired, module.managedBy.desired);
+      return notApplied.length === 0
+        ? undefined
+        : {
+            ruleId: 'baseline-not-applied',
+            severity: 'medium',
+            message: `desired configuration lacks the content of IoT Hub configuration ${module.managedBy.configurationId} for: ${notApplied.join(', ')}`,
+          };
+    }
     const missing = baselineDiff(module.desired, settings.baseline, settings.schema);
     return missing.length === 0
       ? undefined

@@ -167,7 +167,7 @@ export function devicesQuery(range: BucketRange, withProperties: boolean): strin
 export function modulesQuery(moduleId: string, range: BucketRange): string {
   const where = [`moduleId = ${queryString(moduleId)}`, ...rangeCondition(range)];
   return (
-    'SELECT deviceId, moduleId, status, connectionState, lastActivityTime, authenticationType, ' +
+    'SELECT deviceId, moduleId, status, connectionState, lastActivityTime, authenticationType, tags, ' +
     `properties.desired AS desired, properties.reported AS reported FROM devices.modules WHERE ${where.join(' AND ')}`
   );
 }
@@ -209,6 +209,7 @@ export function toSweepModule(row: JsonObject): SweepModule | undefined {
   if (typeof row['status'] === 'string') module.status = row['status'];
   if (typeof row['connectionState'] === 'string') module.connectionState = row['connectionState'];
   if (typeof row['lastActivityTime'] === 'string') module.lastActivityTime = row['lastActivityTime'];
+  if (isJsonObject(row['tags'])) module.tags = row['tags'];
   const authType = authTypeOf(row['authenticationType']);
   if (authType) module.authType = authType;
   return module;

@@ -2,7 +2,8 @@
  * Sweep counters: what one bucket adds, what a shard accumulates and what the run sums up. Plain JSON so they
  * persist on shard rows as they are; adding is the only operation, so per-bucket deltas commute.
  */
-import { RULE_IDS, type DeviceVerdict, type Scope } from './compliance-rules';
+import type { DeviceVerdict, Scope } from './compliance-rules';
+import { RULE_IDS } from './rule-ids';
 
 export interface SweepCounters {
   devicesSeen: number;

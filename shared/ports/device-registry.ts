@@ -3,6 +3,7 @@
  * `azure-iothub`); in memory: shared/adapters/memory/memory-device-registry.ts.
  */
 import type { AuthenticationType } from '../domain/authentication-type';
+import type { AutomaticConfiguration } from '../domain/configurations/winning-configuration';
 import type { ModuleAuthentication } from '../domain/module-authentication';
 import type { JsonObject } from '../domain/types';
 
@@ -53,4 +54,6 @@ export interface DeviceRegistry {
   /** Patch desired properties; etag `*` forces. Returns the new twin, or undefined when the module is gone. */
   updateModuleDesired(deviceId: string, moduleId: string, desiredPatch: JsonObject, etag: string): Promise<ModuleTwin | undefined>;
   queryTwins(query: string, pageSize: number, continuationToken?: string): Promise<TwinQueryPage>;
+  /** The hub's automatic device/module configurations (ADM), at most 100 (`Registry.getConfigurations`). */
+  listConfigurations(): Promise<AutomaticConfiguration[]>;
 }

@@ -119,6 +119,10 @@ export interface FindingRecord {
   repairResult?: string;
   /** Why the repair failed (e.g. the import job's error line for this device). */
   repairError?: string;
+  /** The IoT Hub automatic configuration that manages the device's security module (its id). */
+  managedBy?: string;
+  /** Mitigations applied for this violation's rule (shared/services/sweep/mitigate-bucket.ts). */
+  mitigations?: { action: string; result: string }[];
 }
 
 export interface FindingsQuery {

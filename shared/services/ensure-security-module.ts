@@ -1,16 +1,21 @@
 import { toAuthenticationType } from '../domain/authentication-type';
 import { moduleAuthenticationFor } from '../domain/module-authentication';
+import { managingConfiguration } from '../domain/configurations/managing-configuration';
+import { rankConfigurations, type RankedConfiguration } from '../domain/configurations/winning-configuration';
 import { evaluateCondition } from '../domain/iothub-query/twin-condition';
 import { baselineDesiredPatch } from '../domain/security-module/baseline-patch';
 import type { JsonObject, ProvisioningStatus } from '../domain/types';
 import type { Logger } from '../logger';
 import type { DeviceRegistry } from '../ports/device-registry';
+import type { ConfigurationCatalog } from './configuration-catalog';
 import type { ProcessingSettings } from './settings';
 
 export interface ProvisioningResult {
   status: ProvisioningStatus;
   /** Whether the baseline was written to the module twin's desired properties by this call. */
   baselineApplied: boolean;
+  /** The IoT Hub automatic configuration that manages the module (TwinGuard then writes no baseline). */
+  managedBy?: string;
   detail?: JsonObject;
 }
 
@@ -38,6 +43,8 @@ function desiredHoldsNoConfiguration(desired: JsonObject): boolean {
  * get → create (409 = already there) → apply the baseline to a module nobody configured yet.
  * A replay after a crash between "create" and "apply baseline" finds the module unconfigured
  * and applies the baseline then, so the two steps need no transaction.
+ * Where an IoT Hub automatic configuration targets the module, no baseline is written: the hub applies the
+ * configuration's content, and would take TwinGuard's out again.
  * Registry failures that outlive the retry budget propagate (the invocation fails and is retried).
  */
 export async function ensureSecurityModule(
@@ -45,6 +52,7 @@ export async function ensureSecurityModule(
   registry: DeviceRegistry,
   settings: ProcessingSettings,
   logger: Logger,
+  configurations?: ConfigurationCatalog,
 ): Promise<ProvisioningResult> {
   const { deviceId, twin } = device;
   const moduleId = settings.securityModuleId;
@@ -81,10 +89,22 @@ export async function ensureSecurityModule(
     status = created === 'created' ? 'created' : 'alreadyPresent';
   }
 
-  const baselineApplied = await applyBaselineIfUnconfigured(deviceId, registry, settings, status === 'created');
-  if (baselineApplied === 'moduleGone') return { status: 'deviceNotFound', baselineApplied: false };
-  logger.info('security module ensured', { deviceId, moduleId, status, baselineApplied, authType: authentication.type });
-  return { status, baselineApplied, detail: { authType: authentication.type } };
+  const ranked = configurations ? await configurations.current() : rankConfigurations(await registry.listConfigurations()).ranked;
+  const outcome = await applyBaselineIfUnconfigured(deviceId, registry, settings, status === 'created', ranked);
+  if (outcome === 'moduleGone') return { status: 'deviceNotFound', baselineApplied: false };
+  const baselineApplied = outcome === true;
+  const managed = typeof outcome === 'object' ? outcome.managedBy : undefined;
+  logger.info('security module ensured', {
+    deviceId,
+    moduleId,
+    status,
+    baselineApplied,
+    managedBy: managed,
+    authType: authentication.type,
+  });
+  const detail: JsonObject = { authType: authentication.type };
+  if (managed !== undefined) detail['managedBy'] = managed;
+  return { status, baselineApplied, ...(managed !== undefined ? { managedBy: managed } : {}), detail };
 }
 
 /** Also used by storm mode for a module the import job found already present. */
@@ -93,19 +113,24 @@ export async function applyBaselineIfUnconfigured(
   registry: DeviceRegistry,
   settings: ProcessingSettings,
   justCreated: boolean,
-): Promise<boolean | 'moduleGone'> {
+  ranked: readonly RankedConfiguration[],
+): Promise<boolean | 'moduleGone' | { managedBy: string }> {
   const patch = baselineDesiredPatch(settings.baseline, settings.baselineSchema);
-  if (Object.keys(patch).length === 0) return false;
   const moduleId = settings.securityModuleId;
   // A module we just created has nothing to overwrite; otherwise write only against the etag we
   // read, so an operator's configuration made in between is never replaced.
   let etag = '*';
+  let facts: Parameters<typeof managingConfiguration>[1] = { deviceId, moduleId };
+  const twin = justCreated ? undefined : await registry.getModuleTwin(deviceId, moduleId);
   if (!justCreated) {
-    const twin = await registry.getModuleTwin(deviceId, moduleId);
     if (!twin) return 'moduleGone';
-    if (!desiredHoldsNoConfiguration(twin.desired)) return false;
+    facts = { deviceId, moduleId, tags: twin.tags, desired: twin.desired, reported: twin.reported };
     etag = twin.etag;
   }
+  const managing = managingConfiguration(ranked, facts);
+  if (managing) return { managedBy: managing.configurationId };
+  if (Object.keys(patch).length === 0) return false;
+  if (twin && !desiredHoldsNoConfiguration(twin.desired)) return false;
   const updated = await registry.updateModuleDesired(deviceId, moduleId, patch, etag);
   return updated ? true : 'moduleGone';
 }

@@ -1,6 +1,6 @@
 /** The findings HTTP API's logic: a sweep's findings paged (JSON) or streamed (CSV) without buffering the fleet. */
 import { InvalidContinuationTokenError } from '../errors';
-import { RULE_IDS, type RuleId, type Severity } from '../domain/compliance-rules';
+import { RULE_IDS, type RuleId, type Severity } from '../domain/rule-ids';
 import { isLegalResourceId } from '../domain/identifiers';
 import type { FindingRecord, SweepStore } from '../ports/sweep-store';
 import { badRequest, notFound, type ApiResult } from './api-result';
@@ -68,7 +68,17 @@ export async function listFindingsPage(input: FindingsInput, sweeps: SweepStore)
   }
 }
 
-const CSV_COLUMNS = ['deviceId', 'ruleId', 'severity', 'status', 'message', 'suppressionId', 'repairAction', 'repairResult'] as const;
+const CSV_COLUMNS = [
+  'deviceId',
+  'ruleId',
+  'severity',
+  'status',
+  'message',
+  'suppressionId',
+  'repairAction',
+  'repairResult',
+  'managedBy',
+] as const;
 
 /** RFC 4180 field; a leading = + - @ is prefixed with ' so spreadsheet apps never run an id as a formula. */
 export function csvField(value: string | undefined): string {

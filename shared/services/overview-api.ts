@@ -1,5 +1,5 @@
 /** GET /api/overview: the fleet's figures from the last completed sweep, the trend, the run in progress and dead letters waiting. */
-import { RULE_IDS } from '../domain/compliance-rules';
+import { RULE_IDS } from '../domain/rule-ids';
 import { compliantShare } from '../domain/sweep-summary';
 import type { DeadLetterReader } from '../ports/dead-letter-store';
 import type { SweepRun, SweepStore } from '../ports/sweep-store';

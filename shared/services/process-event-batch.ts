@@ -19,10 +19,13 @@ import { isRegistrationStorm } from '../domain/registration-storm';
 import { deferProvisioning } from './storm/defer-provisioning';
 import type { PostureChange, PostureStore, StoredLatest } from '../ports/posture-store';
 import { ensureSecurityModule, type ProvisioningResult } from './ensure-security-module';
+import type { ConfigurationCatalog } from './configuration-catalog';
 import type { ProcessingSettings } from './settings';
 
 export interface EventPipelineDeps {
   registry: DeviceRegistry;
+  /** The hub's automatic configurations, read at most once a minute; absent: read through `registry` per creation. */
+  configurations?: ConfigurationCatalog;
   posture: PostureStore;
   deadLetters: DeadLetterStore;
   settings: ProcessingSettings;
@@ -346,7 +349,13 @@ async function computeDevice(
           if (deferral.pending) deferred.set(event, deferral.pending);
           result = deferral.result;
         } else {
-          result = await ensureSecurityModule({ deviceId, twin: event.twin }, deps.registry, deps.settings, deps.logger);
+          result = await ensureSecurityModule(
+            { deviceId, twin: event.twin },
+            deps.registry,
+            deps.settings,
+            deps.logger,
+            deps.configurations,
+          );
         }
         provisioned.set(event, result);
       }

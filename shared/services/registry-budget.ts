@@ -67,9 +67,14 @@ export class BudgetedRegistry implements DeviceRegistry {
   }
 
   private async operation<T>(call: () => Promise<T>): Promise<T> {
+    await this.takeOperation();
+    return call();
+  }
+
+  /** Waits for one registry-operation token and counts it: for registry calls made outside this class (mitigations). */
+  async takeOperation(): Promise<void> {
     await this.operationBucket.take();
     this.meter.operations += 1;
-    return call();
   }
 
   getDevice(deviceId: string) {
@@ -96,5 +101,9 @@ export class BudgetedRegistry implements DeviceRegistry {
     await this.queryBucket.take();
     this.meter.queries += 1;
     return this.inner.queryTwins(query, pageSize, continuationToken);
+  }
+
+  listConfigurations() {
+    return this.operation(() => this.inner.listConfigurations());
   }
 }

@@ -1,6 +1,7 @@
 /** The suppressions HTTP API's logic: list, create and delete suppressions. */
 import { randomBytes } from 'node:crypto';
-import { RULE_IDS, type Suppression } from '../domain/compliance-rules';
+import type { Suppression } from '../domain/compliance-rules';
+import { RULE_IDS } from '../domain/rule-ids';
 import { isLegalIdentityId, isLegalResourceId, MAX_RESOURCE_ID_LENGTH } from '../domain/identifiers';
 import { ConditionSyntaxError } from '../domain/iothub-query/condition-syntax-error';
 import { parseCondition } from '../domain/iothub-query/twin-condition';

@@ -114,8 +114,21 @@ export const METRICS = {
   'twinguard.sweep.repairs': {
     kind: 'counter',
     unit: '{repair}',
-    description: 'Repairs of completed sweeps, by action and result (createModule:created, applyBaseline:failed, …).',
+    description:
+      'Repairs and mitigations of completed sweeps, by action and result (createModule:created, applyBaseline:failed, quarantine:applied, …).',
     attributes: ['action', 'result'],
+  },
+  'twinguard.alerts.delivered': {
+    kind: 'counter',
+    unit: '{event}',
+    description: 'Compliance alerts (CloudEvents) delivered to the configured sink, by sink (webhook, queue, eventGrid).',
+    attributes: ['sink'],
+  },
+  'twinguard.alerts.dead_lettered': {
+    kind: 'counter',
+    unit: '{event}',
+    description: 'Compliance alerts given up after ALERT_MAX_ATTEMPTS failed deliveries (Status deadLettered in AlertOutbox), by sink.',
+    attributes: ['sink'],
   },
 } as const satisfies Record<string, MetricDefinition>;
 

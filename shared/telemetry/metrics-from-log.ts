@@ -91,6 +91,15 @@ function sweepCompletedPoints(fields: LogFields): MetricPoint[] {
   return points;
 }
 
+function alertPoints(fields: LogFields): MetricPoint[] {
+  const attributes = { sink: typeof fields['sink'] === 'string' ? fields['sink'] : 'other' };
+  const points: MetricPoint[] = [];
+  if (numberOf(fields['sent']) > 0) points.push({ name: 'twinguard.alerts.delivered', value: numberOf(fields['sent']), attributes });
+  if (numberOf(fields['deadLettered']) > 0)
+    points.push({ name: 'twinguard.alerts.dead_lettered', value: numberOf(fields['deadLettered']), attributes });
+  return points;
+}
+
 /** The metric points a log record carries; none for most records. */
 export function metricsFromLog(message: string, fields: LogFields | undefined): MetricPoint[] {
   const record = fields ?? {};
@@ -108,6 +117,8 @@ export function metricsFromLog(message: string, fields: LogFields | undefined): 
     // Stalled runs end through failSweep too, so this one line counts every failed sweep once.
     case 'compliance sweep failed':
       return [{ name: 'twinguard.sweep.failed', value: 1, attributes: NO_ATTRIBUTES }];
+    case 'alerts dispatched':
+      return alertPoints(record);
     default:
       return [];
   }

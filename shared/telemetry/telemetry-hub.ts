@@ -11,6 +11,12 @@ import { metricsFromLog } from './metrics-from-log';
 import { scrubAttributes, scrubText } from './scrub-attributes';
 
 const sinks = new Set<Telemetry>();
+let logRecordsExported = true;
+
+/** Metrics always; log records only where no host ships the lines already (shared/telemetry/log-record-export.ts). */
+export function setLogRecordExport(enabled: boolean): void {
+  logRecordsExported = enabled;
+}
 
 /** Adds a destination; the returned function removes it again. */
 export function addTelemetrySink(sink: Telemetry): () => void {
@@ -33,7 +39,7 @@ export function recordMetricsOf(message: string, fields: LogFields | undefined):
 
 /** The record itself, as a log record with scrubbed attributes (Application Insights `traces`, customDimensions). */
 export function exportLogRecord(level: LogLevel, message: string, fields: LogFields | undefined): void {
-  if (sinks.size === 0) return;
+  if (sinks.size === 0 || !logRecordsExported) return;
   const record = { level, message: scrubText(message), attributes: scrubAttributes(fields ?? {}) };
   for (const sink of sinks) sink.log(record);
 }

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { RULE_IDS } from '../domain/rule-ids';
 import { errorResponse } from './api-response';
 import { httpHandler } from './http-handler';
 
@@ -48,8 +49,16 @@ export function findDashboardFolder(from = __dirname): string | undefined {
 }
 
 function asset(file: string, contentType: string): Asset {
-  const body = readFileSync(file);
+  return assetOf(readFileSync(file), contentType);
+}
+
+function assetOf(body: Buffer, contentType: string): Asset {
   return { body, contentType, etag: `"${createHash('sha256').update(body).digest('hex').slice(0, 32)}"` };
+}
+
+/** The rule ids as a browser module, generated from shared/domain/rule-ids.ts so the filter cannot fall behind the rules. */
+function ruleIdsModule(): Asset {
+  return assetOf(Buffer.from(`export const RULE_IDS = Object.freeze(${JSON.stringify(RULE_IDS)});\n`), CONTENT_TYPES['.js']!);
 }
 
 /** Every servable file by the name it is requested under. */
@@ -64,6 +73,7 @@ export function buildCatalogue(folder: string | undefined): Map<string, Asset> {
   // deployed app carries exactly the version in the lockfile and nothing is fetched from a CDN.
   catalogue.set('uplot.js', asset(require.resolve('uplot/dist/uPlot.iife.min.js'), CONTENT_TYPES['.js']!));
   catalogue.set('uplot.css', asset(require.resolve('uplot/dist/uPlot.min.css'), CONTENT_TYPES['.css']!));
+  catalogue.set('rule-ids.js', ruleIdsModule());
   return catalogue;
 }
 

@@ -10,6 +10,7 @@ import {
   type TimerFunctionOptions,
 } from '@azure/functions';
 import { closeServices } from '../container';
+import { bindInvocationTrace } from '../telemetry/invocation-trace';
 
 export type FunctionRegistration =
   | { kind: 'eventHub'; name: string; options: EventHubFunctionOptions & { dataType?: 'string' | 'binary' } }
@@ -25,6 +26,11 @@ let outsideFunctionsHost = false;
  */
 export function hostOutsideAzureFunctions(): void {
   outsideFunctionsHost = true;
+}
+
+/** True in the standalone host, whose HTTP server sets the caller's key name itself (shared/triggers/caller-identity.ts). */
+export function isOutsideAzureFunctions(): boolean {
+  return outsideFunctionsHost;
 }
 
 let terminateHookRegistered = false;
@@ -49,6 +55,10 @@ export function registerFunctions(registrations: readonly FunctionRegistration[]
   if (!terminateHookRegistered) {
     terminateHookRegistered = true;
     app.hook.appTerminate(() => closeServices());
+    // Each invocation runs inside the host's trace once telemetry is on (a no-op before and without it).
+    app.hook.preInvocation((hook) => {
+      hook.functionHandler = bindInvocationTrace(hook.functionHandler, hook.invocationContext.traceContext);
+    });
   }
   for (const registration of registrations) {
     switch (registration.kind) {

@@ -11,6 +11,10 @@ import { EmbeddedTwinGuard } from '../../host/embedded';
 import type { Logger } from '../../shared/logger';
 
 /** The page's document, inside page.waitForFunction callbacks (this project compiles without the DOM library). */
+declare function getComputedStyle(element: Element): { outlineStyle: string };
+declare interface Element {
+  readonly tagName: string;
+}
 declare const document: {
   querySelector(selector: string): { textContent: string | null } | null;
   querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
@@ -230,6 +234,48 @@ describeInBrowser('dashboard in headless Chromium', () => {
     const page = await call<{ deadLetters: unknown[]; continuationToken: string | null }>('dead-letters?limit=5&preview=100');
     expect(Array.isArray(page.deadLetters)).toBe(true);
     expect((await call<{ sweeps: unknown[] }>('sweeps?limit=2')).sweeps).toHaveLength(2);
+  });
+
+  test('every page is reachable by keyboard alone, with a visible focus ring and status spelled out, not only coloured', async () => {
+    const focused = () =>
+      page.evaluate(() => {
+        const element = (document as unknown as { activeElement: { id: string; className: string; textContent: string | null } | null })
+          .activeElement;
+        return { id: element?.id ?? '', className: String(element?.className ?? ''), text: element?.textContent?.trim() ?? '' };
+      });
+    const tabUntil = async (matches: (element: { id: string; className: string; text: string }) => boolean, what: string) => {
+      for (let presses = 0; presses < 80; presses++) {
+        await page.keyboard.press('Tab');
+        if (matches(await focused())) return;
+      }
+      throw new Error(`Tab never reached ${what}`);
+    };
+    // A fresh load starts sequential focus at the top of the document, as for a person arriving at the page.
+    await open('overview', '[data-figure="known"]');
+    await page.reload();
+    await page.waitForSelector('[data-figure="known"]');
+    await page.keyboard.press('Tab');
+    expect((await focused()).className).toContain('skip');
+    expect(
+      await page.evaluate(() => getComputedStyle((document as unknown as { activeElement: Element }).activeElement).outlineStyle),
+    ).not.toBe('none');
+    await page.keyboard.press('Enter');
+    expect((await focused()).id).toBe('view');
+
+    await tabUntil((element) => element.text === 'Findings', 'the Findings link');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('tr.finding');
+    expect(page.url()).toContain('#/findings');
+    expect((await focused()).id).toBe('view');
+    const statuses = await page.locator('tr.finding .badge').allInnerTexts();
+    expect(statuses.length).toBeGreaterThan(0);
+    for (const status of statuses) expect(status.trim()).toMatch(/violation|suppressed/);
+
+    await tabUntil((element) => element.className.includes('device'), 'a device link in the findings');
+    const deviceId = (await focused()).text;
+    await page.keyboard.press('Enter');
+    await page.waitForSelector('.device-id');
+    expect(await page.textContent('.device-id')).toBe(deviceId);
   });
 
   test('no script ran from device data and the pages logged no errors', () => {

@@ -68,6 +68,10 @@ test('no flags: no seeding, no throttling, defaults left to the emulator', () =>
   expect(plan.options.partitionCount).toBeUndefined();
 });
 
+test('--agent-mode disconnected starts agents that stay offline', () => {
+  expect(run(['--agent-mode', 'disconnected']).options.agent).toMatchObject({ defaultMode: 'disconnected' });
+});
+
 test('--tier alone throttles one unit', () => {
   expect(run(['--tier', 'S3']).options.throttle).toEqual({ tier: 'S3', units: 1 });
 });
@@ -113,7 +117,7 @@ test.each([
   [['--tier', 'S9'], "--tier must be S1, S2 or S3, got 'S9'"],
   [['--units', '2'], '--units needs --tier'],
   [['--tier', 'S1', '--units', '0'], "--units must be an integer ≥ 1, got '0'"],
-  [['--agent-mode', 'bad'], "--agent-mode must be healthy, rejectConfiguration or silent, got 'bad'"],
+  [['--agent-mode', 'bad'], "--agent-mode must be healthy, rejectConfiguration, silent or disconnected, got 'bad'"],
   [['--data', ''], '--data needs a file path'],
 ])('refuses %j', (argv, message) => {
   expect(refused(argv)).toContain(message);

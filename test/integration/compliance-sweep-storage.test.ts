@@ -176,21 +176,25 @@ describe('compliance sweep on Azurite and the emulator', () => {
     const page = first.body as { findings: Array<{ deviceId: string }>; continuationToken: string | null };
     expect(page.findings).toHaveLength(7);
     const seen = new Set(page.findings.map((f) => f.deviceId));
+    const pageSizes = [page.findings.length];
     let token = page.continuationToken;
     while (token) {
       const next = (await listFindingsPage({ rule: 'module-missing', status: 'violation', limit: '7', continuationToken: token }, sweeps))
         .body as typeof page;
       next.findings.forEach((f) => seen.add(f.deviceId));
+      pageSizes.push(next.findings.length);
       token = next.continuationToken;
     }
     expect(seen.size).toBe(30);
+    // Pages are filled across table pages and shards: only the last may be short.
+    expect(pageSizes.slice(0, -1).every((size) => size === 7)).toBe(true);
 
     const csv = await streamFindingsCsv({ status: 'suppressed' }, sweeps);
     let text = '';
     if ('lines' in csv) for await (const chunk of csv.lines) text += chunk;
     expect(text).toBe(
-      'deviceId,ruleId,severity,status,message,suppressionId,repairAction,repairResult\r\n' +
-        `site#1?,module-missing,critical,suppressed,security module ${MODULE} is missing on device site#1?,${(await suppressions.list())[0]?.id},,\r\n`,
+      'deviceId,ruleId,severity,status,message,suppressionId,repairAction,repairResult,managedBy\r\n' +
+        `site#1?,module-missing,critical,suppressed,security module ${MODULE} is missing on device site#1?,${(await suppressions.list())[0]?.id},,,\r\n`,
     );
 
     const view = await getDevicePosture('bulk-03', posture, silentLogger);

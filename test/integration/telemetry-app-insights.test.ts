@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
 interface Envelope {
+  tags?: Record<string, string>;
   data?: {
     baseType?: string;
     baseData?: { message?: string; properties?: Record<string, string>; metrics?: { name: string; value: number }[] };
@@ -40,6 +41,25 @@ const [adapterPath, loggerPath, hubPath, connectionString, key] = process.argv.s
   logger.warn('device processing failed permanently; events dead-lettered', {
     deviceId: 'dev-9', error: 'HostName=h;SharedAccessKey=' + key, connectionString: 'HostName=h;SharedAccessKey=' + key,
   });
+  await started.shutdown();
+  process.exit(0);
+})().catch((err) => { console.error(err); process.exit(1); });
+`;
+
+// A handler bound to the host's traceparent makes an HTTP call: its dependency must land in the host's operation.
+const TRACED_CHILD = `
+const [adapterPath, connectionString, traceParent] = process.argv.slice(1);
+(async () => {
+  const { startAzureMonitorTelemetry } = require(adapterPath);
+  const started = await startAzureMonitorTelemetry({ connectionString, disableOfflineStorage: true });
+  const http = require('node:http');
+  const target = http.createServer((req, res) => res.end('ok'));
+  await new Promise((resolve) => target.listen(0, '127.0.0.1', resolve));
+  const call = () => new Promise((resolve, reject) => {
+    http.get('http://127.0.0.1:' + target.address().port + '/registry-call', (res) => { res.resume(); res.on('end', resolve); }).on('error', reject);
+  });
+  await started.bindTraceContext(call, traceParent, undefined)();
+  target.close();
   await started.shutdown();
   process.exit(0);
 })().catch((err) => { console.error(err); process.exit(1); });
@@ -141,5 +161,41 @@ describe('Application Insights through OpenTelemetry', () => {
     });
     expect(failure?.data?.baseData?.properties).not.toHaveProperty('connectionString');
     expect(JSON.stringify(envelopes)).not.toContain(KEY);
+  }, 60_000);
+
+  it('puts the dependency calls of an invocation into the trace the Functions host passed in traceContext', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const connectionString = `InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:${port}/`;
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const child = spawn(
+      process.execPath,
+      [
+        '-e',
+        TRACED_CHILD,
+        path.join(root, 'dist', 'shared', 'adapters', 'azure-monitor-telemetry.js'),
+        connectionString,
+        `00-${traceId}-00f067aa0ba902b7-01`,
+      ],
+      {
+        // The distro samples at 5 traces/s by default (rate limited, its first second may drop a span): the test
+        // is about which trace a span joins, so it records every span.
+        env: {
+          ...process.env,
+          NODE_EXTRA_CA_CERTS: path.join(dir, 'cert.pem'),
+          APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL: 'true',
+          OTEL_TRACES_SAMPLER: 'always_on',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({ code, stderr: code === 0 ? '' : stderr }).toEqual({ code: 0, stderr: '' });
+    const dependency = envelopes.find(
+      (e) => e.data?.baseType === 'RemoteDependencyData' && JSON.stringify(e.data).includes('/registry-call'),
+    );
+    expect(dependency?.tags?.['ai.operation.id']).toBe(traceId);
+    expect(dependency?.tags?.['ai.operation.parentId']).toBe('00f067aa0ba902b7');
   }, 60_000);
 });

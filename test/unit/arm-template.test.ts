@@ -343,6 +343,10 @@ const INTENTIONALLY_UNSET: Record<string, string> = {
   IOTHUB_EVENTS_CONNECTION__fullyQualifiedNamespace:
     "identity-based Event Hubs connections are not supported by IoT Hub's built-in endpoint; IOTHUB_EVENTS_CONNECTION carries a SAS connection string instead",
   POSTURE_STORAGE_CONNECTION: 'tables use the managed identity via POSTURE_STORAGE_TABLE_ENDPOINT; setting both is a config error',
+  ALERT_WEBHOOK_URL: 'alerts are opt-in (ALERT_SINK=none in the template); an operator sets the sink and its endpoint after deployment',
+  ALERT_WEBHOOK_SECRET: 'a secret the operator chooses with the webhook receiver; it belongs in a Key Vault reference, not the template',
+  ALERT_EVENTGRID_ENDPOINT: 'alerts are opt-in (ALERT_SINK=none in the template); the topic is the operator’s own resource',
+  ALERT_EVENTGRID_KEY: 'absent means the managed identity publishes (role EventGrid Data Sender), the recommended setup',
 };
 
 /** Settings that must stay connection strings (with keys from listKeys), and why. */

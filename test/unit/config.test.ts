@@ -99,6 +99,16 @@ describe('loadConfig: defaults', () => {
       COMPLIANCE_RUNS_TABLE: 'SweepRuns',
       COMPLIANCE_FINDINGS_TABLE: 'SweepFindings',
       COMPLIANCE_SUPPRESSIONS_TABLE: 'ComplianceSuppressions',
+      TELEMETRY_LOG_RECORDS: 'auto',
+      SWEEP_MITIGATION_RULES: 'none',
+      MITIGATION_ALLOW_DISRUPTIVE: 'false',
+      MITIGATION_QUARANTINE_TAG: 'twinguard.quarantine',
+      MITIGATION_AUDIT_TABLE: 'MitigationAudit',
+      ALERT_SINK: 'none',
+      ALERT_QUEUE_NAME: 'twinguard-alerts',
+      ALERT_COMPLIANCE_DROP_POINTS: '10',
+      ALERT_MAX_ATTEMPTS: '8',
+      ALERT_OUTBOX_TABLE: 'AlertOutbox',
     });
   });
 
@@ -415,6 +425,7 @@ describe('loadConfig: problems', () => {
       'POSTURE_WRITE_CONCURRENCY must be a whole number from 1 to 256 (got "many")',
     ],
     ['log level', { LOG_LEVEL: 'trace' }, 'LOG_LEVEL must be error, warn, info or debug (got "trace")'],
+    ['log record export', { TELEMETRY_LOG_RECORDS: 'sometimes' }, 'TELEMETRY_LOG_RECORDS must be auto, on, off (got "sometimes")'],
   ])('%s', (_label, overrides, problem) => {
     expect(problemsOf({ ...MINIMAL, ...overrides })).toEqual([problem]);
   });
@@ -475,6 +486,9 @@ describe('secrets', () => {
       'POSTURE_STORAGE_CONNECTION',
       'AzureWebJobsStorage',
       'APPLICATIONINSIGHTS_CONNECTION_STRING',
+      'ALERT_WEBHOOK_URL',
+      'ALERT_WEBHOOK_SECRET',
+      'ALERT_EVENTGRID_KEY',
     ]);
   });
 });

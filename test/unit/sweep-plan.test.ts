@@ -43,7 +43,7 @@ describe('sweep plan', () => {
     expect(queryString("o'brien\\x")).toBe("'o\\'brien\\\\x'");
     const query = modulesQuery('DefenderIotMicroAgent', { from: "o'b", to: 'p#?%' });
     expect(query).toBe(
-      "SELECT deviceId, moduleId, status, connectionState, lastActivityTime, authenticationType, properties.desired AS desired, properties.reported AS reported FROM devices.modules WHERE moduleId = 'DefenderIotMicroAgent' AND deviceId >= 'o\\'b' AND deviceId < 'p#?%'",
+      "SELECT deviceId, moduleId, status, connectionState, lastActivityTime, authenticationType, tags, properties.desired AS desired, properties.reported AS reported FROM devices.modules WHERE moduleId = 'DefenderIotMicroAgent' AND deviceId >= 'o\\'b' AND deviceId < 'p#?%'",
     );
     const where = parseCondition(query.slice(query.indexOf('WHERE') + 6));
     expect(evaluateCondition(where, { moduleId: 'DefenderIotMicroAgent', deviceId: "o'brien(2)" })).toBe(true);

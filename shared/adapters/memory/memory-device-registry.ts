@@ -11,6 +11,7 @@ import { parseQuery, type QueryCollection } from '../../domain/iothub-query/pars
 import { EtagMismatchError, PermanentError } from '../../errors';
 import { mergePatch } from '../../domain/twin-patch';
 import type { AuthenticationType } from '../../domain/authentication-type';
+import type { AutomaticConfiguration } from '../../domain/configurations/winning-configuration';
 import type { JsonObject } from '../../domain/types';
 import type {
   CreateModuleResult,
@@ -57,6 +58,7 @@ export class MemoryDeviceRegistry implements DeviceRegistry {
   private readonly devices = new Map<string, DeviceRecord>();
   private readonly failures = new Map<MemoryRegistryOperation, Error[]>();
   private seq = 0;
+  private configurations: AutomaticConfiguration[] = [];
   private etagCounter = 0;
   /** Calls per operation, including failed ones (assert on request budgets). */
   readonly calls: Record<MemoryRegistryOperation, number> = {
@@ -66,6 +68,7 @@ export class MemoryDeviceRegistry implements DeviceRegistry {
     getModuleTwin: 0,
     updateModuleDesired: 0,
     queryTwins: 0,
+    listConfigurations: 0,
   };
 
   /** Adds (or replaces) a device identity. */
@@ -102,6 +105,18 @@ export class MemoryDeviceRegistry implements DeviceRegistry {
     module.twin.reported = { ...mergePatch(module.twin.reported, patch), $version: version };
     this.touch(module);
     return structuredClone(module.twin);
+  }
+
+  /** Replaces the hub's automatic configurations (what listConfigurations answers). */
+  setConfigurations(configurations: readonly AutomaticConfiguration[]): void {
+    this.configurations = structuredClone([...configurations]);
+  }
+
+  listConfigurations(): Promise<AutomaticConfiguration[]> {
+    return settle(() => {
+      this.enter('listConfigurations');
+      return structuredClone(this.configurations);
+    });
   }
 
   /** The next `count` calls of `operation` reject with `error` (before touching state). */

@@ -16,6 +16,8 @@
  */
 import { classifyServiceError, isJobQuotaExceeded } from '../../errors';
 import { mapWithConcurrency } from '../../concurrency';
+import { managingConfiguration } from '../../domain/configurations/managing-configuration';
+import { rankConfigurations, type RankedConfiguration } from '../../domain/configurations/winning-configuration';
 import { stormImportOutcome } from '../../domain/storm-import-outcome';
 import type { JsonObject } from '../../domain/types';
 import type { ImportJobStatus } from '../../ports/module-import-jobs';
@@ -175,12 +177,25 @@ async function claimRows(job: StormJob, services: StormServices): Promise<void> 
   );
 }
 
-/** Stages every claimed row as import lines (the baseline as the module's desired properties); returns the count. */
+/** The hub's automatic configurations, ranked, read once per step (one registry call, not one per device). */
+async function rankedConfigurations(services: StormServices): Promise<readonly RankedConfiguration[]> {
+  return rankConfigurations(await services.registry.listConfigurations()).ranked;
+}
+
+/**
+ * Stages every claimed row as import lines (the baseline as the module's desired properties) and returns the count.
+ * As in the per-device path, a module an IoT Hub automatic configuration targets gets no baseline: the hub applies
+ * the configuration's content and would take TwinGuard's out again.
+ */
 async function stageRows(job: StormJob, services: StormServices): Promise<number> {
   const rows = await services.pending.listClaimed(job.jobKey, services.storm.maxLinesPerJob * 2);
+  const ranked = await rankedConfigurations(services);
   const lines = rows
     .filter((row) => row.authentication !== undefined)
-    .map((row) => importLine(row.deviceId, row.moduleId, row.authentication!.type, row.desired));
+    .map((row) => {
+      const managed = managingConfiguration(ranked, { deviceId: row.deviceId, moduleId: row.moduleId }) !== undefined;
+      return importLine(row.deviceId, row.moduleId, row.authentication!.type, managed ? {} : row.desired);
+    });
   for (let i = 0, block = 0; i < lines.length; i += services.storm.blockLines, block++) {
     await services.imports!.stage(job.jobKey, `b${String(block).padStart(6, '0')}`, lines.slice(i, i + services.storm.blockLines));
   }
@@ -233,6 +248,7 @@ async function recordOutcomes(
   const job = stored.value;
   const finished = finishedImport(status);
   const at = new Date(job.finishedAt ?? services.now().toISOString());
+  const ranked = await rankedConfigurations(services);
   for (;;) {
     const rows = await services.pending.listClaimed(job.jobKey, RECORD_PAGE_ROWS);
     if (rows.length === 0) return true;
@@ -241,11 +257,17 @@ async function recordOutcomes(
       const detail: JsonObject = { via: 'importJob', jobId: job.jobId ?? null };
       if (row.authentication) detail['authType'] = row.authentication.type;
       if (outcome.error) detail['error'] = outcome.error;
-      if (outcome.status === 'created') detail['baselineApplied'] = Object.keys(row.desired).length > 0;
+      if (outcome.status === 'created') {
+        const managing = managingConfiguration(ranked, { deviceId: row.deviceId, moduleId: row.moduleId });
+        detail['baselineApplied'] = managing === undefined && Object.keys(row.desired).length > 0;
+        if (managing) detail['managedBy'] = managing.configurationId;
+      }
       if (outcome.status === 'alreadyPresent') {
-        // As the per-device path does: configure a module nobody configured yet, never overwrite an operator's.
-        const applied = await applyBaselineIfUnconfigured(row.deviceId, services.registry, services.settings, false);
+        // As the per-device path does: configure a module nobody configured yet, never overwrite an operator's or a
+        // configuration's.
+        const applied = await applyBaselineIfUnconfigured(row.deviceId, services.registry, services.settings, false, ranked);
         detail['baselineApplied'] = applied === true;
+        if (typeof applied === 'object') detail['managedBy'] = applied.managedBy;
       }
       await recordStormOutcome(services.posture, row, outcome.status, detail, at);
       report.outcomes[outcome.status] = (report.outcomes[outcome.status] ?? 0) + 1;

@@ -30,6 +30,10 @@ export async function repairBucket(
   const importLines: string[] = [];
 
   await mapWithConcurrency(evaluated, settings.writeConcurrency, async (item) => {
+    // Where an IoT Hub configuration manages the module, its content is the baseline: anything else would be reverted
+    // by the hub. A module it will manage is created bare and configured by the hub's next evaluation.
+    const moduleBaseline = item.managedBy ? item.managedBy.desired : patch;
+    const creationBaseline = item.managedBy ? {} : patch;
     for (const action of item.verdict.repairs) {
       let result: string;
       if (run.dryRun) {
@@ -38,11 +42,11 @@ export async function repairBucket(
         const auth = moduleAuthenticationFor(item.device.authType);
         if (!auth) result = 'needsThumbprint';
         else if (bulk) {
-          importLines.push(importLine(item.device.deviceId, moduleId, auth.type, patch));
+          importLines.push(importLine(item.device.deviceId, moduleId, auth.type, creationBaseline));
           result = 'queuedForImport';
-        } else result = await createModule(item.device.deviceId, auth, patch, services);
+        } else result = await createModule(item.device.deviceId, auth, creationBaseline, services);
       } else {
-        result = await applyBaseline(item.device.deviceId, patch, services);
+        result = await applyBaseline(item.device.deviceId, moduleBaseline, services);
       }
       item.repairResults.set(action, result);
       countRepair(counters, action, result);

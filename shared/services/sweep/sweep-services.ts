@@ -7,7 +7,10 @@ import type { PostureStore } from '../../ports/posture-store';
 import type { SuppressionStore } from '../../ports/suppression-store';
 import type { SweepQueue } from '../../ports/sweep-queue';
 import type { SweepStore } from '../../ports/sweep-store';
+import type { ConfigurationCatalog } from '../configuration-catalog';
 import type { RegistryMeter } from '../registry-budget';
+import type { AlertRecorder } from '../alerts/alert-recorder';
+import type { MitigationServices } from '../mitigations/mitigation-services';
 
 export interface SweepSettings {
   rules: RuleSettings;
@@ -44,6 +47,12 @@ export interface SweepServices {
   /** Absent: bulk import is unavailable and missing modules are always created one by one. */
   imports?: ModuleImportJobs;
   settings: SweepSettings;
+  /** The hub's automatic configurations, read once per sweep; absent: read through `registry` for each bucket. */
+  configurations?: ConfigurationCatalog;
+  /** Absent or with no rules: the sweep mitigates nothing (SWEEP_MITIGATION_RULES). */
+  mitigations?: MitigationServices;
+  /** Absent: no compliance alerts (ALERT_SINK=none). */
+  alerts?: AlertRecorder;
   /** The clock of every timestamp and of every time budget (planning, shards, import results, retention). */
   now: () => Date;
   logger: Logger;
