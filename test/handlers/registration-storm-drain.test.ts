@@ -72,6 +72,40 @@ describe('registration storm import step', () => {
     expect(await h.pending.getJob()).toBeUndefined();
   });
 
+  it('imports a module an automatic configuration targets without the baseline, as the per-device path does', async () => {
+    const h = harness();
+    for (const id of ['adm-1', 'adm-2', 'plain-1']) h.registry.addDevice(id);
+    await h.registry.createModule('adm-2', MODULE, { type: 'sas' });
+    h.registry.setConfigurations([
+      {
+        id: 'defender-fleet',
+        priority: 10,
+        createdTimeUtc: '2026-12-01T00:00:00Z',
+        targetCondition: `FROM devices.modules WHERE moduleId = '${MODULE}' AND deviceId IN ['adm-1', 'adm-2']`,
+        content: { moduleContent: { 'properties.desired.Process_Mode': 1 } },
+      },
+    ]);
+    await h.pending.record([h.row('adm-1', 1), h.row('adm-2', 2), h.row('plain-1', 3)]);
+    await drainRegistrationStorm(h.services);
+    const staged = [...(h.imports.blocks.values().next().value?.values() ?? [])]
+      .flat()
+      .map((line) => JSON.parse(line) as { id: string; properties?: unknown });
+    expect(staged.map((line) => [line.id, line.properties])).toEqual([
+      ['adm-1', undefined],
+      ['adm-2', undefined],
+      ['plain-1', { desired: BASELINE }],
+    ]);
+    await h.imports.finish('memory-job-1');
+    await drainRegistrationStorm(h.services);
+    expect((await h.posture.listHistory('adm-1', { limit: 1 })).entries[0]?.change).toMatchObject({
+      baselineApplied: false,
+      managedBy: 'defender-fleet',
+    });
+    expect((await h.posture.listHistory('adm-2', { limit: 1 })).entries[0]?.change).toMatchObject({ managedBy: 'defender-fleet' });
+    expect((await h.registry.getModuleTwin('adm-2', MODULE))?.desired).not.toMatchObject(BASELINE);
+    expect((await h.posture.listHistory('plain-1', { limit: 1 })).entries[0]?.change).toMatchObject({ baselineApplied: true });
+  });
+
   it.each([
     ['failed', 'blob not readable', 'import job failed: blob not readable'],
     ['forgotten', undefined, 'import job failed: the hub no longer knows import job memory-job-1'],
