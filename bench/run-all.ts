@@ -22,6 +22,10 @@ const BENCHES: Record<string, { title: string; load: () => Promise<BenchModule> 
   'csv-export': { title: 'Findings CSV export: 200,000 rows through the standalone host', load: () => import('./csv-export.bench') },
   'dashboard-load': { title: 'Dashboard load time: demo vs a seeded 100,000-device fleet', load: () => import('./dashboard-load.bench') },
   'mqtt-agents': { title: 'Device side: 10,000 agents over MQTT to one emulator process', load: () => import('./mqtt-agents.bench') },
+  'registration-storm': {
+    title: 'Registration storm on S1 × 1: storm mode (one import job) vs per-call provisioning',
+    load: () => import('./registration-storm.bench'),
+  },
 };
 
 async function main(): Promise<void> {

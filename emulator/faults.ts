@@ -4,10 +4,30 @@
  * Everything is off by default.
  */
 
-/** The quota classes IoT Hub throttles separately. */
-export type OperationClass = 'registry' | 'query' | 'twinRead' | 'twinUpdate';
+/**
+ * The quota classes IoT Hub throttles separately. `jobs`: jobs operations (create, get, list of import/export jobs),
+ * 100/min/unit on S1 and S2, 5,000/min/unit on S3 (iot-hub-devguide-quotas-throttling; reference limits.md B3).
+ */
+export type OperationClass = 'registry' | 'query' | 'twinRead' | 'twinUpdate' | 'jobs';
 
-export const OPERATION_CLASSES: readonly OperationClass[] = ['registry', 'query', 'twinRead', 'twinUpdate'];
+export const OPERATION_CLASSES: readonly OperationClass[] = ['registry', 'query', 'twinRead', 'twinUpdate', 'jobs'];
+
+/**
+ * How fast an import job applies its lines: it waits `startDelayMs` in `enqueued`, then applies at most
+ * `linesPerSecond`. IoT Hub documents no import-job throughput (iot-hub-bulk-identity-mgmt names none), so the tier
+ * model is an assumption, chosen conservatively: 10 s queued, then 50 lines/s per unit on S1 and S2 and 500 per
+ * unit on S3 — 3,000 modules in about 70 s, 50,000 in about 17 minutes on one S1 unit. Off (as fast as the emulator
+ * can) unless a tier is configured or pacing is set explicitly.
+ */
+export interface ImportJobPacing {
+  startDelayMs: number;
+  linesPerSecond: number;
+}
+
+export function importJobPacingForTier(tier: HubTier, units: number): ImportJobPacing {
+  if (!Number.isFinite(units) || units < 1) throw new RangeError(`units must be ≥ 1, got ${units}`);
+  return { startDelayMs: 10_000, linesPerSecond: (tier === 'S3' ? 500 : 50) * units };
+}
 
 export type HubTier = 'S1' | 'S2' | 'S3';
 
@@ -31,13 +51,20 @@ export function ratesForTier(tier: HubTier, units: number): Record<OperationClas
   const perSecond = (count: number): Rate => ({ perSecond: count, burst: count });
   switch (tier) {
     case 'S1':
-      return { registry: perMinute(100 * units), query: perMinute(20 * units), twinRead: perSecond(100), twinUpdate: perSecond(50) };
+      return {
+        registry: perMinute(100 * units),
+        query: perMinute(20 * units),
+        twinRead: perSecond(100),
+        twinUpdate: perSecond(50),
+        jobs: perMinute(100 * units),
+      };
     case 'S2':
       return {
         registry: perMinute(100 * units),
         query: perMinute(20 * units),
         twinRead: perSecond(Math.max(100, 10 * units)),
         twinUpdate: perSecond(Math.max(50, 5 * units)),
+        jobs: perMinute(100 * units),
       };
     case 'S3':
       return {
@@ -45,6 +72,7 @@ export function ratesForTier(tier: HubTier, units: number): Record<OperationClas
         query: perMinute(1000 * units),
         twinRead: perSecond(500 * units),
         twinUpdate: perSecond(250 * units),
+        jobs: perMinute(5000 * units),
       };
   }
 }
@@ -93,6 +121,8 @@ export class FaultInjector {
   private readonly scripted = new Map<OperationClass, FaultDecision[]>();
   private readonly probabilities = new Map<OperationClass, { probability: number; status: 500 | 503 }>();
   private latency: Partial<Record<OperationClass, number>> = {};
+  private pacing: ImportJobPacing | undefined;
+  private readonly counted = new Map<OperationClass, { requests: number; throttled: number }>();
   private readonly clock: () => number;
   private readonly random: () => number;
 
@@ -101,10 +131,17 @@ export class FaultInjector {
     this.random = options.random ?? Math.random;
   }
 
-  /** Turns throttling on (from a tier or explicit rates) or off (`null`). Buckets start full. */
+  /**
+   * Turns throttling on (from a tier or explicit rates) or off (`null`). Buckets start full. A tier also paces import
+   * jobs ({@link importJobPacingForTier}); explicit rates leave the pacing as it is.
+   */
   configureThrottling(config: ThrottleConfig | null): void {
     this.buckets = new Map();
-    if (config === null) return;
+    if (config === null) {
+      this.pacing = undefined;
+      return;
+    }
+    if ('tier' in config) this.pacing = importJobPacingForTier(config.tier, config.units);
     const rates = 'tier' in config ? ratesForTier(config.tier, config.units) : config.rates;
     for (const opClass of OPERATION_CLASSES) {
       const rate = rates[opClass];
@@ -138,6 +175,19 @@ export class FaultInjector {
     this.latency = typeof ms === 'number' ? Object.fromEntries(OPERATION_CLASSES.map((c) => [c, ms])) : { ...ms };
   }
 
+  /** Paces import jobs (`null`: as fast as the emulator can). Applies to jobs created afterwards. */
+  setImportJobPacing(pacing: ImportJobPacing | null): void {
+    if (pacing !== null && !(pacing.linesPerSecond > 0 && pacing.startDelayMs >= 0)) {
+      throw new RangeError('import job pacing needs linesPerSecond > 0 and startDelayMs ≥ 0');
+    }
+    this.pacing = pacing ?? undefined;
+  }
+
+  /** The pacing of import jobs created now, if any. */
+  get importJobPacing(): ImportJobPacing | undefined {
+    return this.pacing && { ...this.pacing };
+  }
+
   latencyFor(opClass: OperationClass): number {
     return this.latency[opClass] ?? 0;
   }
@@ -148,10 +198,28 @@ export class FaultInjector {
     this.scripted.clear();
     this.probabilities.clear();
     this.latency = {};
+    this.pacing = undefined;
+  }
+
+  /** Requests decided per class since start (benchmarks count a workload's calls with it), and how many got 429. */
+  requestCounts(): Record<OperationClass, { requests: number; throttled: number }> {
+    return Object.fromEntries(OPERATION_CLASSES.map((c) => [c, { ...(this.counted.get(c) ?? { requests: 0, throttled: 0 }) }])) as Record<
+      OperationClass,
+      { requests: number; throttled: number }
+    >;
   }
 
   /** Consumes scripted faults and bucket tokens for one request. */
   decide(opClass: OperationClass): FaultDecision {
+    const decision = this.decideOnce(opClass);
+    const count = this.counted.get(opClass) ?? { requests: 0, throttled: 0 };
+    count.requests += 1;
+    if (decision.kind === 'throttle') count.throttled += 1;
+    this.counted.set(opClass, count);
+    return decision;
+  }
+
+  private decideOnce(opClass: OperationClass): FaultDecision {
     const queue = this.scripted.get(opClass);
     const scripted = queue?.shift();
     if (scripted) return scripted;

@@ -84,7 +84,7 @@ export class RegistryHttpServer {
   readonly configurations: ConfigurationEngine;
 
   constructor(private readonly options: RegistryHttpServerOptions) {
-    this.jobs = new ImportJobRunner(options.registry);
+    this.jobs = new ImportJobRunner(options.registry, () => options.faults.importJobPacing);
     this.exportJobs = new ExportJobRunner(options.registry, () => this.jobs.hasActiveJob);
     this.scheduledJobs = new ScheduledJobRunner(options.registry, options.scheduledJobs);
     this.configurations = options.configurations ?? new ConfigurationEngine(options.registry, new ConfigurationStore());
@@ -151,7 +151,7 @@ export class RegistryHttpServer {
     this.pendingTimers.clear();
     this.configurations.stop();
     this.queries.stop();
-    await Promise.all([this.jobs.idle(), this.exportJobs.idle(), this.scheduledJobs.stop()]);
+    await Promise.all([this.jobs.stop(), this.exportJobs.idle(), this.scheduledJobs.stop()]);
     const listening = [this.server, this.httpsServer].filter((server): server is Server => server?.listening === true);
     const closed = listening.map((server) => new Promise<void>((resolve) => server.close(() => resolve())));
     for (const server of listening) server.closeAllConnections();

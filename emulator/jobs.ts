@@ -8,9 +8,14 @@
  * rejected lines to `importErrors.log` in the output container and completes asynchronously. One import/export job
  * at a time, as on every IoT Hub tier. Every import mode of IoT Hub is supported (see
  * registry/apply-export-import-device.ts), with `tags` and `properties.desired` applied to the twin.
+ *
+ * Throughput: as fast as the emulator can, unless the fault injector paces jobs (a tier, or setImportJobPacing:
+ * emulator/faults.ts ImportJobPacing, a conservative assumption since IoT Hub documents none): the job then stays
+ * `enqueued` for the start delay and applies at most that many lines per second, reporting `progress` as it goes.
  */
 import { randomUUID } from 'node:crypto';
 import { ContainerClient } from '@azure/storage-blob';
+import type { ImportJobPacing } from './faults';
 import { applyExportImportDevice, type DeviceOperationError } from './registry/apply-export-import-device';
 import { HubError } from './registry/hub-error';
 import type { HubRegistry } from './registry/hub-registry';
@@ -38,8 +43,14 @@ export const IMPORT_ERRORS_BLOB = 'importErrors.log';
 export class ImportJobRunner {
   private readonly jobs = new Map<string, ImportJobJson>();
   private readonly running = new Set<Promise<void>>();
+  private readonly sleepers = new Set<() => void>();
+  private stopped = false;
 
-  constructor(private readonly registry: HubRegistry) {}
+  constructor(
+    private readonly registry: HubRegistry,
+    /** The pacing of a job created now (the fault injector's); undefined: no pacing. */
+    private readonly pacing: () => ImportJobPacing | undefined = () => undefined,
+  ) {}
 
   /** Validates and enqueues an import job; it runs after the response is sent. @throws HubError 400 / 409. */
   create(body: unknown): ImportJobJson {
@@ -65,7 +76,8 @@ export class ImportJobRunner {
       outputBlobContainerUri: output,
     };
     this.jobs.set(job.jobId, job);
-    const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run(job));
+    const pacing = this.pacing();
+    const run = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.run(job, pacing));
     this.running.add(run);
     void run.finally(() => this.running.delete(run));
     return { ...job };
@@ -93,9 +105,33 @@ export class ImportJobRunner {
     await Promise.allSettled([...this.running]);
   }
 
-  private async run(job: ImportJobJson): Promise<void> {
-    job.status = 'running';
+  /** Ends paced jobs early (as failed) instead of waiting them out, then waits for every job. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const wake of [...this.sleepers]) wake();
+    await this.idle();
+  }
+
+  /** Waits `ms` unless the runner stops first; throws once stopped. */
+  private async pause(ms: number): Promise<void> {
+    if (ms > 0 && !this.stopped) {
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.sleepers.delete(wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, ms);
+        this.sleepers.add(wake);
+      });
+    }
+    if (this.stopped) throw new Error('the emulator stopped while the job ran');
+  }
+
+  private async run(job: ImportJobJson, pacing: ImportJobPacing | undefined): Promise<void> {
     try {
+      if (pacing) await this.pause(pacing.startDelayMs);
+      job.status = 'running';
       const text = (await new ContainerClient(job.inputBlobContainerUri).getBlobClient(IMPORT_INPUT_BLOB).downloadToBuffer()).toString(
         'utf8',
       );
@@ -104,10 +140,16 @@ export class ImportJobRunner {
         .map((line) => line.trim())
         .filter((line) => line !== '');
       const errors: string[] = [];
+      const startedMs = Date.now();
       for (const [index, line] of lines.entries()) {
         const problem = this.apply(line);
         if (problem) errors.push(JSON.stringify({ line: index + 1, ...problem }));
         job.progress = Math.floor(((index + 1) * 100) / lines.length);
+        // Sleep only when ahead by more than a few milliseconds, so pacing costs timers per batch of lines, not per line.
+        if (pacing) {
+          const ahead = startedMs + ((index + 1) * 1000) / pacing.linesPerSecond - Date.now();
+          if (ahead > 20) await this.pause(ahead);
+        }
       }
       const log = errors.join('\n');
       await new ContainerClient(job.outputBlobContainerUri).getBlockBlobClient(IMPORT_ERRORS_BLOB).upload(log, Buffer.byteLength(log));

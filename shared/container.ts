@@ -11,6 +11,7 @@ import type { OperatorApiServices, SweepApiServices } from './composition/api-se
 import type { EventServices } from './composition/event-services';
 import type { ServiceGraph } from './composition/service-graph';
 import type { PostureReader } from './services/posture-queries';
+import type { StormServices } from './services/storm/storm-services';
 import type { SweepServices } from './services/sweep/sweep-services';
 import type { AlertDispatchServices } from './services/alerts/dispatch-alerts';
 import type { MitigationsApiServices } from './services/mitigations/mitigations-api';
@@ -70,6 +71,12 @@ export async function getOperatorApiServices(): Promise<OperatorApiServices> {
 export async function getSweepServices(): Promise<SweepServices> {
   const [built, views] = await Promise.all([getServiceGraph(), import('./composition/sweep-services-of')]);
   return views.sweepServicesOf(built);
+}
+
+/** The registration-storm import timer's view (pending rows, import jobs, posture). */
+export async function getStormServices(): Promise<StormServices> {
+  const [built, views] = await Promise.all([getServiceGraph(), import('./composition/storm-services-of')]);
+  return views.stormServicesOf(built);
 }
 
 /** POST /api/mitigations and the audit read: registry writes within the sweep's budget, stores within API_RETRY_BUDGET_MS. */

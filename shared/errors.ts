@@ -187,6 +187,16 @@ export function classifyServiceError(err: unknown, nowMs: number = Date.now()): 
   return classification;
 }
 
+/**
+ * IoT Hub refused a job because its job slots are taken: one import/export job at a time per hub (409, emulator and
+ * IoT Hub), or the tier's concurrent-job quota (403 JobQuotaExceeded, Microsoft.Azure.Devices 403001). Retrying once
+ * the other job ends succeeds; it is neither a fault of the request nor worth a tight retry loop.
+ */
+export function isJobQuotaExceeded(err: unknown): boolean {
+  const { code } = classifyServiceError(err);
+  return code === 'JobQuotaExceeded' || code === '403001' || code === '409001';
+}
+
 /** True when retrying the same request later may succeed. */
 export function isRetryable(classification: ServiceErrorClassification): boolean {
   return classification.kind === 'transient' || classification.kind === 'throttled';

@@ -24,21 +24,17 @@ export async function startAzuriteProcess(options: { withBlob?: boolean } = {}):
     '--tablePort',
     String(tablePort),
   ];
+  const queuePort = blobPort !== undefined ? await freePort() : undefined;
   if (blobPort !== undefined)
-    args.push(
-      '--blobHost',
-      '127.0.0.1',
-      '--blobPort',
-      String(blobPort),
-      '--queueHost',
-      '127.0.0.1',
-      '--queuePort',
-      String(await freePort()),
-    );
+    args.push('--blobHost', '127.0.0.1', '--blobPort', String(blobPort), '--queueHost', '127.0.0.1', '--queuePort', String(queuePort));
   const child = spawn(process.execPath, args, { stdio: 'ignore' });
   await waitForPort(tablePort, 20_000);
   if (blobPort !== undefined) await waitForPort(blobPort, 20_000);
-  const blob = blobPort !== undefined ? `BlobEndpoint=http://127.0.0.1:${blobPort}/${AZURITE_ACCOUNT_NAME};` : '';
+  // The queue endpoint too: the service graph builds the sweep's queue client (and the import jobs with it) from it.
+  const blob =
+    blobPort !== undefined
+      ? `BlobEndpoint=http://127.0.0.1:${blobPort}/${AZURITE_ACCOUNT_NAME};QueueEndpoint=http://127.0.0.1:${queuePort}/${AZURITE_ACCOUNT_NAME};`
+      : '';
   return {
     connectionString: `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT_NAME};AccountKey=${AZURITE_ACCOUNT_KEY};TableEndpoint=http://127.0.0.1:${tablePort}/${AZURITE_ACCOUNT_NAME};${blob}`,
     stop: () => stopChild(child),

@@ -11,7 +11,7 @@ import { startEmbeddedAzurite } from '../host/embedded-azurite';
 import { EventConsumer, type EventConsumerOptions } from '../host/event-consumer';
 import { closeRegistryClient, createRegistryClient } from '../shared/adapters/registry-client';
 import { eventServicesOf, type EventServices } from '../shared/composition/event-services';
-import { buildServiceGraph } from '../shared/composition/service-graph';
+import { buildServiceGraph, type ServiceGraph } from '../shared/composition/service-graph';
 import { loadConfig } from '../shared/config/load-config';
 import { silentLogger } from '../shared/logger';
 import type { BatchReport } from '../shared/services/process-event-batch';
@@ -39,6 +39,8 @@ export interface System {
   azurite: { connectionString: string; stop(): Promise<void> };
   hub: IotHubEmulator;
   env: Record<string, string>;
+  /** The service graph the handler's services come from (other functions' views: storm-services-of.ts, …). */
+  graph: ServiceGraph;
   services: EventServices;
   /** Everything the handler reported, batch by batch. */
   reports: BatchReport[];
@@ -76,6 +78,7 @@ export async function startSystem(options: SystemOptions = {}): Promise<System> 
     azurite,
     hub,
     env,
+    graph,
     services,
     reports,
     sdkRegistry,

@@ -1,7 +1,8 @@
 /**
  * Bulk import/export jobs: `POST /jobs/create` (type `import`: emulator/jobs.ts; type `export`: emulator/export-jobs.ts),
  * `GET /jobs` (azure-iothub `Registry.listJobs`) and `GET /jobs/{id}` (`Registry.getJob`). `GET /jobs/v2/{id}` is
- * answered by scheduled-job-routes.ts, which falls back to {@link findImportExportJob} for these jobs.
+ * answered by scheduled-job-routes.ts, which falls back to {@link findImportExportJob} for these jobs. They count
+ * against the `jobs` throttling class (jobs operations: 100/min/unit on S1, emulator/faults.ts).
  */
 import type { ExportJobJson, ExportJobRunner } from '../export-jobs';
 import type { ImportJobJson, ImportJobRunner } from '../jobs';
@@ -41,12 +42,12 @@ export function jobRoutes(imports: ImportJobRunner, exports: ExportJobRunner): R
     const [root, id, extra] = segments;
     if (root !== 'jobs' || id === 'v2' || extra !== undefined) return undefined;
     if (method === 'POST' && id === 'create')
-      return { opClass: 'registry', permissions: WRITE, handle: (r) => ({ status: 200, body: create(r.body) }) };
+      return { opClass: 'jobs', permissions: WRITE, handle: (r) => ({ status: 200, body: create(r.body) }) };
     if (method === 'GET' && id === undefined)
-      return { opClass: 'registry', permissions: READ, handle: () => ({ status: 200, body: [...imports.list(), ...exports.list()] }) };
+      return { opClass: 'jobs', permissions: READ, handle: () => ({ status: 200, body: [...imports.list(), ...exports.list()] }) };
     if (method === 'GET' && id !== undefined && id !== 'create') {
       return {
-        opClass: 'registry',
+        opClass: 'jobs',
         permissions: READ,
         handle: () => {
           const job = findImportExportJob(imports, exports, id);

@@ -28,6 +28,18 @@ function blockId(blockKey: string, lines: number): string {
   return Buffer.from(`${blockKey}:${String(lines).padStart(7, '0')}`).toString('base64');
 }
 
+/** The container name of a container SAS URL (its last path segment), or undefined when it is not a URL. */
+function containerOf(uri: string): string | undefined {
+  try {
+    return new URL(uri).pathname
+      .split('/')
+      .filter((segment) => segment !== '')
+      .pop();
+  } catch {
+    return undefined;
+  }
+}
+
 /** The SDK resolves some job calls with the body and others with `{ responseBody, httpResponse }`. */
 function bodyOf(result: unknown): unknown {
   return typeof result === 'object' && result !== null && 'responseBody' in result ? result.responseBody : result;
@@ -129,6 +141,20 @@ export class IotHubModuleImportJobs implements ModuleImportJobs {
     const jobId = (bodyOf(response) as { jobId?: unknown }).jobId;
     if (typeof jobId !== 'string') throw new Error('import job response has no jobId');
     return { jobId, staged };
+  }
+
+  async findJob(sweepId: string): Promise<string | undefined> {
+    // GET /jobs lists the hub's recent import/export jobs as JobProperties, inputBlobContainerUri included
+    // (learn.microsoft.com/rest/api/iothub/service/jobs/get-import-export-jobs; azure-iothub registry.d.ts listJobs).
+    const response = await this.retry('listJobs', () => this.registry.listJobs());
+    const jobs = bodyOf(response);
+    if (!Array.isArray(jobs)) return undefined;
+    const container = importContainerName(this.options.containerPrefix, sweepId);
+    for (const job of jobs as Array<{ jobId?: unknown; type?: unknown; inputBlobContainerUri?: unknown }>) {
+      if (job.type !== 'import' || typeof job.jobId !== 'string' || typeof job.inputBlobContainerUri !== 'string') continue;
+      if (containerOf(job.inputBlobContainerUri) === container) return job.jobId;
+    }
+    return undefined;
   }
 
   async status(sweepId: string, jobId: string): Promise<ImportJobStatus> {

@@ -2,6 +2,7 @@
 import type { Config } from '../config/config';
 import type { DeadLetterStore } from '../ports/dead-letter-store';
 import type { DeviceRegistry } from '../ports/device-registry';
+import type { PendingProvisioningStore } from '../ports/pending-provisioning-store';
 import type { PostureStore } from '../ports/posture-store';
 import type { ConfigurationCatalog } from '../services/configuration-catalog';
 import type { ProcessingSettings } from '../services/settings';
@@ -15,6 +16,8 @@ export interface EventServices {
   deadLetters: DeadLetterStore;
   settings: ProcessingSettings;
   now: () => Date;
+  /** Storm mode (REGISTRATION_STORM_THRESHOLD); its threshold is undefined when it is off. */
+  storm?: { threshold: number | undefined; pending: PendingProvisioningStore };
 }
 
 /** How often "latest" may be found changed underneath before a device counts as a transient failure. */
@@ -41,5 +44,6 @@ export function eventServicesOf(graph: ServiceGraph): EventServices {
     deadLetters: graph.deadLetters,
     settings: processingSettingsFrom(graph.config),
     now: graph.now,
+    storm: { threshold: graph.config.storm.threshold, pending: graph.pendingProvisioning },
   };
 }

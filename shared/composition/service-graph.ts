@@ -17,6 +17,7 @@ import { createBlobServiceClient, createQueueClient } from '../adapters/storage-
 import { StorageSweepQueue } from '../adapters/storage-sweep-queue';
 import { createTableClient, ensureTables, type TableClientSettings } from '../adapters/table-clients';
 import { TableDeadLetterStore } from '../adapters/table-dead-letter-store';
+import { TablePendingProvisioningStore } from '../adapters/table-pending-provisioning-store';
 import { TablePostureStore } from '../adapters/table-posture-store';
 import { TableSuppressionStore } from '../adapters/table-suppression-store';
 import { TableSweepStore } from '../adapters/table-sweep-store';
@@ -75,6 +76,8 @@ export interface ServiceGraph {
   readonly deadLetters: TableDeadLetterStore;
   readonly sweeps: TableSweepStore;
   readonly suppressions: TableSuppressionStore;
+  /** Module creations deferred by a registration storm, and its import job (PENDING_PROVISIONING_TABLE). */
+  readonly pendingProvisioning: TablePendingProvisioningStore;
   /**
    * The sweep's queue and import jobs, built on first use: only the sweep needs AzureWebJobsStorage, so a missing
    * or Table-only account must not stop the event path. @throws when AzureWebJobsStorage is not set or unusable.
@@ -156,10 +159,11 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
   const runs = table(config.compliance.runsTable);
   const findings = table(config.compliance.findingsTable);
   const suppressions = table(config.compliance.suppressionsTable);
+  const pending = table(config.storm.pendingTable);
   const responseTables = { audit: table(config.mitigations.auditTable), outbox: table(config.alerts.outboxTable) };
   // The short budget: the first invocation of a cold worker builds the graph, and it may be an API request.
   await retryTransient(
-    () => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions, ...Object.values(responseTables)]),
+    () => ensureTables([latest, history, deadLetterTable, runs, findings, suppressions, pending, ...Object.values(responseTables)]),
     {
       budgetMs: apiBudgetMs,
       operationName: 'ensureTables',
@@ -191,6 +195,7 @@ export async function buildServiceGraph(config: Config): Promise<ServiceGraph> {
     deadLetters: new TableDeadLetterStore(deadLetterTable, { retryBudgetMs, logger }),
     sweeps: new TableSweepStore(runs, findings, { retryBudgetMs, logger }),
     suppressions: new TableSuppressionStore(suppressions, { retryBudgetMs, logger }),
+    pendingProvisioning: new TablePendingProvisioningStore(pending, { retryBudgetMs, logger }),
     hostStorage,
     responses: responsePartsFor(
       config,

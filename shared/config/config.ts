@@ -1,6 +1,7 @@
 /** The validated, frozen configuration every part of TwinGuard reads (built by load-config.ts). */
 import type { LogRecordExportMode } from '../telemetry/log-record-export';
 import type { TwinCondition } from '../domain/iothub-query/twin-condition';
+import type { HubTier } from '../domain/registration-storm';
 import type { JsonObject, SecurityAgentSchema } from '../domain/types';
 
 import type { LogLevel } from '../log-level';
@@ -27,6 +28,8 @@ export interface Config {
   };
   readonly securityModule: { readonly moduleId: string; readonly baseline: JsonObject; readonly schema: SecurityAgentSchema };
   readonly provisioning: { readonly enabled: boolean; readonly edgeDevices: boolean; readonly targetCondition?: TwinCondition };
+  /** Registration-storm mode: `threshold` undefined = off (REGISTRATION_STORM_THRESHOLD, IOTHUB_TIER, IOTHUB_UNITS). */
+  readonly storm: { readonly threshold?: number; readonly tier: HubTier; readonly units: number; readonly pendingTable: string };
   /** Retry budget per call of the event path and the sweep (IoT Hub and storage): REGISTRY_RETRY_BUDGET_MS. */
   readonly registryRetryBudgetMs: number;
   /** Per-attempt timeout of every outbound call: OUTBOUND_TIMEOUT_MS. */

@@ -35,6 +35,7 @@ export function loadConfig(env: Env): Config {
   const storage = reader.storage();
   const securityModule = reader.securityModule();
   const provisioning = reader.provisioning();
+  const storm = reader.storm(storage);
   const registryRetryBudgetMs = reader.integer('REGISTRY_RETRY_BUDGET_MS', 1000, 240000) as number;
   const outboundTimeoutMs = reader.integer('OUTBOUND_TIMEOUT_MS', 1000, 120000) as number;
   const apiRetryBudgetMs = reader.integer('API_RETRY_BUDGET_MS', 1000, 60000) as number;
@@ -58,6 +59,7 @@ export function loadConfig(env: Env): Config {
     securityModule: Object.freeze({ ...securityModule, baseline: deepFreeze(structuredClone(securityModule.baseline)) }),
     // The compiled condition belongs to twin-condition and is not ours to freeze.
     provisioning: Object.freeze(provisioning),
+    storm: Object.freeze(storm),
     registryRetryBudgetMs,
     outboundTimeoutMs,
     apiRetryBudgetMs,

@@ -138,6 +138,36 @@ export const SETTINGS: readonly SettingDefinition[] = Object.freeze([
     description: "Twin condition (IoT Hub query WHERE syntax) a device must match to be provisioned, e.g. tags.environment = 'prod'.",
   },
   {
+    name: 'REGISTRATION_STORM_THRESHOLD',
+    required: false,
+    default: 'auto',
+    secret: false,
+    description:
+      'Device creations in one event batch above which their modules are created by one IoT Hub import job instead of registry calls per device: auto (from IOTHUB_TIER and IOTHUB_UNITS: half a minute of the registry quota at 3 calls per device, 16 for S1 × 1), off, or 0–100000.',
+  },
+  {
+    name: 'IOTHUB_TIER',
+    required: false,
+    default: 'S1',
+    secret: false,
+    description: "The hub's pricing tier (S1, S2 or S3), for the registry quota behind REGISTRATION_STORM_THRESHOLD=auto.",
+  },
+  {
+    name: 'IOTHUB_UNITS',
+    required: false,
+    default: '1',
+    secret: false,
+    description: "The hub's units (1–200), for the registry quota behind REGISTRATION_STORM_THRESHOLD=auto.",
+  },
+  {
+    name: 'PENDING_PROVISIONING_TABLE',
+    required: false,
+    default: 'PendingProvisioning',
+    secret: false,
+    description:
+      'Table of module creations a registration storm deferred to an import job, and the job in flight (rows are deleted once recorded).',
+  },
+  {
     name: 'REGISTRY_RETRY_BUDGET_MS',
     required: false,
     default: '60000',

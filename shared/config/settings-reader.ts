@@ -10,6 +10,7 @@ import { MICRO_AGENT_MODULE_ID } from '../domain/security-module/module-ids';
 import { validateBaseline } from '../domain/security-module/validate-baseline';
 import { ConditionSyntaxError } from '../domain/iothub-query/condition-syntax-error';
 import { parseCondition } from '../domain/iothub-query/twin-condition';
+import { autoStormThreshold, HUB_TIERS } from '../domain/registration-storm';
 import { redactSecrets } from '../logger';
 import type { LogLevel } from '../log-level';
 import { LOG_RECORD_EXPORT_MODES, type LogRecordExportMode } from '../telemetry/log-record-export';
@@ -242,6 +243,28 @@ export class SettingsReader {
       this.problems.push(`PROVISIONING_TARGET_CONDITION is not a valid condition: ${redactSecrets(error.message)}`);
       return { enabled, edgeDevices };
     }
+  }
+
+  storm(storage: Config['storage']): Config['storm'] {
+    const tierText = read(this.env, 'IOTHUB_TIER') ?? defaultOf('IOTHUB_TIER');
+    const tier = HUB_TIERS.find((candidate) => candidate === tierText.toUpperCase());
+    if (!tier) this.problems.push(`IOTHUB_TIER must be S1, S2 or S3 (got "${tierText}")`);
+    const units = this.integer('IOTHUB_UNITS', 1, 200) as number;
+    const pendingTable = this.tableName('PENDING_PROVISIONING_TABLE');
+    if (
+      [storage.latestTable, storage.historyTable, storage.deadLetterTable].some((name) => name.toLowerCase() === pendingTable.toLowerCase())
+    )
+      this.problems.push('PENDING_PROVISIONING_TABLE must name a table different from the posture tables');
+    const text = (read(this.env, 'REGISTRATION_STORM_THRESHOLD') ?? defaultOf('REGISTRATION_STORM_THRESHOLD')).toLowerCase();
+    const base = { tier: tier ?? 'S1', units, pendingTable };
+    if (text === 'off') return base;
+    if (text === 'auto') return { ...base, threshold: autoStormThreshold(base.tier, units) };
+    const threshold = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+    if (!Number.isSafeInteger(threshold) || threshold > 100000) {
+      this.problems.push(`REGISTRATION_STORM_THRESHOLD must be auto, off or a whole number from 0 to 100000 (got "${text}")`);
+      return base;
+    }
+    return { ...base, threshold };
   }
 
   /**

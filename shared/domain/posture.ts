@@ -135,6 +135,8 @@ export function provisioningStep(
     case 'needsThumbprint':
     case 'skippedEdge':
     case 'skippedByCondition':
+    case 'queuedForImport':
+    case 'importFailed':
       break;
   }
   const next = derivePosture(base);

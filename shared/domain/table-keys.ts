@@ -26,10 +26,15 @@ const LATEST_DOTNET_TIME_MS = 253402300799999;
 const INVERTED_TICKS_DIGITS = 19;
 const PARTITION_DIGITS = 3;
 const SEQUENCE_DIGITS = 20;
-const HISTORY_ROW_KEY = /^(\d{19})_(\d{3,}|sweep)_(\d{20})$/;
+const HISTORY_ROW_KEY = /^(\d{19})_(\d{3,}|sweep|import)_(\d{20})$/;
 
 /** Synthetic partition id of history rows written by a compliance sweep rather than by an event. */
 export const SWEEP_HISTORY_PARTITION = 'sweep';
+
+/** Synthetic partition id of history rows recording a registration-storm import job's outcome for a device. */
+export const IMPORT_HISTORY_PARTITION = 'import';
+
+const SYNTHETIC_PARTITIONS: ReadonlySet<string> = new Set([SWEEP_HISTORY_PARTITION, IMPORT_HISTORY_PARTITION]);
 
 /** Thrown when a key would be rejected by Table storage. */
 export class InvalidTableKeyError extends Error {
@@ -148,7 +153,7 @@ function timeFromInvertedTicks(digits: string): Date {
 }
 
 function formatPartition(partitionId: string): string {
-  if (partitionId === SWEEP_HISTORY_PARTITION) return partitionId;
+  if (SYNTHETIC_PARTITIONS.has(partitionId)) return partitionId;
   if (!/^\d+$/.test(partitionId)) {
     throw new InvalidTableKeyError(`Partition id "${partitionId}" is not numeric; history row keys need an Event Hubs partition number`);
   }
@@ -163,8 +168,8 @@ function formatSequenceNumber(sequenceNumber: number): string {
 }
 
 /**
- * History RowKey: `<invertedTicks(at)>_<partition, 3+ digits, or 'sweep'>_<sequenceNumber, 20 digits>`.
- * Sweep rows use partition 'sweep' (digits sort before letters, so event rows at the same instant come first).
+ * History RowKey: `<invertedTicks(at)>_<partition, 3+ digits, 'sweep' or 'import'>_<sequenceNumber, 20 digits>`.
+ * Sweep rows use partition 'sweep', import-job outcomes 'import' (digits sort before letters, so event rows at the same instant come first).
  * Newest first within a device partition; deterministic, so a replayed event overwrites its own row;
  * unique per event because (partition, sequence number) is unique in the stream.
  */
@@ -192,7 +197,7 @@ export function parseHistoryRowKey(rowKey: string): HistoryRowKeyParts {
   }
   return {
     at: timeFromInvertedTicks(tickDigits),
-    partitionId: partitionDigits === SWEEP_HISTORY_PARTITION ? partitionDigits : String(Number(partitionDigits)),
+    partitionId: SYNTHETIC_PARTITIONS.has(partitionDigits) ? partitionDigits : String(Number(partitionDigits)),
     sequenceNumber,
   };
 }

@@ -73,7 +73,19 @@ export type SecurityAgentSchema = 'microAgent' | 'legacy';
 
 export type ConfigurationState = 'inSync' | 'drifted' | 'pending' | 'unknown';
 
-export type ProvisioningStatus = 'created' | 'alreadyPresent' | 'deviceNotFound' | 'needsThumbprint' | 'skippedEdge' | 'skippedByCondition';
+/**
+ * `queuedForImport`: a registration storm deferred the module to an IoT Hub import job (shared/services/storm/);
+ * `importFailed`: that job rejected the device's line (the history entry carries the error).
+ */
+export type ProvisioningStatus =
+  | 'created'
+  | 'alreadyPresent'
+  | 'deviceNotFound'
+  | 'needsThumbprint'
+  | 'skippedEdge'
+  | 'skippedByCondition'
+  | 'queuedForImport'
+  | 'importFailed';
 
 /**
  * The device's latest security posture, one record per device. Everything derived is recomputable

@@ -16,4 +16,10 @@ export interface ModuleImportJobs {
   /** Commits the staged blocks in key order and starts the job; returns its id and how many lines were staged. */
   start(sweepId: string): Promise<{ jobId: string; staged: number }>;
   status(sweepId: string, jobId: string): Promise<ImportJobStatus>;
+  /**
+   * The id of an import job already created for `sweepId`'s container (found in the hub's job list by its input
+   * container), so a caller that crashed between creating a job and recording its id adopts it instead of creating
+   * a second one; undefined when none was created.
+   */
+  findJob(sweepId: string): Promise<string | undefined>;
 }

@@ -107,7 +107,8 @@ export async function ensureSecurityModule(
   return { status, baselineApplied, ...(managed !== undefined ? { managedBy: managed } : {}), detail };
 }
 
-async function applyBaselineIfUnconfigured(
+/** Also used by storm mode for a module the import job found already present. */
+export async function applyBaselineIfUnconfigured(
   deviceId: string,
   registry: DeviceRegistry,
   settings: ProcessingSettings,

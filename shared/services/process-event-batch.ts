@@ -14,6 +14,9 @@ import type {
 import type { Logger } from '../logger';
 import type { DeadLetterStore } from '../ports/dead-letter-store';
 import type { DeviceRegistry } from '../ports/device-registry';
+import type { PendingProvisioning, PendingProvisioningStore } from '../ports/pending-provisioning-store';
+import { isRegistrationStorm } from '../domain/registration-storm';
+import { deferProvisioning } from './storm/defer-provisioning';
 import type { PostureChange, PostureStore, StoredLatest } from '../ports/posture-store';
 import { ensureSecurityModule, type ProvisioningResult } from './ensure-security-module';
 import type { ConfigurationCatalog } from './configuration-catalog';
@@ -28,6 +31,12 @@ export interface EventPipelineDeps {
   settings: ProcessingSettings;
   logger: Logger;
   now: () => Date;
+  /**
+   * Storm mode (REGISTRATION_STORM_THRESHOLD): a batch with more device creations than `threshold` records them as
+   * pending rows for one import job (functions/registration-storm-import.ts) instead of calling the registry per
+   * device. Absent, or `threshold` undefined: every creation is provisioned per device.
+   */
+  storm?: { threshold: number | undefined; pending: PendingProvisioningStore };
 }
 
 export interface BatchReport {
@@ -146,14 +155,23 @@ export async function processEventBatch(events: readonly DecodedEvent[], deps: E
   const logEachDevice = byDevice.size <= PER_DEVICE_LOG_LIMIT;
   // Provisioning results survive a retry of the device so a re-merge never provisions twice.
   const provisioned = new Map<HubEvent, ProvisioningResult>();
+  const creations = [...byDevice.values()].reduce((sum, list) => sum + list.filter((event) => event.kind === 'deviceCreated').length, 0);
+  // In a storm the creations become rows for the import job; other devices' twin changes in the batch flow on as usual.
+  const deferred =
+    deps.storm && isRegistrationStorm(creations, deps.storm.threshold) ? new Map<HubEvent, PendingProvisioning>() : undefined;
 
   const stored = await deps.posture.getLatestMany([...byDevice.keys()]);
   const computed: DeviceOutcome[] = [];
   await mapWithConcurrency([...byDevice.entries()], deps.settings.writeConcurrency, async ([deviceId, deviceEvents]) => {
     await guard(deviceId, deviceEvents, deps, failures, async () => {
-      computed.push(await computeDevice(deviceId, deviceEvents, stored.get(deviceId), deps, report, provisioned));
+      computed.push(await computeDevice(deviceId, deviceEvents, stored.get(deviceId), deps, report, provisioned, deferred));
     });
   });
+  const recordDeferred = deferredRecorder(deferred, deps);
+  if (deferred && deferred.size > 0) {
+    await recordDeferred();
+    deps.logger.info('registration storm: module creations deferred to an import job', { creations, deferred: deferred.size });
+  }
 
   const toWrite = computed.filter((outcome) => outcome.change !== undefined);
   let conflicting: Set<string>;
@@ -174,7 +192,12 @@ export async function processEventBatch(events: readonly DecodedEvent[], deps: E
   await mapWithConcurrency([...conflicting], deps.settings.writeConcurrency, async (deviceId) => {
     const deviceEvents = byDevice.get(deviceId)!;
     await guard(deviceId, deviceEvents, deps, failures, async () => {
-      account(await redoDevice(deviceId, deviceEvents, deps, report, provisioned), report, deps.logger, logEachDevice);
+      account(
+        await redoDevice(deviceId, deviceEvents, deps, report, provisioned, deferred, recordDeferred),
+        report,
+        deps.logger,
+        logEachDevice,
+      );
     });
   });
 
@@ -184,6 +207,21 @@ export async function processEventBatch(events: readonly DecodedEvent[], deps: E
   }
   if (failures.transient.length > 0) throw new BatchRetryRequiredError(failures.transient.length, failures.transient);
   return report;
+}
+
+/**
+ * Records the deferred creations not recorded yet. Rows must be durable before the posture that says "queued" and
+ * before the checkpoint moves: a crash in between replays the batch, and the replay finds its rows already there.
+ */
+function deferredRecorder(deferred: Map<HubEvent, PendingProvisioning> | undefined, deps: EventPipelineDeps): () => Promise<void> {
+  const recorded = new Set<HubEvent>();
+  return async () => {
+    if (!deferred || !deps.storm) return;
+    const fresh = [...deferred.entries()].filter(([event]) => !recorded.has(event));
+    if (fresh.length === 0) return;
+    await deps.storm.pending.record(fresh.map(([, row]) => row));
+    for (const [event] of fresh) recorded.add(event);
+  };
 }
 
 interface DeviceFailures {
@@ -267,11 +305,14 @@ async function redoDevice(
   deps: EventPipelineDeps,
   report: BatchReport,
   provisioned: Map<HubEvent, ProvisioningResult>,
+  deferred: Map<HubEvent, PendingProvisioning> | undefined,
+  recordDeferred: () => Promise<void>,
 ): Promise<DeviceOutcome> {
   for (let attempt = 1; ; attempt++) {
     report.latestConflicts++;
-    const outcome = await computeDevice(deviceId, events, await deps.posture.getLatest(deviceId), deps, report, provisioned);
+    const outcome = await computeDevice(deviceId, events, await deps.posture.getLatest(deviceId), deps, report, provisioned, deferred);
     if (!outcome.change) return outcome;
+    await recordDeferred();
     const { conflicts } = await deps.posture.commit([outcome.change]);
     if (conflicts.length === 0) return outcome;
     if (attempt >= deps.settings.maxLatestConflicts) {
@@ -287,6 +328,7 @@ async function computeDevice(
   deps: EventPipelineDeps,
   report: BatchReport,
   provisioned: Map<HubEvent, ProvisioningResult>,
+  deferred?: Map<HubEvent, PendingProvisioning>,
 ): Promise<DeviceOutcome> {
   const context: PostureContext = { securityModuleId: deps.settings.securityModuleId };
   let latest: LatestPosture | undefined = stored?.posture;
@@ -302,7 +344,19 @@ async function computeDevice(
       }
       let result = provisioned.get(event);
       if (!result) {
-        result = await ensureSecurityModule({ deviceId, twin: event.twin }, deps.registry, deps.settings, deps.logger, deps.configurations);
+        if (deferred) {
+          const deferral = deferProvisioning({ deviceId, twin: event.twin, position: event.position }, deps.settings);
+          if (deferral.pending) deferred.set(event, deferral.pending);
+          result = deferral.result;
+        } else {
+          result = await ensureSecurityModule(
+            { deviceId, twin: event.twin },
+            deps.registry,
+            deps.settings,
+            deps.logger,
+            deps.configurations,
+          );
+        }
         provisioned.set(event, result);
       }
       outcome.provisioning[result.status] = (outcome.provisioning[result.status] ?? 0) + 1;

@@ -30,7 +30,8 @@ export const METRICS = {
   'twinguard.provisioning.outcomes': {
     kind: 'counter',
     unit: '{device}',
-    description: 'Security-module provisioning outcomes of the event path, by outcome (created, alreadyPresent, needsThumbprint, …).',
+    description:
+      "Security-module provisioning outcomes of the event path, by outcome (created, alreadyPresent, needsThumbprint, queuedForImport, …; a storm's import outcomes when they are recorded).",
     attributes: ['outcome'],
   },
   'twinguard.device.failures': {

@@ -119,6 +119,13 @@ export function metricsFromLog(message: string, fields: LogFields | undefined): 
       return [{ name: 'twinguard.sweep.failed', value: 1, attributes: NO_ATTRIBUTES }];
     case 'alerts dispatched':
       return alertPoints(record);
+    // A storm's provisioning outcomes land when its import job's results are recorded, not in the batch.
+    case 'registration storm import step':
+      return countsOf(record['outcomes']).map(([outcome, count]) => ({
+        name: 'twinguard.provisioning.outcomes',
+        value: count,
+        attributes: { outcome },
+      }));
     default:
       return [];
   }

@@ -300,6 +300,7 @@ describe('compliance sweep on Azurite and the emulator', () => {
         return jobs.start(sweepId);
       },
       status: (sweepId, jobId) => jobs.status(sweepId, jobId),
+      findJob: (sweepId) => jobs.findJob(sweepId),
     };
     const services = { ...h.services, imports };
     await startSweep({ sweepId: 'sw-import-fail', trigger: 'api', dryRun: false }, services);

@@ -39,6 +39,14 @@ const rows: Row[] = [
   ],
   ['batch processed', { received: 0, skipped: {}, deadLettered: 0, durationMs: 0 }, [['twinguard.batch.duration', 0, {}]]],
   [
+    'registration storm import step',
+    { step: 'idle', outcomes: { created: 3, importFailed: 1, alreadyPresent: 0 } },
+    [
+      ['twinguard.provisioning.outcomes', 3, { outcome: 'created' }],
+      ['twinguard.provisioning.outcomes', 1, { outcome: 'importFailed' }],
+    ],
+  ],
+  [
     'IoT Hub registry call retried',
     { operation: 'getModule(d1)', kind: 'throttled', statusCode: 429, attempt: 1 },
     [

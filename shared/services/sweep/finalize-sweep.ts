@@ -4,6 +4,7 @@
  * (pollImportJob). A completed run whose retention cleanup is still pending continues it here (applyRetention).
  */
 import { addCounters, emptyCounters } from '../../domain/sweep-summary';
+import { isJobQuotaExceeded } from '../../errors';
 import type { SweepRun } from '../../ports/sweep-store';
 import { applyRetention } from './apply-retention';
 import { completeRun } from './complete-run';
@@ -28,7 +29,17 @@ export async function finalizeSweep(
   const counters = shards.reduce((sum, shard) => addCounters(sum, shard.counters), emptyCounters());
   const run = stored.value;
   if (run.plan?.bulkImport && services.imports && Object.keys(counters.repairs).some((key) => key.endsWith(':queuedForImport'))) {
-    const { jobId, staged } = await services.imports.start(sweepId);
+    let started: { jobId: string; staged: number };
+    try {
+      started = await services.imports.start(sweepId);
+    } catch (error) {
+      // A registration storm's import job (or an operator's) holds the hub's one import/export slot: try again later.
+      if (!isJobQuotaExceeded(error)) throw error;
+      services.logger.info('sweep import job waits: another import/export job holds the hub', { sweepId });
+      await services.queue.send({ kind: 'finalize', sweepId }, services.settings.importPollSeconds ?? IMPORT_POLL_SECONDS);
+      return 'importPolled';
+    }
+    const { jobId, staged } = started;
     const importing: SweepRun = {
       ...run,
       status: 'importing',

@@ -93,7 +93,8 @@ export async function pollImportJob(sweepId: string, jobId: string, services: Sw
   );
 }
 
-function finishedImport(job: ImportJobStatus): FinishedImport {
+/** The job's error lines by device (the first per device), as shared/domain/import-outcome.ts reads them. */
+export function finishedImport(job: ImportJobStatus): FinishedImport {
   const errors = new Map<string, string>();
   let unattributedErrors = 0;
   for (const error of job.errors) {
