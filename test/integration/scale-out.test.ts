@@ -118,6 +118,8 @@ describe('[slow] scale-out: 3 standalone hosts in balanced mode (child processes
       AzureWebJobsStorage: azurite.connectionString,
       SECURITY_MODULE_BASELINE: JSON.stringify({ Process_Mode: 2, Heartbeat_MessageFrequency: 'High' }),
       REGISTRY_RETRY_BUDGET_MS: '20000',
+      // The per-device provisioning path under kills is what this test is about (storm mode has its own tests).
+      REGISTRATION_STORM_THRESHOLD: 'off',
       STANDALONE_HTTP_PORT: '0',
       STANDALONE_FUNCTION_KEY: KEY,
       STANDALONE_CHECKPOINT_CONTAINER: CHECKPOINTS,

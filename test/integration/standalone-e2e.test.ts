@@ -105,6 +105,8 @@ describe('standalone host end to end (child process, emulator, Azurite)', () => 
       AzureWebJobsStorage: azurite.connectionString,
       SECURITY_MODULE_BASELINE: JSON.stringify(BASELINE),
       REGISTRY_RETRY_BUDGET_MS: '20000',
+      // The per-device provisioning path under kills is what this test is about (storm mode has its own tests).
+      REGISTRATION_STORM_THRESHOLD: 'off',
       STANDALONE_HTTP_PORT: '0',
       STANDALONE_FUNCTION_KEY: KEY,
       STANDALONE_CHECKPOINT_CONTAINER: 'e2e-checkpoints',
