@@ -111,11 +111,22 @@ function steadyTraffic(system: System) {
   };
 }
 
+/** The operator's onboarding script: 100 per bulk call; on 429 it waits what Retry-After asks and sends the call again. */
 async function register(system: System): Promise<number> {
   let calls = 0;
   for (let i = 0; i < deviceIds.length; i += BULK) {
-    await system.sdkRegistry.addDevices(deviceIds.slice(i, i + BULK).map((deviceId) => ({ deviceId, status: 'enabled' })));
-    calls += 1;
+    const batch = deviceIds.slice(i, i + BULK).map((deviceId) => ({ deviceId, status: 'enabled' as const }));
+    for (;;) {
+      calls += 1;
+      try {
+        await system.sdkRegistry.addDevices(batch);
+        break;
+      } catch (error) {
+        const throttled = error as { name?: string; response?: { headers?: Record<string, string | undefined> } };
+        if (throttled.name !== 'ThrottlingError') throw error;
+        await sleep(Math.max(1, Number(throttled.response?.headers?.['retry-after'] ?? 1)) * 1000);
+      }
+    }
   }
   return calls;
 }
