@@ -4,7 +4,8 @@
  * planning the actions of one device from its findings. Suppressed findings never mitigate (as Device Defender
  * never mitigates suppressed findings).
  */
-import { RULE_IDS, type DeviceFinding, type RuleId } from '../compliance-rules';
+import type { DeviceFinding } from '../compliance-rules';
+import { RULE_IDS, type RuleId } from '../rule-ids';
 
 export const MITIGATION_ACTIONS = ['notify', 'quarantine', 'disableModule', 'disableDevice'] as const;
 

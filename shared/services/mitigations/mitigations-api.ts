@@ -5,7 +5,8 @@
  * at most 100 devices per call (the registry budget makes each one cost seconds at S1 rates); the answer's
  * continuationToken continues with the next page.
  */
-import { RULE_IDS, type DeviceFinding, type RuleId } from '../../domain/compliance-rules';
+import type { DeviceFinding } from '../../domain/compliance-rules';
+import { RULE_IDS, type RuleId } from '../../domain/rule-ids';
 import { isLegalIdentityId, isLegalResourceId } from '../../domain/identifiers';
 import { jsonDepthExceeds } from '../../domain/json-depth';
 import {
