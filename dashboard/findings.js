@@ -83,9 +83,17 @@ function findingRow(finding) {
     h('td', {}, finding.severity),
     h('td', {}, status),
     h('td', {}, finding.message),
-    h('td', {}, finding.repairAction ? `${finding.repairAction}: ${finding.repairResult ?? ''}` : ''),
+    h('td', {}, ...actionLines(finding)),
     action,
   );
+}
+
+// What the sweep did about the finding: its repair and each mitigation, one line each.
+function actionLines(finding) {
+  const lines = [];
+  if (finding.repairAction) lines.push(`${finding.repairAction}: ${finding.repairResult ?? ''}`);
+  for (const { action, result } of finding.mitigations ?? []) lines.push(`${action}: ${result}`);
+  return lines.map((line) => h('div', {}, line));
 }
 
 export async function renderFindings(view, initial = new URLSearchParams()) {
@@ -143,7 +151,7 @@ export async function renderFindings(view, initial = new URLSearchParams()) {
       results,
       h('p', { class: 'hint' }, `Sweep ${page.sweepId}, page ${pager.pageNumber}`),
       rows.length > 0
-        ? table(null, ['Device', 'Rule', 'Severity', 'Status', 'Message', 'Repair', ''], rows, { class: 'findings' })
+        ? table(null, ['Device', 'Rule', 'Severity', 'Status', 'Message', 'Repair / mitigations', ''], rows, { class: 'findings' })
         : h('p', { class: 'notice' }, 'No findings match.'),
     );
     pager.update(page.continuationToken);

@@ -220,7 +220,7 @@ export async function measureCsvExport(
     const memory = child.next('memory');
     child.send({ type: 'stopSampling' });
     if (result.status !== 200) throw new Error(`export answered ${result.status}`);
-    if (result.header !== 'deviceId,ruleId,severity,status,message,suppressionId,repairAction,repairResult,managedBy')
+    if (result.header !== 'deviceId,ruleId,severity,status,message,suppressionId,repairAction,repairResult,managedBy,mitigations')
       throw new Error(`unexpected CSV header ${result.header}`);
     return {
       rows: result.lines - 1,

@@ -78,6 +78,7 @@ const CSV_COLUMNS = [
   'repairAction',
   'repairResult',
   'managedBy',
+  'mitigations',
 ] as const;
 
 /** RFC 4180 field; a leading = + - @ is prefixed with ' so spreadsheet apps never run an id as a formula. */
@@ -87,8 +88,14 @@ export function csvField(value: string | undefined): string {
   return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
+/** A column's text: the mitigations as `action:result` pairs separated by spaces (e.g. `quarantine:applied notify:applied`). */
+function csvValue(row: FindingRecord, column: (typeof CSV_COLUMNS)[number]): string | undefined {
+  if (column === 'mitigations') return row.mitigations?.map(({ action, result }) => `${action}:${result}`).join(' ');
+  return row[column];
+}
+
 function csvRow(row: FindingRecord): string {
-  return `${CSV_COLUMNS.map((column) => csvField(row[column])).join(',')}\r\n`;
+  return `${CSV_COLUMNS.map((column) => csvField(csvValue(row, column))).join(',')}\r\n`;
 }
 
 /** The CSV export: a validation result, or an async stream of lines fetched page by page (never the whole fleet). */

@@ -193,8 +193,8 @@ describe('compliance sweep on Azurite and the emulator', () => {
     let text = '';
     if ('lines' in csv) for await (const chunk of csv.lines) text += chunk;
     expect(text).toBe(
-      'deviceId,ruleId,severity,status,message,suppressionId,repairAction,repairResult,managedBy\r\n' +
-        `site#1?,module-missing,critical,suppressed,security module ${MODULE} is missing on device site#1?,${(await suppressions.list())[0]?.id},,,\r\n`,
+      'deviceId,ruleId,severity,status,message,suppressionId,repairAction,repairResult,managedBy,mitigations\r\n' +
+        `site#1?,module-missing,critical,suppressed,security module ${MODULE} is missing on device site#1?,${(await suppressions.list())[0]?.id},,,,\r\n`,
     );
 
     const view = await getDevicePosture('bulk-03', posture, silentLogger);

@@ -18,6 +18,7 @@ import { TableMitigationAudit } from '../../shared/adapters/table-mitigation-aud
 import { ALERT_EVENT_TYPES } from '../../shared/domain/alerts/cloud-event';
 import { parseMitigationRules } from '../../shared/domain/mitigations/mitigation-rules';
 import { silentLogger } from '../../shared/logger';
+import { streamFindingsCsv } from '../../shared/services/findings-api';
 import { applyMitigations } from '../../shared/services/mitigations/apply-mitigations';
 import type { MitigationsApiServices } from '../../shared/services/mitigations/mitigations-api';
 import type { MitigationServices } from '../../shared/services/mitigations/mitigation-services';
@@ -160,6 +161,12 @@ describe('mitigations on the emulator and Azurite', () => {
       { action: 'quarantine', result: 'applied' },
       { action: 'disableModule', result: 'applied' },
     ]);
+    const csv = await streamFindingsCsv({ sweepId: 'sw-1', rule: 'agent-failed' }, sweeps);
+    let text = '';
+    if ('lines' in csv) for await (const line of csv.lines) text += line;
+    expect(text.split('\r\n').find((line) => line.startsWith('failed-1,'))).toMatch(
+      /,notify:applied quarantine:applied disableModule:applied$/,
+    );
     const notified = (await outbox.pending(100)).filter((row) => row.event.type === ALERT_EVENT_TYPES.mitigationNotify);
     expect(notified.map((row) => row.event.subject).sort()).toEqual(['failed-1', "o'failed#2"]);
 
