@@ -6,11 +6,13 @@
 
 /**
  * The quota classes IoT Hub throttles separately. `jobs`: jobs operations (create, get, list of import/export jobs),
- * 100/min/unit on S1 and S2, 5,000/min/unit on S3 (iot-hub-devguide-quotas-throttling; reference limits.md B3).
+ * 100/min/unit on S1 and S2, 5,000/min/unit on S3; `configurations`: automatic configurations and Edge deployments
+ * (create, update, list, get, delete), 20/min/unit on every tier (iot-hub-devguide-quotas-throttling; reference
+ * limits.md B3).
  */
-export type OperationClass = 'registry' | 'query' | 'twinRead' | 'twinUpdate' | 'jobs';
+export type OperationClass = 'registry' | 'query' | 'twinRead' | 'twinUpdate' | 'jobs' | 'configurations';
 
-export const OPERATION_CLASSES: readonly OperationClass[] = ['registry', 'query', 'twinRead', 'twinUpdate', 'jobs'];
+export const OPERATION_CLASSES: readonly OperationClass[] = ['registry', 'query', 'twinRead', 'twinUpdate', 'jobs', 'configurations'];
 
 /**
  * How fast an import job applies its lines: it waits `startDelayMs` in `enqueued`, then applies at most
@@ -57,6 +59,7 @@ export function ratesForTier(tier: HubTier, units: number): Record<OperationClas
         twinRead: perSecond(100),
         twinUpdate: perSecond(50),
         jobs: perMinute(100 * units),
+        configurations: perMinute(20 * units),
       };
     case 'S2':
       return {
@@ -65,6 +68,7 @@ export function ratesForTier(tier: HubTier, units: number): Record<OperationClas
         twinRead: perSecond(Math.max(100, 10 * units)),
         twinUpdate: perSecond(Math.max(50, 5 * units)),
         jobs: perMinute(100 * units),
+        configurations: perMinute(20 * units),
       };
     case 'S3':
       return {
@@ -73,6 +77,7 @@ export function ratesForTier(tier: HubTier, units: number): Record<OperationClas
         twinRead: perSecond(500 * units),
         twinUpdate: perSecond(250 * units),
         jobs: perMinute(5000 * units),
+        configurations: perMinute(20 * units),
       };
   }
 }

@@ -34,7 +34,7 @@ export function configurationRoutes(registry: HubRegistry, engine: Configuration
     if (id === undefined) {
       if (method !== 'GET') return undefined;
       return {
-        opClass: 'registry',
+        opClass: 'configurations',
         permissions: READ,
         handle: (request) => {
           const raw = request.searchParams.get('top');
@@ -46,10 +46,10 @@ export function configurationRoutes(registry: HubRegistry, engine: Configuration
       };
     }
     if (method === 'GET')
-      return { opClass: 'registry', permissions: READ, handle: () => ({ status: 200, body: configurationJson(store.get(id)) }) };
+      return { opClass: 'configurations', permissions: READ, handle: () => ({ status: 200, body: configurationJson(store.get(id)) }) };
     if (method === 'PUT') {
       return {
-        opClass: 'registry',
+        opClass: 'configurations',
         permissions: WRITE,
         handle: (request) => {
           const record = store.put(id, request.body, header(request, 'if-match'));
@@ -60,7 +60,7 @@ export function configurationRoutes(registry: HubRegistry, engine: Configuration
     }
     if (method === 'DELETE') {
       return {
-        opClass: 'registry',
+        opClass: 'configurations',
         permissions: WRITE,
         handle: (request) => {
           store.delete(id, header(request, 'if-match'));

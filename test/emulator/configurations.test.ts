@@ -327,3 +327,25 @@ describe('applyConfigurationContentOnDevice', () => {
     expect((await caught(() => sdk.applyConfigurationContentOnDevice('nobody', { modulesContent: {} }))).response?.statusCode).toBe(404);
   });
 });
+
+describe('throttling', () => {
+  afterEach(() => hub.faults.reset());
+
+  it('configuration calls have their own quota class, 20 per minute per unit on S1, answered 429 as ThrottlingError', async () => {
+    hub.faults.configureThrottling({ tier: 'S1', units: 1 });
+    // Registry calls do not draw on the configurations quota.
+    hub.registry.createDevice({ deviceId: 'quota-1' });
+    await sdk.get('quota-1');
+    const answers = [];
+    for (let i = 0; i < 21; i++)
+      answers.push(
+        await sdk.getConfigurations().then(
+          () => 'ok',
+          (error: Error) => error.name,
+        ),
+      );
+    expect(answers.slice(0, 20).every((answer) => answer === 'ok')).toBe(true);
+    expect(answers[20]).toBe('ThrottlingError');
+    await expect(sdk.get('quota-1')).resolves.toBeDefined();
+  });
+});

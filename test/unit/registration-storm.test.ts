@@ -127,6 +127,8 @@ describe('emulator: jobs quota class and import-job pacing', () => {
   it('throttles jobs operations at 100/min/unit (S1, S2) and 5,000 (S3)', () => {
     expect(ratesForTier('S1', 2).jobs).toEqual({ perSecond: 200 / 60, burst: 200 });
     expect(ratesForTier('S3', 1).jobs).toEqual({ perSecond: 5000 / 60, burst: 5000 });
+    // Configurations and Edge deployments: 20/min/unit on every tier (reference limits.md B3).
+    expect(ratesForTier('S3', 2).configurations).toEqual({ perSecond: 40 / 60, burst: 40 });
   });
 
   it('paces import jobs from a tier, explicitly, or not at all', () => {
