@@ -1,6 +1,6 @@
 /**
- * Dashboard load times in Debian's headless Chromium (playwright-core, no browser download; the launch arguments of
- * test/browser/dashboard.test.ts). Each load is a fresh browser context, so nothing is cached: the shell, its modules
+ * Dashboard load times in Debian's headless Chromium (playwright-core, no browser download; launchChromium is also what
+ * test/browser/dashboard.test.ts drives). Each load is a fresh browser context, so nothing is cached: the shell, its modules
  * and the API answers all come over the wire, as for an operator opening the dashboard in a new tab. The function
  * key is put in sessionStorage before the page's scripts run (where the key form would have put it), and a
  * MutationObserver installed with it stamps `performance.now()` (milliseconds since navigation start) when the

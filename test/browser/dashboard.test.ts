@@ -6,9 +6,10 @@
  */
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { EmbeddedTwinGuard } from '../../host/embedded';
 import type { Logger } from '../../shared/logger';
+import { CHROMIUM, launchChromium } from '../../testing/dashboard-browser';
 
 /** The page's document, inside page.waitForFunction callbacks (this project compiles without the DOM library). */
 declare function getComputedStyle(element: Element): { outlineStyle: string };
@@ -20,7 +21,6 @@ declare const document: {
   querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
 };
 
-const CHROMIUM = '/usr/bin/chromium';
 const SCREENSHOTS = path.join(__dirname, '..', '..', 'docs', 'screenshots');
 const XSS = '<img src=x onerror=alert(1)>';
 const QUOTED_DEVICE = "line-4'o'brien";
@@ -91,18 +91,7 @@ describeInBrowser('dashboard in headless Chromium', () => {
     await sweep(true);
     await sweep(false);
 
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     page.on('console', (message) => {
       if (message.type() === 'error') consoleErrors.push(message.text());
