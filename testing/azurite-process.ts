@@ -3,6 +3,7 @@
  * and hide whether the client overlaps requests.
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { AZURITE_ACCOUNT_KEY, AZURITE_ACCOUNT_NAME } from '../host/embedded-azurite';
 import { REPO_ROOT, stopChild, type ExternalService } from './external-service';
@@ -27,7 +28,10 @@ export async function startAzuriteProcess(options: { withBlob?: boolean } = {}):
   const queuePort = blobPort !== undefined ? await freePort() : undefined;
   if (blobPort !== undefined)
     args.push('--blobHost', '127.0.0.1', '--blobPort', String(blobPort), '--queueHost', '127.0.0.1', '--queuePort', String(queuePort));
-  const child = spawn(process.execPath, args, { stdio: 'ignore' });
+  // Compiled by `npm run build` (npm test builds first); without it the child simply does not watch its parent.
+  const watchdog = path.join(REPO_ROOT, 'dist', 'testing', 'exit-with-parent.js');
+  const preload = existsSync(watchdog) ? ['--require', watchdog] : [];
+  const child = spawn(process.execPath, [...preload, ...args], { stdio: ['pipe', 'ignore', 'ignore'] });
   await waitForPort(tablePort, 20_000);
   if (blobPort !== undefined) await waitForPort(blobPort, 20_000);
   // The queue endpoint too: the service graph builds the sweep's queue client (and the import jobs with it) from it.
