@@ -1,48 +1,21 @@
 /**
  * The endpoint's TLS listener (`mqttTls`), which `mqtts://` clients need: the real azure-iot-device client connects
  * over TLS with a certificate made for the test, trusting it as its CA, and is served by the same sessions.
- * The certificate comes from the openssl CLI (Node cannot issue X.509 certificates itself).
+ * The certificate comes from emulator/tls/emulator-certificate.ts (the openssl CLI: Node cannot issue X.509 itself).
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
 import { Client } from 'azure-iot-device';
 import { IotHubEmulator } from '../../emulator/index';
 import { localMqttTransport } from '../../emulator/mqtt/local-device-transport';
+import { generateEmulatorCertificate } from '../../emulator/tls/emulator-certificate';
 
 let emulator: IotHubEmulator;
-let cert: Buffer;
+let cert: string;
 
 beforeAll(async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'twinguard-mqtt-tls-'));
-  const keyFile = path.join(dir, 'key.pem');
-  const certFile = path.join(dir, 'cert.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-      '-keyout',
-      keyFile,
-      '-out',
-      certFile,
-    ],
-    { stdio: 'ignore' },
-  );
-  cert = readFileSync(certFile);
-  emulator = await IotHubEmulator.start({ mqttTls: { key: readFileSync(keyFile), cert } });
+  // The emulator's own certificate maker (openssl), for the loopback address the client dials.
+  const certificate = await generateEmulatorCertificate(['127.0.0.1']);
+  cert = certificate.cert;
+  emulator = await IotHubEmulator.start({ mqttTls: certificate });
 });
 
 afterAll(async () => {
